@@ -1,0 +1,52 @@
+"""``AuditData``: everything a check may look at for one window, already loaded.
+
+Checks are pure functions of (config, AuditData): no I/O happens inside them. The runner (or an
+Airflow extract task) builds an AuditData with ``sources.load_window``; tests build one directly.
+Column names are the source's own names; ``columns`` says which plays which role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ethics_audit.spec import AuditSpec, Columns
+
+
+@dataclass
+class AuditData:
+    """One audit window's data.
+
+    ``current``: the window's rows (labels already joined in when a label source exists).
+    ``reference``: the baseline or previous windows, or None when there is none.
+    ``consent``: the consent ledger up to the window end, when configured.
+    ``training_members``: manifest of training-set entity ids, when configured as a source.
+    ``row_count_history``: row counts of earlier windows of this audit, oldest first.
+    ``now``: the audit's wall-clock time (for retention); fixed by the caller for reproducibility.
+    """
+
+    spec: AuditSpec
+    window_start: datetime
+    window_end: datetime
+    current: pd.DataFrame
+    reference: pd.DataFrame | None = None
+    consent: pd.DataFrame | None = None
+    training_members: pd.DataFrame | None = None
+    row_count_history: list[int] = field(default_factory=list)
+    now: datetime | None = None
+
+    @property
+    def columns(self) -> Columns:
+        return self.spec.columns
+
+    @property
+    def rows(self) -> int:
+        return len(self.current)
+
+    @property
+    def reference_rows(self) -> int:
+        return 0 if self.reference is None else len(self.reference)

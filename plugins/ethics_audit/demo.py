@@ -1,0 +1,383 @@
+"""The demo: a synthetic job-ad delivery model's prediction logs, with documented problems.
+
+A social network decides which users are shown a job ad (``shown``) from a click-probability
+score. The logs cover ``weeks`` weekly windows from Monday 2026-07-06 (inside 2026Q3). Most
+weeks are clean; the weeks in ``INJECTED`` carry one known problem each, so the audit's
+findings can be checked against the truth. Everything is seeded: the same data every time.
+
+Files written under ``$ETHICS_AUDIT_HOME/demo``: ``predictions/week=NN.parquet``,
+``labels/week=NN.parquet`` (clicks arrive late: the last weeks are partly or not labelled),
+``baseline.parquet`` (June validation data, the drift reference) and ``consent.parquet`` (the
+consent ledger). The spec that audits them is ``audits/examples/ad_delivery.yaml``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from rich.console import Console
+
+DEMO_START = datetime(2026, 7, 6, tzinfo=timezone.utc)  # a Monday; 12 weeks stay inside 2026Q3
+DEMO_SPEC = "audits/examples/ad_delivery.yaml"
+USERS = 60_000
+PURPOSE = "ad_targeting"
+
+
+@dataclass(frozen=True)
+class Injected:
+    week: int  # 1-based
+    family: str
+    what: str
+
+
+# The documented problems. Every other week is clean and must come out clean.
+INJECTED = (
+    Injected(4, "fairness", "auction pacing cuts delivery to women: selection rate f ~0.17 vs m ~0.30"),
+    Injected(5, "fairness", "the pacing bug is still live (fixed before week 6)"),
+    Injected(8, "drift", "android app logs minutes_per_day in seconds: feature and score drift"),
+    Injected(8, "quality", "sessions_7d is null for 15% of rows; new device category 'smart_tv'"),
+    Injected(9, "privacy", "emails, phone numbers and card numbers leak into post_text and profile_bio"),
+    Injected(10, "privacy", "the consent filter is down: predictions for users who withdrew or asked for erasure"),
+)
+
+GENDERS = ("f", "m", "x")
+AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
+REGIONS = ("north", "south", "east", "west", "central")
+DEVICES = ("ios", "android", "web")
+FEATURES = (
+    "sessions_7d",
+    "minutes_per_day",
+    "ad_clicks_30d",
+    "followers",
+    "account_age_days",
+    "posts_7d",
+    "interest_tech",
+    "interest_careers",
+    "interest_sports",
+    "device",
+)
+POSTS = (
+    "Loving the new season of my favourite show",
+    "Just finished a 10k run, feeling great",
+    "Anyone hiring junior developers in my area?",
+    "Weekend hike with the dog, the views were amazing",
+    "Release notes for v10.0.0.1 are out, upgrade soon",
+    "Order #402918374652 arrived two days early",
+    "Tracking number 1234567812345678 shows it is in transit",
+    "Looking for recommendations for a good budget laptop",
+    "Started a new job today, wish me luck",
+    "Conference talk at 10:30 on 2026-07-14, slides to follow",
+    "Made sourdough for the first time",
+    "Our team shipped build 2026.07.3 tonight",
+)
+BIOS = (
+    "Coffee, code and cats",
+    "Marketing at a small startup",
+    "Nurse, runner, mum of two",
+    "Student, photography hobbyist",
+    "Views are my own",
+    "Gardener and amateur astronomer",
+    "",
+)
+# Synthetic PII for week 9: reserved example domains, fictional phone ranges, Luhn-valid test cards.
+LEAKED = (
+    "contact me at {name}@example.com for the referral",
+    "text me on +44 7700 900{n3} about the role",
+    "my card 4242 4242 4242 4242 was charged twice",
+    "call (555) 010-{n4} after 6pm",
+    "reach {name}.work@example.org or 4111-1111-1111-1111 for the deposit",
+    "paid with 5555555555554444, still no confirmation",
+)
+
+
+def week_window(week: int) -> tuple[datetime, datetime]:
+    start = DEMO_START + timedelta(weeks=week - 1)
+    return start, start + timedelta(weeks=1)
+
+
+def _users(rng: np.random.Generator) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "user_id": np.char.add("u-", np.char.zfill(np.arange(USERS).astype(str), 6)),
+            "gender": rng.choice(GENDERS, USERS, p=[0.47, 0.47, 0.06]),
+            "age_band": rng.choice(AGE_BANDS, USERS, p=[0.2, 0.27, 0.22, 0.17, 0.14]),
+            "region": rng.choice(REGIONS, USERS),
+            "in_training": rng.random(USERS) < 0.3,
+            "account_age_days": rng.integers(30, 3000, USERS),
+            "followers": np.round(rng.lognormal(5, 1.2, USERS)).astype(int),
+        }
+    )
+
+
+def _consent(users: pd.DataFrame, rng: np.random.Generator, weeks: int) -> pd.DataFrame:
+    """Everyone granted in 2025; some withdraw, object or ask for erasure during the demo."""
+    import pandas as pd
+
+    n = len(users)
+    granted = pd.DataFrame(
+        {
+            "entity_id": users["user_id"],
+            "purpose": PURPOSE,
+            "event": "granted",
+            "timestamp": pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 360, n), unit="D"),
+        }
+    )
+    span = weeks * 7 * 86400
+    changes = []
+    for event, share, purpose in (
+        ("withdrawn", 0.04, PURPOSE),
+        ("objected", 0.01, PURPOSE),
+        ("erasure_requested", 0.006, PURPOSE),
+        ("withdrawn", 0.05, "analytics"),  # another purpose: must not count against this model
+    ):
+        chosen = rng.choice(n, int(n * share), replace=False)
+        changes.append(
+            pd.DataFrame(
+                {
+                    "entity_id": users["user_id"].to_numpy()[chosen],
+                    "purpose": purpose,
+                    "event": event,
+                    # early in the demo, so by week 10 erasure requests are older than 30 days
+                    "timestamp": pd.Timestamp(DEMO_START)
+                    + pd.to_timedelta(rng.integers(0, int(span * 0.6), len(chosen)), unit="s"),
+                }
+            )
+        )
+    return pd.concat([granted, *changes], ignore_index=True).sort_values("timestamp", ignore_index=True)
+
+
+def _blocked_users(consent: pd.DataFrame, at: datetime) -> set[str]:
+    """Users the model must not score at ``at`` (withdrawn, objected or erasure requested)."""
+    import pandas as pd
+
+    ledger = consent[(consent["purpose"] == PURPOSE) & (consent["timestamp"] < pd.Timestamp(at))]
+    return set(ledger.loc[ledger["event"] != "granted", "entity_id"])
+
+
+def _text(rng: np.random.Generator, pool: tuple[str, ...], n: int) -> np.ndarray:
+    return rng.choice(pool, n)
+
+
+def _score(frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """The model's click probability; well calibrated, so clicks are drawn from it."""
+    import numpy as np
+
+    minutes = frame["minutes_per_day"].to_numpy(dtype=float)
+    sessions = np.nan_to_num(frame["sessions_7d"].to_numpy(dtype=float), nan=7.0)
+    logit = (
+        -2.3
+        + 0.9 * frame["interest_careers"].to_numpy()
+        + 0.6 * frame["interest_tech"].to_numpy()
+        + 0.18 * np.log1p(minutes)
+        + 0.05 * sessions
+        + 0.08 * frame["ad_clicks_30d"].to_numpy()
+        + rng.normal(0, 0.9, len(frame))
+    )
+    return 1 / (1 + np.exp(-logit))
+
+
+def make_week(
+    week: int, users: pd.DataFrame, consent: pd.DataFrame, rows: int, seed: int, *, baseline: bool = False
+) -> pd.DataFrame:
+    """One week of prediction logs (or the June baseline), with that week's injected problem."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    start, end = (datetime(2026, 6, 1, tzinfo=timezone.utc),) * 2 if baseline else week_window(week)
+    if baseline:
+        end = start + timedelta(days=28)
+    eligible = users
+    if not baseline and week != 10:
+        eligible = users[~users["user_id"].isin(_blocked_users(consent, start))]
+    picked = eligible.iloc[rng.integers(0, len(eligible), rows)].reset_index(drop=True)
+    n = len(picked)
+    seconds = rng.integers(0, int((end - start).total_seconds()), n)
+    frame = pd.DataFrame(
+        {
+            "prediction_id": [f"p-{seed:05d}-{i:06d}" for i in range(n)],
+            "user_id": picked["user_id"],
+            "ts": pd.Timestamp(start) + pd.to_timedelta(np.sort(seconds), unit="s"),
+            "gender": picked["gender"],
+            "age_band": picked["age_band"],
+            "region": picked["region"],
+            "device": rng.choice(DEVICES, n, p=[0.4, 0.45, 0.15]),
+            "sessions_7d": rng.poisson(9, n).astype(float),
+            "minutes_per_day": np.round(rng.lognormal(3.4, 0.6, n), 1),
+            "ad_clicks_30d": rng.poisson(1.5, n),
+            "followers": picked["followers"],
+            "account_age_days": picked["account_age_days"],
+            "posts_7d": rng.poisson(3, n),
+            "interest_tech": np.round(rng.beta(2, 5, n), 3),
+            "interest_careers": np.round(rng.beta(2, 4, n), 3),
+            "interest_sports": np.round(rng.beta(2, 3, n), 3),
+            "post_text": _text(rng, POSTS, n),
+            "profile_bio": _text(rng, BIOS, n),
+            "in_training": picked["in_training"],
+        }
+    )
+    if week == 8:
+        android = frame["device"] == "android"
+        frame.loc[android, "minutes_per_day"] = frame.loc[android, "minutes_per_day"] * 60
+        frame.loc[rng.random(n) < 0.15, "sessions_7d"] = np.nan
+        frame.loc[rng.random(n) < 0.05, "device"] = "smart_tv"
+    if week == 9:
+        leak = np.flatnonzero(rng.random(n) < 0.012)
+        names = rng.choice(["jane.doe", "sam.lee", "alex.k", "maria.g"], len(leak))
+        texts = [
+            rng.choice(LEAKED).format(name=name, n3=f"{rng.integers(0, 1000):03d}", n4=f"{rng.integers(0, 10000):04d}")
+            for name in names
+        ]
+        column = np.where(rng.random(len(leak)) < 0.7, "post_text", "profile_bio")
+        for idx, text, col in zip(leak, texts, column, strict=True):
+            frame.at[idx, col] = text
+    frame["score"] = np.round(_score(frame, rng), 4)
+    threshold = np.full(n, 0.46)
+    if week in (4, 5):  # auction pacing: women are costlier to reach, so fewer are shown the ad
+        threshold[frame["gender"].to_numpy() == "f"] = 0.565
+    frame["shown"] = (frame["score"].to_numpy() >= threshold).astype(int)
+    frame["clicked_truth"] = (rng.random(n) < frame["score"].to_numpy()).astype(int)
+    return frame
+
+
+def generate(root: Path, *, weeks: int = 12, rows_per_week: int = 20000, seed: int = 7) -> dict[str, Any]:
+    """Write the demo's files under ``root``; returns what was written."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    users = _users(rng)
+    consent = _consent(users, rng, weeks)
+    for sub in ("predictions", "labels"):
+        folder = root / sub
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.parquet"):
+            old.unlink()
+    consent.to_parquet(root / "consent.parquet", index=False)
+    base = make_week(0, users, consent, rows_per_week, seed=seed * 1000, baseline=True)
+    base = base.rename(columns={"clicked_truth": "clicked"})
+    base.to_parquet(root / "baseline.parquet", index=False)
+    total = 0
+    for week in range(1, weeks + 1):
+        frame = make_week(week, users, consent, rows_per_week + int(rng.integers(-500, 500)), seed=seed * 1000 + week)
+        labels = frame[["prediction_id", "clicked_truth", "ts"]].rename(columns={"clicked_truth": "clicked"})
+        # clicks arrive late: the newest week has none yet, the one before it half
+        if week == weeks:
+            labels = labels.iloc[0:0]
+        elif week == weeks - 1:
+            labels = labels[labels["ts"] < labels["ts"].quantile(0.5)]
+        labels = labels.assign(labelled_at=labels["ts"] + pd.Timedelta(days=3)).drop(columns="ts")
+        frame.drop(columns="clicked_truth").to_parquet(root / "predictions" / f"week={week:02d}.parquet", index=False)
+        labels.to_parquet(root / "labels" / f"week={week:02d}.parquet", index=False)
+        total += len(frame)
+    return {"root": str(root), "weeks": weeks, "rows": total, "users": len(users), "consent_events": len(consent)}
+
+
+# --------------------------------------------------------------------------- running the demo
+
+
+def _family_cell(summary: dict[str, Any], family: str) -> tuple[str, str]:
+    info = summary.get("checks", {}).get(family)
+    if info is None:
+        return "-", "dim"
+    if info["status"] in ("error", "skipped"):
+        return info["status"], "magenta"
+    worst = info["worst"]
+    style = {"critical": "bold red", "warn": "yellow", "ok": "green", "insufficient_data": "dim"}.get(worst, "")
+    return worst, style
+
+
+def run_demo(*, weeks: int = 12, rows_per_week: int = 20000, out: Console | None = None) -> dict[str, Any]:
+    """Generate the data, audit every week through the normal runner, and summarise."""
+    from ethics_audit.errors import AuditError
+    from ethics_audit.runner import audit_window
+    from ethics_audit.sources import home
+    from ethics_audit.spec import load_spec
+    from ethics_audit.store import open_store, safe_url
+
+    if weeks < 8:
+        raise AuditError("the demo needs at least 8 weeks to show its injected problems (--weeks 8 or more)")
+    started = time.perf_counter()
+    spec_path = Path(__file__).resolve().parents[2] / DEMO_SPEC
+    if not spec_path.exists():
+        raise AuditError(f"the demo spec {DEMO_SPEC} is missing; run the demo from a checkout of ethics-audit")
+    root = home() / "demo"
+    say = out.print if out is not None else (lambda *a, **k: None)
+    say(f"[bold]ethics-audit demo[/bold]: generating {weeks} weeks of job-ad delivery logs in {root}")
+    info = generate(root, weeks=weeks, rows_per_week=rows_per_week)
+    spec = load_spec(spec_path)
+    store = open_store()
+    say(f"auditing with {spec_path.relative_to(Path.cwd()) if spec_path.is_relative_to(Path.cwd()) else spec_path}")
+    outcomes = []
+    for week in range(1, weeks + 1):
+        start, end = week_window(week)
+        outcomes.append(audit_window(spec, start, end, store=store, trigger="demo"))
+    elapsed = time.perf_counter() - started
+    rows = []
+    for week, outcome in enumerate(outcomes, start=1):
+        injected = [i for i in INJECTED if i.week == week]
+        rows.append(
+            {
+                "week": week,
+                "window_start": outcome.window_start.date().isoformat(),
+                "run_id": outcome.run_id,
+                "rows": outcome.rows,
+                "status": outcome.status,
+                "checks": {f: _family_cell(outcome.summary, f)[0] for f in ("quality", "drift", "fairness", "privacy")},
+                "breaches": [
+                    f"{f.result.check}.{f.result.metric}" + (f" {f.result.slice}" if f.result.slice else "")
+                    for f in sorted(outcome.findings, key=lambda f: -f.severity.rank)
+                    if f.severity.is_breach
+                ],
+                "injected": [f"{i.family}: {i.what}" for i in injected],
+            }
+        )
+    result = {
+        "data": info,
+        "database": safe_url(store.url),
+        "seconds": round(elapsed, 1),
+        "weeks": rows,
+    }
+    if out is not None:
+        _print_summary(out, outcomes, rows, result)
+    return result
+
+
+def _print_summary(out: Console, outcomes: list[Any], rows: list[dict[str, Any]], result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Findings per week (worst severity per check family)", header_style="bold")
+    for column in ("week", "window", "rows", "quality", "drift", "fairness", "privacy", "injected problem"):
+        table.add_column(column, overflow="fold")
+    for outcome, row in zip(outcomes, rows, strict=True):
+        cells = []
+        for family in ("quality", "drift", "fairness", "privacy"):
+            text, style = _family_cell(outcome.summary, family)
+            cells.append(f"[{style}]{text}[/{style}]" if style else text)
+        table.add_row(
+            str(row["week"]),
+            row["window_start"],
+            str(row["rows"]),
+            *cells,
+            "; ".join(row["injected"]) or "[dim]clean[/dim]",
+        )
+    out.print(table)
+    for row in rows:
+        if row["breaches"]:
+            shown = ", ".join(row["breaches"][:6]) + (
+                f" (+{len(row['breaches']) - 6} more)" if len(row["breaches"]) > 6 else ""
+            )
+            out.print(f"  week {row['week']}: {shown}")
+    out.print(f"\nresults database: {result['database']}")
+    out.print("history:          ethics-audit history ad-delivery")
+    out.print(f"done in {result['seconds']} s")

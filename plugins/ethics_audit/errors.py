@@ -1,0 +1,49 @@
+"""The one exception family of ethics-audit.
+
+Every error a user can act on is an ``AuditError``: its message names the file, the field or
+the column, and says what to do. The CLI prints these without a traceback; anything else that
+escapes is a bug in ethics-audit and is reported as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class AuditError(Exception):
+    """An error the user can act on. ``str(err)`` is the whole, human-readable message."""
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One problem found in one audit spec file."""
+
+    file: str
+    field: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        field = self.field or "(top level)"
+        return f"{self.file}: {field}: {self.message}{where}"
+
+
+class SpecError(AuditError):
+    """A spec file that does not validate. Carries every problem, not just the first."""
+
+    def __init__(self, problems: list[SpecProblem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class SourceError(AuditError):
+    """A data source that cannot be read (missing file, bad SQL, unreachable database)."""
+
+
+class DataError(AuditError):
+    """Data that was read but cannot be audited as configured (missing column, bad values)."""
+
+
+class StoreError(AuditError):
+    """The results database cannot be opened or migrated."""

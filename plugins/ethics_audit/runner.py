@@ -1,0 +1,251 @@
+"""Audit one window: load, run the check families, judge, record. Used by the CLI and the DAGs.
+
+``audit_window`` does it all in one process. Its steps are public too (``begin``,
+``load``, ``run_family``, ``finish``) so an Airflow DAG can run them as separate tasks. A
+window's results are replaced in one transaction at the end; if anything fails before that,
+the attempt is recorded as failed and the previous results stay current.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ethics_audit import checks
+from ethics_audit.errors import AuditError
+from ethics_audit.evaluate import judge_all, worst
+from ethics_audit.results import Finding, MetricResult, Severity, Status
+from ethics_audit.windows import as_utc
+
+if TYPE_CHECKING:
+    from ethics_audit.data import AuditData
+    from ethics_audit.spec import AuditSpec
+    from ethics_audit.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FamilyOutput:
+    """What one check family produced for a window."""
+
+    family: str
+    results: list[MetricResult]
+    seconds: float
+    status: str  # ran | error | skipped | empty
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "results": [r.to_dict() for r in self.results],
+            "seconds": self.seconds,
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FamilyOutput:
+        return cls(
+            family=data["family"],
+            results=[MetricResult.from_dict(r) for r in data["results"]],
+            seconds=data["seconds"],
+            status=data["status"],
+            reason=data.get("reason", ""),
+        )
+
+
+@dataclass
+class RunOutcome:
+    run_id: int
+    audit_id: str
+    window_start: datetime
+    window_end: datetime
+    status: str
+    rows: int | None
+    reference_rows: int | None = None
+    findings: list[Finding] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def worst(self) -> Severity:
+        return worst(self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "audit_id": self.audit_id,
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "status": self.status,
+            "rows": self.rows,
+            "reference_rows": self.reference_rows,
+            "worst_severity": self.worst.value,
+            "findings": [f.to_dict() for f in self.findings],
+            "timings": self.timings,
+            "summary": self.summary,
+            "error": self.error,
+        }
+
+
+def begin(store: Store, spec: AuditSpec, start: datetime, end: datetime, *, trigger: str = "cli") -> int:
+    return store.begin_run(spec, as_utc(start), as_utc(end), trigger=trigger)
+
+
+def load(store: Store, spec: AuditSpec, start: datetime, end: datetime, *, now: datetime | None = None) -> AuditData:
+    """Read the window and everything the checks need, including the row-count history."""
+    from ethics_audit.sources import load_window
+
+    history_n = spec.checks.quality.row_count_history_windows if spec.checks.quality else 4
+    history = store.row_counts_before(spec.id, as_utc(start), history_n)
+    return load_window(spec, start, end, row_count_history=history, now=now)
+
+
+def blocking_reason(outputs: list[FamilyOutput]) -> str | None:
+    """If quality found a blocking problem (e.g. a required column missing), say which."""
+    for output in outputs:
+        if output.family != "quality":
+            continue
+        for finding in judge_all(output.results):
+            if finding.severity is Severity.CRITICAL and finding.result.details.get("blocking"):
+                return f"quality: {finding.result.metric} {finding.result.slice or ''} {finding.reason}".strip()
+    return None
+
+
+def run_family(family: str, data: AuditData, *, skip_reason: str | None = None) -> FamilyOutput:
+    """Run one family; its failure becomes an ``error`` result, never a crash of the run."""
+    if skip_reason:
+        return FamilyOutput(family, [], 0.0, "skipped", skip_reason)
+    if data.rows == 0:
+        empty = MetricResult(
+            family, "window_rows", 0, n=0, status=Status.INSUFFICIENT_DATA, details={"reason": "the window has no rows"}
+        )
+        return FamilyOutput(family, [empty], 0.0, "empty", "the window has no rows")
+    started = time.perf_counter()
+    try:
+        results = checks.run_check(family, data)
+        status, reason = "ran", ""
+    except AuditError as exc:
+        results = [MetricResult(family, "check_error", None, status=Status.ERROR, details={"error": str(exc)})]
+        status, reason = "error", str(exc)
+    except Exception as exc:
+        log.exception("internal error in the %s check", family)
+        message = f"internal error in the {family} check: {type(exc).__name__}: {exc}"
+        results = [MetricResult(family, "check_error", None, status=Status.ERROR, details={"error": message})]
+        status, reason = "error", message
+    return FamilyOutput(family, results, time.perf_counter() - started, status, reason)
+
+
+def summarize(outputs: list[FamilyOutput], findings: list[Finding]) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
+    families: dict[str, Any] = {}
+    for output in outputs:
+        own = [f for f in findings if f.result.check == output.family]
+        families[output.family] = {
+            "status": output.status,
+            "reason": output.reason,
+            "seconds": round(output.seconds, 4),
+            "results": len(own),
+            "worst": worst(own).value,
+            "insufficient_data": sum(f.severity is Severity.INSUFFICIENT_DATA for f in own),
+        }
+    return {"worst_severity": worst(findings).value, "counts": counts, "checks": families}
+
+
+def finish(
+    store: Store,
+    run_id: int,
+    spec: AuditSpec,
+    data: AuditData,
+    outputs: list[FamilyOutput],
+    *,
+    timings: dict[str, float] | None = None,
+) -> RunOutcome:
+    """Judge every result and record the window in one transaction."""
+    window_results = [
+        MetricResult("window", "row_count", data.rows, n=data.rows),
+        MetricResult("window", "reference_row_count", data.reference_rows, n=data.reference_rows),
+    ]
+    results = window_results + [r for output in outputs for r in output.results]
+    findings = judge_all(results)
+    summary = summarize(outputs, findings)
+    statuses = {o.status for o in outputs}
+    if data.rows == 0:
+        status = "empty"
+    elif statuses & {"error", "skipped"}:
+        status = "partial"
+    else:
+        status = "succeeded"
+    timings = dict(timings or {})
+    for output in outputs:
+        timings[output.family] = round(output.seconds, 4)
+    store.record_window(
+        run_id,
+        spec,
+        findings,
+        status=status,
+        rows=data.rows,
+        reference_rows=data.reference_rows if data.reference is not None else None,
+        timings=timings,
+        summary=summary,
+    )
+    return RunOutcome(
+        run_id=run_id,
+        audit_id=spec.id,
+        window_start=data.window_start,
+        window_end=data.window_end,
+        status=status,
+        rows=data.rows,
+        reference_rows=data.reference_rows if data.reference is not None else None,
+        findings=findings,
+        timings=timings,
+        summary=summary,
+    )
+
+
+def run_families(data: AuditData) -> list[FamilyOutput]:
+    """Every enabled family in order; quality runs first and may block the others."""
+    outputs: list[FamilyOutput] = []
+    for family in data.spec.checks.enabled():
+        outputs.append(run_family(family, data, skip_reason=blocking_reason(outputs)))
+    return outputs
+
+
+def audit_window(
+    spec: AuditSpec,
+    start: datetime,
+    end: datetime,
+    *,
+    store: Store,
+    trigger: str = "cli",
+    now: datetime | None = None,
+) -> RunOutcome:
+    """Audit ``[start, end)`` and record it. Raises ``AuditError`` if the data cannot be read
+    (after recording the failed attempt)."""
+    start, end = as_utc(start), as_utc(end)
+    if end <= start:
+        raise AuditError(f"the window end ({end.isoformat()}) must be after its start ({start.isoformat()})")
+    run_id = begin(store, spec, start, end, trigger=trigger)
+    timings: dict[str, float] = {}
+    try:
+        t0 = time.perf_counter()
+        data = load(store, spec, start, end, now=now)
+        timings["load"] = round(time.perf_counter() - t0, 4)
+        outputs = run_families(data)
+        t0 = time.perf_counter()
+        outcome = finish(store, run_id, spec, data, outputs, timings=timings)
+        outcome.timings["record"] = round(time.perf_counter() - t0, 4)
+        return outcome
+    except AuditError as exc:
+        store.fail_run(run_id, str(exc), timings=timings)
+        raise
+    except BaseException as exc:
+        store.fail_run(run_id, f"internal error: {type(exc).__name__}: {exc}", timings=timings)
+        raise

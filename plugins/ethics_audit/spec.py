@@ -1,0 +1,798 @@
+"""Audit specs: what to audit, where the data is, who owns it, and what counts as a breach.
+
+One YAML file per audited model. ``load_spec`` reads and validates one; ``validate_paths``
+checks a whole tree and reports every problem as ``file: field.path: message (line N)``.
+Unknown keys are errors everywhere, so a typo never silently disables a check. The models
+here are pure pydantic: nothing heavy is imported, so DAG files can parse specs quickly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ethics_audit.errors import SpecError, SpecProblem
+from ethics_audit.results import Threshold
+from ethics_audit.windows import format_duration, parse_duration
+
+# Evidently 0.7's registered stat tests (tests/test_spec.py checks this list against Evidently).
+EVIDENTLY_STATTESTS = (
+    "TVD", "abs_text_content_drift", "anderson", "chisquare", "cramer_von_mises", "ed",
+    "empirical_mmd", "es", "fisher_exact", "g_test", "hellinger", "jensenshannon", "kl_div",
+    "ks", "mannw", "perc_text_content_drift", "psi", "t_test", "wasserstein", "z",
+)  # fmt: skip
+SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+PII_ENTITIES = ("email", "phone", "card", "iban", "ssn", "ipv4", "ipv6", "dob")
+CONSENT_EVENTS = ("granted", "withdrawn", "objected", "erasure_requested")
+
+
+class Strict(BaseModel):
+    """Base of every spec model: unknown keys are errors, values are not coerced silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _duration(value: Any) -> timedelta:
+    return parse_duration(value)
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    Field(json_schema_extra={"type": "string", "examples": ["7d", "6h", "P7D"]}),
+]
+ColumnName = Annotated[str, Field(min_length=1)]
+
+
+def _bound_value(value: Any) -> Any:
+    """A threshold bound: a number or a ``[low, high]`` band; one clear message otherwise."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        return tuple(float(v) for v in value)
+    raise ValueError(f"{value!r} is not a threshold: give a number, or a [low, high] band such as [0.8, 1.25]")
+
+
+BoundValue = Annotated[float | tuple[float, float] | None, BeforeValidator(_bound_value)]
+Scalar = str | int | float | bool
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+class ThresholdSpec(Strict):
+    """When a metric is a breach. ``warn``/``critical`` are numbers, or ``[low, high]`` bands
+    (a value outside the band is a breach). ``direction`` is inferred: a band means ``outside``,
+    a number means the metric's usual direction (``above`` unless the metric says otherwise)."""
+
+    warn: BoundValue = None
+    critical: BoundValue = None
+    direction: Literal["above", "below", "outside"] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ThresholdSpec:
+        banded = [isinstance(b, tuple) for b in (self.warn, self.critical) if b is not None]
+        if banded and len(set(banded)) > 1:
+            raise ValueError("warn and critical must both be numbers or both be [low, high] bands")
+        if banded and banded[0] and self.direction not in (None, "outside"):
+            raise ValueError("a [low, high] band goes with direction 'outside'")
+        if banded and not banded[0] and self.direction == "outside":
+            raise ValueError("direction 'outside' needs [low, high] bands for warn and critical")
+        for bound in (self.warn, self.critical):
+            if isinstance(bound, tuple) and bound[0] > bound[1]:
+                raise ValueError(f"band [{bound[0]}, {bound[1]}] has low > high")
+        return self
+
+    @property
+    def is_band(self) -> bool:
+        return isinstance(self.warn, tuple) or isinstance(self.critical, tuple)
+
+    def to_threshold(self, *, default_direction: str = "above", require_significance: bool = False) -> Threshold:
+        banded = isinstance(self.warn, tuple) or isinstance(self.critical, tuple)
+        direction = self.direction or ("outside" if banded else default_direction)
+        return Threshold(
+            warn=self.warn, critical=self.critical, direction=direction, require_significance=require_significance
+        )
+
+
+def _merge_threshold_defaults(cls: type[BaseModel], data: Any) -> Any:
+    """Let a user override only ``warn`` of a metric and keep its default ``critical``."""
+    if not isinstance(data, dict):
+        return data
+    merged = dict(data)
+    for name, value in data.items():
+        field = cls.model_fields.get(name)
+        if field is None or not isinstance(value, dict) or not isinstance(field.default, ThresholdSpec):
+            continue
+        base = field.default.model_dump(exclude_none=True)
+        new_bounds = [b for k in ("warn", "critical") if (b := value.get(k)) is not None]
+        if new_bounds and isinstance(new_bounds[0], list | tuple) != field.default.is_band:
+            # the user switched between a number and a band: the default's other bound and
+            # direction no longer fit
+            base = {}
+        merged[name] = {**base, **value}
+    return merged
+
+
+class Thresholds(Strict):
+    """Base of per-family threshold tables: each field is one judged metric."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge(cls, data: Any) -> Any:
+        return _merge_threshold_defaults(cls, data)
+
+    def get(self, metric: str, *, require_significance: bool = False) -> Threshold:
+        spec: ThresholdSpec = getattr(self, metric)
+        default = type(self).model_fields[metric].default
+        return spec.to_threshold(
+            default_direction=(default.direction or "above"), require_significance=require_significance
+        )
+
+
+def _t(warn: Any, critical: Any, direction: str | None = None) -> ThresholdSpec:
+    return ThresholdSpec(warn=warn, critical=critical, direction=direction)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+_FORMATTED_WINDOW = re.compile(r"\{\{[^}]*\}\}|\{[^}]*\}|%\(\s*\w+\s*\)s|%s|\$\{[^}]*\}|'\s*\d{4}-\d{2}-\d{2}[^']*'")
+_PASSWORD_IN_URL = re.compile(r"^[\w+.-]+://[^/:@]*:(?!\$\{)[^@/]+@")
+
+
+class SourceSpec(Strict):
+    """Where rows come from. Either a SQL ``query`` through ``url`` or an Airflow
+    ``connection_id``, with ``:window_start`` and ``:window_end`` bound as parameters; or a
+    parquet/CSV ``path`` (a glob is fine) filtered to the window by the timestamp column.
+    ``${VAR}`` and ``${VAR:-default}`` in ``url`` and ``path`` are read from the environment."""
+
+    query: str | None = None
+    url: str | None = Field(None, description="SQLAlchemy URL; put passwords in ${ENV_VARS}")
+    connection_id: str | None = Field(None, description="Airflow connection id (used under Airflow)")
+    path: str | None = Field(None, description="parquet or CSV file, directory or glob")
+    format: Literal["parquet", "csv"] | None = Field(None, description="default: from the file extension")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SourceSpec:
+        if self.path and (self.query or self.url or self.connection_id):
+            raise ValueError("give either path (a file source) or query with url/connection_id (SQL), not both")
+        if not self.path and not self.query:
+            raise ValueError("give a path (parquet/CSV) or a SQL query with url or connection_id")
+        if self.query and not (self.url or self.connection_id):
+            raise ValueError("a SQL query needs url (SQLAlchemy URL) or connection_id (Airflow connection)")
+        if self.query and self.url and self.connection_id:
+            raise ValueError("give url or connection_id, not both")
+        if self.format and not self.path:
+            raise ValueError("format applies to path sources only")
+        return self
+
+    @field_validator("query")
+    @classmethod
+    def _bound_not_formatted(cls, query: str | None) -> str | None:
+        if query is None:
+            return query
+        bad = _FORMATTED_WINDOW.search(query)
+        if bad:
+            raise ValueError(
+                f"the query formats a value into the SQL text ({bad.group(0)!r}); bind the window "
+                "instead, e.g. WHERE ts >= :window_start AND ts < :window_end"
+            )
+        return query
+
+    @field_validator("url")
+    @classmethod
+    def _no_literal_password(cls, url: str | None) -> str | None:
+        if url and _PASSWORD_IN_URL.match(url):
+            raise ValueError(
+                "the URL holds a literal password; read it from the environment, e.g. "
+                "postgresql+psycopg://user:${PGPASSWORD}@host/db"
+            )
+        return url
+
+    @property
+    def kind(self) -> str:
+        return "sql" if self.query else "file"
+
+    def describe(self) -> str:
+        """A log-safe one-liner (no URL: it may carry credentials after expansion)."""
+        if self.query:
+            return f"SQL via {'connection ' + self.connection_id if self.connection_id else 'url'}"
+        return f"{self.format or 'file'} {self.path}"
+
+
+class WindowedSourceSpec(SourceSpec):
+    """The predictions source: a SQL query must bind both ``:window_start`` and ``:window_end``."""
+
+    @model_validator(mode="after")
+    def _binds_window(self) -> WindowedSourceSpec:
+        if self.query:
+            missing = [p for p in (":window_start", ":window_end") if p not in self.query]
+            if missing:
+                raise ValueError(
+                    f"the query must bind {' and '.join(missing)}, e.g. WHERE ts >= :window_start AND ts < :window_end"
+                )
+        return self
+
+
+# --------------------------------------------------------------------------- model, owners, window
+
+
+class ModelInfo(Strict):
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    description: str = ""
+    purpose: str | None = Field(None, description="processing purpose, matched against the consent ledger")
+
+
+class Owners(Strict):
+    people: list[str] = Field(default_factory=list, description="names or handles of the model's owners")
+    slack_channel: str | None = Field(None, description="e.g. #ads-ml-alerts")
+    ticket_project: str | None = Field(None, description="Jira project key (ADS) or GitHub repo (org/repo)")
+    oncall_routing_key_env: str | None = Field(
+        None, description="name of the environment variable holding the PagerDuty routing key"
+    )
+
+
+class WindowSpec(Strict):
+    size: Duration = Field(description="length of one audited window, e.g. 7d")
+    lag: Duration = Field(default=timedelta(0), description="wait this long after a window ends (late data)")
+
+    @field_validator("size")
+    @classmethod
+    def _positive(cls, size: timedelta) -> timedelta:
+        if size <= timedelta(0):
+            raise ValueError("window size must be positive")
+        return size
+
+
+class ReferenceSpec(Strict):
+    """The data the window is compared with: a fixed ``baseline`` or the ``previous_windows``."""
+
+    baseline: SourceSpec | None = None
+    previous_windows: int | None = Field(None, ge=1, le=52)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ReferenceSpec:
+        if (self.baseline is None) == (self.previous_windows is None):
+            raise ValueError("give exactly one of baseline (a source) or previous_windows (a count)")
+        return self
+
+
+class Columns(Strict):
+    """Which column plays which role. Names are the source's own column names."""
+
+    entity_id: ColumnName = Field(description="the user (data subject) a prediction is about")
+    timestamp: ColumnName = Field(description="when the prediction was made")
+    prediction_id: ColumnName | None = None
+    prediction: ColumnName | None = Field(None, description="the decision (e.g. 0/1 ad shown)")
+    score: ColumnName | None = Field(None, description="model score in [0, 1]")
+    label: ColumnName | None = Field(None, description="observed outcome; may arrive late")
+    training_member: ColumnName | None = Field(None, description="boolean: entity was in the training set")
+    features: list[ColumnName] = Field(default_factory=list)
+    sensitive: list[ColumnName] = Field(default_factory=list, description="protected attributes")
+    quasi_identifiers: list[ColumnName] = Field(default_factory=list)
+    text: list[ColumnName] = Field(default_factory=list, description="free-text columns scanned for PII")
+
+    ROLES: ClassVar[tuple[str, ...]] = (
+        "entity_id",
+        "timestamp",
+        "prediction_id",
+        "prediction",
+        "score",
+        "label",
+        "training_member",
+    )
+
+    @model_validator(mode="after")
+    def _each_column_once(self) -> Columns:
+        seen: dict[str, str] = {}
+        problems = []
+        for role in self.ROLES:
+            name = getattr(self, role)
+            if name is None:
+                continue
+            if name in seen:
+                problems.append(f"column {name!r} is mapped twice: as {seen[name]} and as {role}")
+            seen[name] = role
+        for listed in ("features", "text", "sensitive", "quasi_identifiers"):
+            names = getattr(self, listed)
+            for name in {n for n in names if names.count(n) > 1}:
+                problems.append(f"column {name!r} is listed twice in {listed}")
+            for name in names:
+                if name in seen and not seen[name].startswith(("features", "text", "sensitive", "quasi")):
+                    problems.append(f"column {name!r} is mapped twice: as {seen[name]} and in {listed}")
+        for name in set(self.features) & set(self.text):
+            problems.append(f"column {name!r} is mapped twice: in features and in text")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def all(self) -> list[str]:
+        """Every mapped column, each once, in a stable order."""
+        names = [getattr(self, r) for r in self.ROLES]
+        names += self.features + self.sensitive + self.quasi_identifiers + self.text
+        return list(dict.fromkeys(n for n in names if n))
+
+
+class LabelSource(Strict):
+    """Labels that arrive after the prediction, joined to it by ``join_on``."""
+
+    source: SourceSpec
+    column: ColumnName = Field(description="label column in the label source")
+    join_on: list[ColumnName] = Field(
+        default_factory=lambda: ["entity_id"],
+        description="roles to join on: entity_id, prediction_id and/or timestamp",
+    )
+
+    @field_validator("join_on")
+    @classmethod
+    def _roles(cls, join_on: list[str]) -> list[str]:
+        bad = [j for j in join_on if j not in ("entity_id", "prediction_id", "timestamp")]
+        if bad or not join_on:
+            raise ValueError("join_on lists roles from entity_id, prediction_id, timestamp")
+        return join_on
+
+
+# --------------------------------------------------------------------------- check families
+
+
+class QualityThresholds(Thresholds):
+    null_share: ThresholdSpec = _t(0.01, 0.05)
+    row_count_drop: ThresholdSpec = _t(0.3, 0.5)
+    out_of_range_share: ThresholdSpec = _t(0.0, 0.01)
+    unexpected_category_share: ThresholdSpec = _t(0.0, 0.01)
+    duplicate_id_share: ThresholdSpec = _t(0.0, 0.001)
+    outside_window_share: ThresholdSpec = _t(0.0, 0.01)
+
+
+class ExpectationSpec(Strict):
+    """Any further Great Expectations expectation, by its snake_case name and arguments."""
+
+    expectation: str = Field(pattern=r"^expect_[a-z0-9_]+$", description="e.g. expect_column_values_to_match_regex")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    severity: Literal["warn", "critical"] = "warn"
+
+
+class QualityConfig(Strict):
+    enabled: bool = True
+    required_columns: list[ColumnName] | None = Field(None, description="default: every mapped column")
+    allowed_categories: dict[ColumnName, list[Scalar]] = Field(default_factory=dict)
+    score_range: tuple[float, float] = (0.0, 1.0)
+    min_rows: int = Field(1, ge=0)
+    row_count_history_windows: int = Field(4, ge=1, description="median of the last N windows")
+    null_share_per_column: dict[ColumnName, ThresholdSpec] = Field(default_factory=dict)
+    expectations: list[ExpectationSpec] = Field(default_factory=list)
+    thresholds: QualityThresholds = QualityThresholds()
+
+
+class StatTestSpec(Strict):
+    stattest: Literal[EVIDENTLY_STATTESTS] | None = None  # type: ignore[valid-type]
+    threshold: float | None = Field(None, ge=0)
+
+
+class DriftThresholds(Thresholds):
+    drift_share: ThresholdSpec = _t(0.25, 0.5)
+
+
+class HtmlReportSpec(Strict):
+    enabled: bool = False
+    sample_size: int = Field(5000, ge=100)
+
+
+class DriftConfig(Strict):
+    enabled: bool = True
+    columns: list[ColumnName] | None = Field(None, description="default: features, score, prediction, label")
+    column_types: dict[ColumnName, Literal["numerical", "categorical"]] = Field(default_factory=dict)
+    stattest: StatTestSpec = StatTestSpec()
+    per_type: dict[Literal["numerical", "categorical"], StatTestSpec] = Field(default_factory=dict)
+    per_column: dict[ColumnName, StatTestSpec] = Field(default_factory=dict)
+    min_reference_rows: int = Field(30, ge=1)
+    column_severity: Literal["warn", "critical"] = "warn"
+    output_severity: Literal["warn", "critical"] = Field("critical", description="for score/prediction/label")
+    html_report: HtmlReportSpec = HtmlReportSpec()
+    thresholds: DriftThresholds = DriftThresholds()
+
+
+class BootstrapSpec(Strict):
+    resamples: int = Field(200, ge=0, le=10000, description="0 turns intervals off")
+    confidence: float = Field(0.95, gt=0, lt=1)
+    seed: int = 0
+
+
+class FairnessThresholds(Thresholds):
+    demographic_parity_difference: ThresholdSpec = _t(0.1, 0.2)
+    demographic_parity_ratio: ThresholdSpec = _t(0.8, 0.6, "below")
+    equalized_odds_difference: ThresholdSpec = _t(0.1, 0.2)
+    equalized_odds_ratio: ThresholdSpec = _t(0.8, 0.6, "below")
+    equal_opportunity_difference: ThresholdSpec = _t(0.1, 0.2)
+    disparate_impact_ratio: ThresholdSpec = _t((0.8, 1.25), (0.6, 1 / 0.6))
+
+
+class FairnessConfig(Strict):
+    enabled: bool = True
+    attributes: list[ColumnName] | None = Field(None, description="default: columns.sensitive")
+    intersections: list[list[ColumnName]] = Field(default_factory=list, description="e.g. [[gender, age_band]]")
+    reference_group: dict[str, Scalar] = Field(
+        default_factory=dict, description="per attribute, the group others are compared with (default: largest)"
+    )
+    positive_label: Scalar = 1
+    decision_threshold: float | None = Field(None, ge=0, le=1, description="score >= this means a positive decision")
+    extra_decision_thresholds: list[Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=list)
+    min_group_size: int = Field(30, ge=1)
+    min_positives: int = Field(5, ge=0)
+    min_negatives: int = Field(5, ge=0)
+    bootstrap: BootstrapSpec = BootstrapSpec()
+    require_significance: bool = False
+    thresholds: FairnessThresholds = FairnessThresholds()
+
+    @field_validator("intersections")
+    @classmethod
+    def _pairs(cls, intersections: list[list[str]]) -> list[list[str]]:
+        for combo in intersections:
+            if len(combo) < 2 or len(set(combo)) != len(combo):
+                raise ValueError(f"an intersection names two or more different attributes, not {combo}")
+        return intersections
+
+
+class PiiThresholds(Thresholds):
+    email_share: ThresholdSpec = _t(0.0, 0.001)
+    phone_share: ThresholdSpec = _t(0.0, 0.001)
+    card_count: ThresholdSpec = _t(None, 0.0)
+    iban_count: ThresholdSpec = _t(None, 0.0)
+    ssn_count: ThresholdSpec = _t(None, 0.0)
+    ip_share: ThresholdSpec = _t(0.0, 0.01)
+    dob_share: ThresholdSpec = _t(0.0, 0.01)
+    identifier_column_names: ThresholdSpec = _t(0.0, None)
+
+
+class PiiSpec(Strict):
+    enabled: bool = True
+    columns: list[ColumnName] | None = Field(None, description="default: every string column")
+    exclude_columns: list[ColumnName] = Field(default_factory=list)
+    entities: list[Literal[PII_ENTITIES]] = Field(default_factory=lambda: list(PII_ENTITIES))  # type: ignore[valid-type]
+    thresholds: PiiThresholds = PiiThresholds()
+
+
+class ReidentificationThresholds(Thresholds):
+    k_anonymity: ThresholdSpec = _t(None, None, "below")
+    share_below_k: ThresholdSpec = _t(0.01, 0.05)
+    sample_uniqueness: ThresholdSpec = _t(0.01, 0.05)
+    l_diversity: ThresholdSpec = _t(None, None, "below")
+
+
+class ReidentificationSpec(Strict):
+    enabled: bool = True
+    k: int = Field(5, ge=2)
+    thresholds: ReidentificationThresholds = ReidentificationThresholds()
+
+
+class ConsentColumns(Strict):
+    entity_id: ColumnName = "entity_id"
+    purpose: ColumnName = "purpose"
+    event: ColumnName = "event"
+    timestamp: ColumnName = "timestamp"
+
+
+class ConsentThresholds(Thresholds):
+    predictions_after_withdrawal: ThresholdSpec = _t(None, 0.0)
+    rows_past_retention: ThresholdSpec = _t(0.0, None)
+    entities_past_erasure_deadline: ThresholdSpec = _t(None, 0.0)
+
+
+class ConsentSpec(Strict):
+    source: SourceSpec = Field(description="consent ledger: entity id, purpose, event, timestamp")
+    columns: ConsentColumns = ConsentColumns()
+    purpose: str | None = Field(None, description="default: model.purpose")
+    grace_period: Duration = timedelta(0)
+    erasure_deadline: Duration = timedelta(days=30)
+    thresholds: ConsentThresholds = ConsentThresholds()
+
+
+class MembershipThresholds(Thresholds):
+    attack_auc: ThresholdSpec = _t(0.6, 0.7)
+    attacker_advantage: ThresholdSpec = _t(None, None)
+    generalisation_gap: ThresholdSpec = _t(None, None)
+
+
+class MembershipSpec(Strict):
+    column: ColumnName | None = Field(None, description="boolean column: the entity was a training member")
+    source: SourceSpec | None = Field(None, description="manifest of training entity ids")
+    manifest_entity_column: ColumnName = "entity_id"
+    bootstrap: BootstrapSpec = BootstrapSpec()
+    thresholds: MembershipThresholds = MembershipThresholds()
+
+    @model_validator(mode="after")
+    def _one(self) -> MembershipSpec:
+        if (self.column is None) == (self.source is None):
+            raise ValueError("give exactly one of column (in the predictions) or source (a manifest)")
+        return self
+
+
+class PrivacyConfig(Strict):
+    enabled: bool = True
+    pii: PiiSpec = PiiSpec()
+    reidentification: ReidentificationSpec = ReidentificationSpec()
+    consent: ConsentSpec | None = None
+    retention: Duration | None = Field(None, description="rows older than this must not be kept")
+    membership: MembershipSpec | None = None
+
+
+class ChecksConfig(Strict):
+    quality: QualityConfig | None = None
+    drift: DriftConfig | None = None
+    fairness: FairnessConfig | None = None
+    privacy: PrivacyConfig | None = None
+
+    def enabled(self) -> list[str]:
+        """Configured and enabled families, in the order they run."""
+        return [
+            name for name in ("quality", "drift", "fairness", "privacy") if (c := getattr(self, name)) and c.enabled
+        ]
+
+
+# --------------------------------------------------------------------------- incidents, notifications
+
+
+class Route(Strict):
+    severities: list[Literal["warn", "critical"]] = Field(default_factory=lambda: ["warn", "critical"])
+    channels: list[Literal["console", "slack", "slack_webhook", "jira", "github", "pagerduty", "webhook"]]
+
+
+class NotificationsSpec(Strict):
+    routes: list[Route] = Field(default_factory=lambda: [Route(channels=["console"])])
+
+
+class IncidentsSpec(Strict):
+    resolve_after_clean_windows: int = Field(2, ge=1)
+
+
+# --------------------------------------------------------------------------- the spec
+
+
+class AuditSpec(Strict):
+    """One audited model: the root of an ``audits/*.yaml`` file."""
+
+    id: str = Field(description="stable id: lowercase letters, digits, _ and -; names the DAG and the history")
+    model: ModelInfo
+    owners: Owners = Owners()
+    schedule: str = Field("@weekly", description="cron expression or preset such as @daily, @weekly")
+    window: WindowSpec
+    source: WindowedSourceSpec
+    reference: ReferenceSpec | None = None
+    labels: LabelSource | None = None
+    columns: Columns
+    checks: ChecksConfig = ChecksConfig()
+    incidents: IncidentsSpec = IncidentsSpec()
+    notifications: NotificationsSpec = NotificationsSpec()
+
+    _path: Path | None = PrivateAttr(default=None)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,99}", value):
+            raise ValueError(f"{value!r} is not a valid id: use lowercase letters, digits, _ and - (e.g. ad-delivery)")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, schedule: str) -> str:
+        if schedule in SCHEDULE_PRESETS:
+            return schedule
+        fields = schedule.split()
+        if len(fields) != 5 or not all(re.fullmatch(r"[\d*/,\-A-Za-z?LW#]+", f) for f in fields):
+            raise ValueError(
+                f"{schedule!r} is not a cron expression (5 fields) or one of {', '.join(SCHEDULE_PRESETS)}"
+            )
+        from croniter import croniter
+
+        if not croniter.is_valid(schedule):
+            raise ValueError(f"{schedule!r} is not a valid cron expression")
+        return schedule
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> AuditSpec:
+        problems = []
+        fairness = self.checks.fairness
+        if fairness and fairness.enabled:
+            attributes = fairness.attributes or self.columns.sensitive
+            if not attributes:
+                problems.append("checks.fairness needs sensitive attributes: list them in columns.sensitive")
+            for combo in fairness.intersections:
+                missing = [a for a in combo if a not in attributes]
+                if missing:
+                    problems.append(f"checks.fairness.intersections: {missing} not among the sensitive attributes")
+            if self.columns.prediction is None and self.columns.score is None:
+                problems.append("checks.fairness needs columns.prediction, or columns.score with decision_threshold")
+            if self.columns.prediction is None and fairness.decision_threshold is None and self.columns.score:
+                problems.append("checks.fairness.decision_threshold is required when there is no columns.prediction")
+        drift = self.checks.drift
+        if drift and drift.enabled and self.reference is None:
+            problems.append("checks.drift needs a reference: a baseline source or previous_windows")
+        if (
+            self.checks.privacy
+            and self.checks.privacy.consent
+            and not (self.checks.privacy.consent.purpose or self.model.purpose)
+        ):
+            problems.append("checks.privacy.consent needs a purpose (or set model.purpose)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def path(self) -> Path | None:
+        """The file this spec was loaded from (relative source paths resolve against its folder)."""
+        return self._path
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def spec_hash(self) -> str:
+        """Content hash: changes whenever anything that affects the audit changes."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+    def describe_window(self) -> str:
+        return f"{format_duration(self.window.size)} windows, lag {format_duration(self.window.lag)}"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def json_schema() -> dict[str, Any]:
+    return AuditSpec.model_json_schema(mode="validation")
+
+
+def _yaml_lines(text: str) -> tuple[dict[tuple, int], list[tuple[tuple, int]]]:
+    """Map each key path to its 1-based line, and list duplicate keys (YAML would drop one)."""
+    import yaml
+
+    lines: dict[tuple, int] = {}
+    duplicates: list[tuple[tuple, int]] = []
+
+    def walk(node: Any, path: tuple) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key, value in node.value:
+                name = key.value
+                if name in seen:
+                    duplicates.append((path + (name,), key.start_mark.line + 1))
+                seen.add(name)
+                lines[path + (name,)] = key.start_mark.line + 1
+                walk(value, path + (name,))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, path + (i,))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return lines, duplicates
+
+
+def _dotted(loc: tuple) -> str:
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        else:
+            parts.append(("." if parts else "") + str(part))
+    return "".join(parts)
+
+
+def _problems_from(exc: ValidationError, file: str, lines: dict[tuple, int]) -> list[SpecProblem]:
+    problems = []
+    for error in exc.errors():
+        # pydantic puts union/tagged branch names and validator names in loc: keep only real keys
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; `ethics-audit schema` lists the keys)"
+        elif error["type"] == "missing":
+            message = "required field is missing"
+        line = None
+        for cut in range(len(loc), -1, -1):
+            if loc[:cut] in lines:
+                line = lines[loc[:cut]]
+                break
+        problems.append(SpecProblem(file=file, field=_dotted(loc), message=message, line=line))
+    unique = list(dict.fromkeys(problems))
+    return unique
+
+
+def parse_spec(text: str, file: str = "<spec>") -> AuditSpec:
+    """Validate YAML text; raise ``SpecError`` listing every problem."""
+    import yaml
+
+    try:
+        lines, duplicates = _yaml_lines(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([SpecProblem(file, "", f"not valid YAML: {reason}", line)]) from None
+    problems = [
+        SpecProblem(file, _dotted(p), "duplicate key (YAML keeps only the last one)", ln) for p, ln in duplicates
+    ]
+    if not isinstance(data, dict):
+        problems.append(
+            SpecProblem(file, "", "an audit spec is a YAML mapping with id, model, window, source, columns")
+        )
+        raise SpecError(problems)
+    try:
+        spec = AuditSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(problems + _problems_from(exc, file, lines)) from None
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def load_spec(path: str | Path) -> AuditSpec:
+    """Read and validate one spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([SpecProblem(str(path), "", f"cannot read the file: {exc.strerror or exc}")]) from None
+    spec = parse_spec(text, str(path))
+    spec._path = path.resolve()
+    return spec
+
+
+def spec_files(paths: list[str | Path]) -> list[Path]:
+    """Expand files and directories (recursively) into the sorted list of YAML specs."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        else:
+            found.append(path)
+    return found
+
+
+def validate_paths(paths: list[str | Path]) -> tuple[list[AuditSpec], list[SpecProblem]]:
+    """Validate every spec under ``paths``: the good specs, and every problem of the bad ones.
+
+    Two files with the same ``id`` are a problem too: ids name DAGs and history.
+    """
+    specs: list[AuditSpec] = []
+    problems: list[SpecProblem] = []
+    ids: dict[str, Path] = {}
+    files = spec_files(paths)
+    if not files:
+        problems.append(SpecProblem(", ".join(map(str, paths)), "", "no .yaml or .yml spec files found"))
+    for file in files:
+        try:
+            spec = load_spec(file)
+        except SpecError as exc:
+            problems += exc.problems
+            continue
+        if spec.id in ids:
+            problems.append(SpecProblem(str(file), "id", f"id {spec.id!r} is already used by {ids[spec.id]}"))
+            continue
+        ids[spec.id] = file
+        specs.append(spec)
+    return specs, problems

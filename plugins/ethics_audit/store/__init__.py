@@ -1,0 +1,426 @@
+"""The results store: the only code that talks to the results database.
+
+``open_store()`` connects to ``$ETHICS_AUDIT_DB_URL`` (default: a SQLite file under
+``$ETHICS_AUDIT_HOME``) and applies the Alembic migrations on first use. ``Store`` methods are
+the repository: begin a run, record a window's findings in one transaction (replacing any
+earlier results for the same window), record a failure without touching earlier results, and
+read history back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ethics_audit.errors import StoreError
+from ethics_audit.results import Finding, MetricResult, Severity, Status, Threshold
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+    from ethics_audit.spec import AuditSpec
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# how long a run may stay "running" before a later attempt marks it abandoned (killed worker)
+STALE_RUN_AFTER = timedelta(hours=6)
+
+
+def default_url() -> str:
+    url = os.environ.get("ETHICS_AUDIT_DB_URL")
+    if url:
+        return url
+    from ethics_audit.sources import home
+
+    folder = home()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'results.db'}"
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL we cannot parse is shown as its scheme only
+        return url.split(":", 1)[0] + "://..."
+
+
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head() or ""
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision. Concurrent first uses take turns (PostgreSQL lock)."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+
+    head = _head_revision()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(
+            conn, opts={"version_table": "ethics_audit_version"}
+        ).get_current_revision()
+    if current == head:
+        return
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy import text
+
+            conn.execute(text("SELECT pg_advisory_xact_lock(72657473)"))
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as the CLI and reports see it."""
+
+    run_id: int
+    audit_id: str
+    window_start: datetime
+    window_end: datetime
+    status: str
+    rows: int | None
+    reference_rows: int | None
+    started_at: datetime
+    duration_s: float | None
+    spec_hash: str
+    is_current: bool
+    worst_severity: str
+    summary: dict
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "audit_id": self.audit_id,
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "status": self.status,
+            "rows": self.rows,
+            "reference_rows": self.reference_rows,
+            "started_at": self.started_at.isoformat(),
+            "duration_s": self.duration_s,
+            "spec_hash": self.spec_hash,
+            "is_current": self.is_current,
+            "worst_severity": self.worst_severity,
+            "summary": self.summary,
+            "error": self.error,
+        }
+
+
+class Store:
+    """Repository over one results database."""
+
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None):
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.orm import sessionmaker
+
+        self.url = url or default_url()
+        try:
+            self.engine = engine or create_engine(self.url, pool_pre_ping=True)
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(
+                f"cannot use results database {safe_url(self.url)}: {exc}; check ETHICS_AUDIT_DB_URL"
+            ) from None
+        if self.engine.dialect.name == "sqlite":
+
+            @event.listens_for(self.engine, "connect")
+            def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+                cursor = dbapi_conn.cursor()
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.close()
+
+        try:
+            migrate(self.engine)
+        except Exception as exc:  # noqa: BLE001 - driver errors vary; the message says what to do
+            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise StoreError(
+                f"cannot open results database {safe_url(self.url)}: {detail}; "
+                "check ETHICS_AUDIT_DB_URL (or ETHICS_AUDIT_HOME for the SQLite default)"
+            ) from None
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: commit on success, roll back on any error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ runs
+
+    def begin_run(self, spec: AuditSpec, window_start: datetime, window_end: datetime, *, trigger: str = "cli") -> int:
+        """Record that an attempt started (committed at once, so a killed run leaves a trace)."""
+        from sqlalchemy import update
+
+        from ethics_audit.store.models import AuditRun, utcnow
+
+        now = utcnow()
+        with self.session() as s:
+            s.execute(
+                update(AuditRun)
+                .where(
+                    AuditRun.audit_id == spec.id,
+                    AuditRun.window_start == window_start,
+                    AuditRun.window_end == window_end,
+                    AuditRun.status == "running",
+                    AuditRun.started_at < now - STALE_RUN_AFTER,
+                )
+                .values(status="abandoned", error="the run stopped without recording an outcome")
+            )
+            run = AuditRun(
+                audit_id=spec.id,
+                window_start=window_start,
+                window_end=window_end,
+                spec_hash=spec.spec_hash(),
+                status="running",
+                trigger=trigger,
+                started_at=now,
+                timings={},
+                summary={},
+            )
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def record_window(
+        self,
+        run_id: int,
+        spec: AuditSpec,
+        findings: list[Finding],
+        *,
+        status: str,
+        rows: int,
+        reference_rows: int | None,
+        timings: dict[str, float],
+        summary: dict[str, Any],
+    ) -> None:
+        """Make ``findings`` the window's results, in one transaction.
+
+        Replaces the results of the window's previous current run, points the window at this
+        run and snapshots the spec in the same transaction: all of it lands, or none of it.
+        """
+        from sqlalchemy import delete, insert, select
+
+        from ethics_audit.evaluate import worst
+        from ethics_audit.store.models import AuditRun, AuditWindow, MetricResultRow, SpecSnapshot, utcnow
+
+        with self.session() as s:
+            run = s.get(AuditRun, run_id)
+            if run is None:
+                raise StoreError(f"run {run_id} does not exist in {safe_url(self.url)}")
+            window = s.execute(
+                select(AuditWindow)
+                .where(
+                    AuditWindow.audit_id == run.audit_id,
+                    AuditWindow.window_start == run.window_start,
+                    AuditWindow.window_end == run.window_end,
+                )
+                .with_for_update()
+            ).scalar_one_or_none()
+            if window is None:
+                window = AuditWindow(
+                    audit_id=run.audit_id, window_start=run.window_start, window_end=run.window_end, status=status
+                )
+                s.add(window)
+            elif window.current_run_id is not None:
+                s.execute(delete(MetricResultRow).where(MetricResultRow.run_id == window.current_run_id))
+            rows_out = [
+                {
+                    "run_id": run.id,
+                    "audit_id": run.audit_id,
+                    "window_start": run.window_start,
+                    "window_end": run.window_end,
+                    "check": f.result.check,
+                    "metric": f.result.metric,
+                    "slice": f.result.slice,
+                    "slice_key": f.result.slice_key,
+                    "value": f.result.value,
+                    "ci_low": f.result.ci_low,
+                    "ci_high": f.result.ci_high,
+                    "n": f.result.n,
+                    "threshold": f.result.threshold.to_dict() if f.result.threshold else None,
+                    "severity": f.severity.value,
+                    "reason": f.reason,
+                    "details": f.result.details,
+                }
+                for f in findings
+            ]
+            if rows_out:
+                s.execute(insert(MetricResultRow), rows_out)
+            finished = utcnow()
+            run.status = status
+            run.rows = rows
+            run.reference_rows = reference_rows
+            run.timings = timings
+            run.summary = summary
+            run.finished_at = finished
+            run.duration_s = (finished - run.started_at).total_seconds()
+            window.current_run_id = run.id
+            window.status = status
+            window.worst_severity = worst(findings).value
+            window.updated_at = finished
+            if s.get(SpecSnapshot, run.spec_hash) is None:
+                s.add(SpecSnapshot(spec_hash=run.spec_hash, audit_id=spec.id, spec=spec.model_dump(mode="json")))
+            s.flush()
+
+    def fail_run(self, run_id: int, error: str, *, timings: dict[str, float] | None = None) -> None:
+        """Record a failed attempt; the window's earlier results stay current."""
+        from ethics_audit.store.models import AuditRun, utcnow
+
+        with self.session() as s:
+            run = s.get(AuditRun, run_id)
+            if run is None:
+                return
+            finished = utcnow()
+            run.status = "failed"
+            run.error = error
+            run.timings = timings or {}
+            run.finished_at = finished
+            run.duration_s = (finished - run.started_at).total_seconds()
+
+    # ------------------------------------------------------------------ reading
+
+    def _record(self, run: Any, window: Any | None) -> RunRecord:
+        return RunRecord(
+            run_id=run.id,
+            audit_id=run.audit_id,
+            window_start=run.window_start,
+            window_end=run.window_end,
+            status=run.status,
+            rows=run.rows,
+            reference_rows=run.reference_rows,
+            started_at=run.started_at,
+            duration_s=run.duration_s,
+            spec_hash=run.spec_hash,
+            is_current=bool(window and window.current_run_id == run.id),
+            worst_severity=(run.summary or {}).get("worst_severity", "ok"),
+            summary=run.summary or {},
+            error=run.error,
+        )
+
+    def get_run(self, run_id: int) -> RunRecord | None:
+        from sqlalchemy import select
+
+        from ethics_audit.store.models import AuditRun, AuditWindow
+
+        with self.session() as s:
+            run = s.get(AuditRun, run_id)
+            if run is None:
+                return None
+            window = s.execute(select(AuditWindow).where(AuditWindow.current_run_id == run.id)).scalar_one_or_none()
+            return self._record(run, window)
+
+    def history(self, audit_id: str, *, limit: int = 100, attempts: bool = False) -> list[RunRecord]:
+        """Current runs per window, newest window first; ``attempts`` adds every attempt."""
+        from sqlalchemy import select
+
+        from ethics_audit.store.models import AuditRun, AuditWindow
+
+        with self.session() as s:
+            if attempts:
+                runs = s.execute(
+                    select(AuditRun, AuditWindow)
+                    .outerjoin(AuditWindow, AuditWindow.current_run_id == AuditRun.id)
+                    .where(AuditRun.audit_id == audit_id)
+                    .order_by(AuditRun.window_start.desc(), AuditRun.id.desc())
+                    .limit(limit)
+                ).all()
+            else:
+                runs = s.execute(
+                    select(AuditRun, AuditWindow)
+                    .join(AuditWindow, AuditWindow.current_run_id == AuditRun.id)
+                    .where(AuditWindow.audit_id == audit_id)
+                    .order_by(AuditWindow.window_start.desc())
+                    .limit(limit)
+                ).all()
+            return [self._record(run, window) for run, window in runs]
+
+    def audit_ids(self) -> list[str]:
+        from sqlalchemy import select
+
+        from ethics_audit.store.models import AuditWindow
+
+        with self.session() as s:
+            return list(s.execute(select(AuditWindow.audit_id).distinct().order_by(AuditWindow.audit_id)).scalars())
+
+    def findings(self, run_id: int) -> list[Finding]:
+        from sqlalchemy import select
+
+        from ethics_audit.store.models import MetricResultRow
+
+        with self.session() as s:
+            rows = s.execute(
+                select(MetricResultRow).where(MetricResultRow.run_id == run_id).order_by(MetricResultRow.id)
+            ).scalars()
+            return [_finding(row) for row in rows]
+
+    def current_findings(self, audit_id: str, window_start: datetime, window_end: datetime) -> list[Finding]:
+        from sqlalchemy import select
+
+        from ethics_audit.store.models import AuditWindow
+
+        with self.session() as s:
+            run_id = s.execute(
+                select(AuditWindow.current_run_id).where(
+                    AuditWindow.audit_id == audit_id,
+                    AuditWindow.window_start == window_start,
+                    AuditWindow.window_end == window_end,
+                )
+            ).scalar_one_or_none()
+        return [] if run_id is None else self.findings(run_id)
+
+    def row_counts_before(self, audit_id: str, window_start: datetime, n: int) -> list[int]:
+        """Row counts of the ``n`` windows before ``window_start`` (oldest first), current runs only."""
+        from sqlalchemy import select
+
+        from ethics_audit.store.models import AuditRun, AuditWindow
+
+        with self.session() as s:
+            counts = s.execute(
+                select(AuditRun.rows)
+                .join(AuditWindow, AuditWindow.current_run_id == AuditRun.id)
+                .where(AuditWindow.audit_id == audit_id, AuditWindow.window_start < window_start)
+                .where(AuditRun.rows.is_not(None))
+                .order_by(AuditWindow.window_start.desc())
+                .limit(n)
+            ).scalars()
+            return list(reversed(list(counts)))
+
+
+_STATUS_OF = {"insufficient_data": Status.INSUFFICIENT_DATA, "error": Status.ERROR}
+
+
+def _finding(row: Any) -> Finding:
+    result = MetricResult(
+        check=row.check,
+        metric=row.metric,
+        value=row.value,
+        slice=row.slice or {},
+        ci_low=row.ci_low,
+        ci_high=row.ci_high,
+        n=row.n,
+        threshold=Threshold.from_dict(row.threshold),
+        details=row.details or {},
+        status=_STATUS_OF.get(row.severity, Status.COMPUTED),
+    )
+    return Finding(result, Severity(row.severity), row.reason or "")
+
+
+def open_store(url: str | None = None) -> Store:
+    return Store(url)
