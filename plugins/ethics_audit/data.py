@@ -17,6 +17,20 @@ if TYPE_CHECKING:
     from ethics_audit.spec import AuditSpec, Columns
 
 
+@dataclass(frozen=True)
+class PendingArtifact:
+    """A file a check wants kept with the run (Evidently HTML, GX result JSON).
+
+    Checks do no I/O: they append these to ``AuditData.artifacts`` and the runner writes them
+    under ``$ETHICS_AUDIT_HOME/artifacts`` and records them in the store.
+    """
+
+    kind: str  # e.g. "evidently_drift_html", "gx_validation_json"
+    name: str  # file name, e.g. "drift.html"
+    content: str | bytes
+    details: dict = field(default_factory=dict)
+
+
 @dataclass
 class AuditData:
     """One audit window's data.
@@ -27,6 +41,7 @@ class AuditData:
     ``training_members``: manifest of training-set entity ids, when configured as a source.
     ``row_count_history``: row counts of earlier windows of this audit, oldest first.
     ``now``: the audit's wall-clock time (for retention); fixed by the caller for reproducibility.
+    ``artifacts``: files checks produced for the run (see ``PendingArtifact``).
     """
 
     spec: AuditSpec
@@ -38,6 +53,7 @@ class AuditData:
     training_members: pd.DataFrame | None = None
     row_count_history: list[int] = field(default_factory=list)
     now: datetime | None = None
+    artifacts: list[PendingArtifact] = field(default_factory=list)
 
     @property
     def columns(self) -> Columns:

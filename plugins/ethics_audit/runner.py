@@ -21,7 +21,7 @@ from ethics_audit.results import Finding, MetricResult, Severity, Status
 from ethics_audit.windows import as_utc
 
 if TYPE_CHECKING:
-    from ethics_audit.data import AuditData
+    from ethics_audit.data import AuditData, PendingArtifact
     from ethics_audit.spec import AuditSpec
     from ethics_audit.store import Store
 
@@ -37,6 +37,7 @@ class FamilyOutput:
     seconds: float
     status: str  # ran | error | skipped | empty
     reason: str = ""
+    artifacts: list[PendingArtifact] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +128,7 @@ def run_family(family: str, data: AuditData, *, skip_reason: str | None = None) 
         )
         return FamilyOutput(family, [empty], 0.0, "empty", "the window has no rows")
     started = time.perf_counter()
+    before = len(data.artifacts)
     try:
         results = checks.run_check(family, data)
         status, reason = "ran", ""
@@ -138,7 +140,9 @@ def run_family(family: str, data: AuditData, *, skip_reason: str | None = None) 
         message = f"internal error in the {family} check: {type(exc).__name__}: {exc}"
         results = [MetricResult(family, "check_error", None, status=Status.ERROR, details={"error": message})]
         status, reason = "error", message
-    return FamilyOutput(family, results, time.perf_counter() - started, status, reason)
+    output = FamilyOutput(family, results, time.perf_counter() - started, status, reason)
+    output.artifacts = data.artifacts[before:]
+    return output
 
 
 def summarize(outputs: list[FamilyOutput], findings: list[Finding]) -> dict[str, Any]:
@@ -186,10 +190,12 @@ def finish(
     timings = dict(timings or {})
     for output in outputs:
         timings[output.family] = round(output.seconds, 4)
+    artifacts = [a for output in outputs for a in output.artifacts]
     store.record_window(
         run_id,
         spec,
         findings,
+        artifacts=artifacts,
         status=status,
         rows=data.rows,
         reference_rows=data.reference_rows if data.reference is not None else None,

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
+    from ethics_audit.data import PendingArtifact
     from ethics_audit.spec import AuditSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -209,6 +210,7 @@ class Store:
         reference_rows: int | None,
         timings: dict[str, float],
         summary: dict[str, Any],
+        artifacts: list[PendingArtifact] | None = None,
     ) -> None:
         """Make ``findings`` the window's results, in one transaction.
 
@@ -275,6 +277,8 @@ class Store:
             window.status = status
             window.worst_severity = worst(findings).value
             window.updated_at = finished
+            for artifact in artifacts or []:
+                s.add(_write_artifact(run, artifact))
             if s.get(SpecSnapshot, run.spec_hash) is None:
                 s.add(SpecSnapshot(spec_hash=run.spec_hash, audit_id=spec.id, spec=spec.model_dump(mode="json")))
             s.flush()
@@ -401,6 +405,31 @@ class Store:
                 .limit(n)
             ).scalars()
             return list(reversed(list(counts)))
+
+
+def artifact_dir(audit_id: str, window_start: datetime, run_id: int) -> Path:
+    from ethics_audit.sources import home
+
+    return home() / "artifacts" / audit_id / window_start.strftime("%Y-%m-%dT%H%M") / f"run-{run_id}"
+
+
+def _write_artifact(run: Any, artifact: PendingArtifact) -> Any:
+    """Write the file (before the commit: a rolled-back run leaves an orphan file, never a dangling row)."""
+    from ethics_audit.store.models import Artifact
+
+    folder = artifact_dir(run.audit_id, run.window_start, run.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(artifact.name).name
+    content = artifact.content.encode() if isinstance(artifact.content, str) else artifact.content
+    path.write_bytes(content)
+    return Artifact(
+        run_id=run.id,
+        audit_id=run.audit_id,
+        kind=artifact.kind,
+        uri=str(path),
+        bytes=len(content),
+        details=artifact.details,
+    )
 
 
 _STATUS_OF = {"insufficient_data": Status.INSUFFICIENT_DATA, "error": Status.ERROR}
