@@ -12,16 +12,21 @@ from collections.abc import Iterable
 from ethics_audit.results import Bound, Finding, MetricResult, Severity, Status, Threshold
 
 
+def _above(value: float, bound: float) -> bool:
+    # floating-point noise (0.8000000000000002 vs 0.8) is not a breach
+    return value > bound + 1e-12 * max(1.0, abs(bound))
+
+
 def _beyond(low: float, high: float, bound: Bound, direction: str) -> bool:
     """Is the interval [low, high] wholly beyond ``bound``? (A point is low == high.)"""
     if bound is None:
         return False
     if direction == "above":
-        return low > bound
+        return _above(low, bound)  # type: ignore[arg-type]
     if direction == "below":
-        return high < bound
+        return _above(-high, -bound)  # type: ignore[operator]
     band_low, band_high = bound  # type: ignore[misc]
-    return high < band_low or low > band_high
+    return _above(-high, -band_low) or _above(low, band_high)
 
 
 def _interval(result: MetricResult, threshold: Threshold) -> tuple[float, float]:

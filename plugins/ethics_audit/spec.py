@@ -610,35 +610,6 @@ class AuditSpec(Strict):
             raise ValueError(f"{schedule!r} is not a valid cron expression")
         return schedule
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> AuditSpec:
-        problems = []
-        fairness = self.checks.fairness
-        if fairness and fairness.enabled:
-            attributes = fairness.attributes or self.columns.sensitive
-            if not attributes:
-                problems.append("checks.fairness needs sensitive attributes: list them in columns.sensitive")
-            for combo in fairness.intersections:
-                missing = [a for a in combo if a not in attributes]
-                if missing:
-                    problems.append(f"checks.fairness.intersections: {missing} not among the sensitive attributes")
-            if self.columns.prediction is None and self.columns.score is None:
-                problems.append("checks.fairness needs columns.prediction, or columns.score with decision_threshold")
-            if self.columns.prediction is None and fairness.decision_threshold is None and self.columns.score:
-                problems.append("checks.fairness.decision_threshold is required when there is no columns.prediction")
-        drift = self.checks.drift
-        if drift and drift.enabled and self.reference is None:
-            problems.append("checks.drift needs a reference: a baseline source or previous_windows")
-        if (
-            self.checks.privacy
-            and self.checks.privacy.consent
-            and not (self.checks.privacy.consent.purpose or self.model.purpose)
-        ):
-            problems.append("checks.privacy.consent needs a purpose (or set model.purpose)")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
     @property
     def path(self) -> Path | None:
         """The file this spec was loaded from (relative source paths resolve against its folder)."""
@@ -653,6 +624,31 @@ class AuditSpec(Strict):
 
     def describe_window(self) -> str:
         return f"{format_duration(self.window.size)} windows, lag {format_duration(self.window.lag)}"
+
+
+def cross_field_problems(spec: AuditSpec) -> list[tuple[str, str]]:
+    """Problems that involve several parts of a spec, as (field path, message)."""
+    problems = []
+    fairness = spec.checks.fairness
+    if fairness and fairness.enabled:
+        attributes = fairness.attributes or spec.columns.sensitive
+        if not attributes:
+            problems.append(("checks.fairness", "needs sensitive attributes: list them in columns.sensitive"))
+        for i, combo in enumerate(fairness.intersections):
+            missing = [a for a in combo if a not in attributes]
+            if missing:
+                problems.append((f"checks.fairness.intersections[{i}]", f"{missing} are not sensitive attributes"))
+        if spec.columns.prediction is None and spec.columns.score is None:
+            problems.append(("checks.fairness", "needs columns.prediction, or columns.score with decision_threshold"))
+        elif spec.columns.prediction is None and fairness.decision_threshold is None:
+            problems.append(("checks.fairness.decision_threshold", "is required when there is no columns.prediction"))
+    drift = spec.checks.drift
+    if drift and drift.enabled and spec.reference is None:
+        problems.append(("checks.drift", "needs a reference: set reference.baseline or reference.previous_windows"))
+    privacy = spec.checks.privacy
+    if privacy and privacy.consent and not (privacy.consent.purpose or spec.model.purpose):
+        problems.append(("checks.privacy.consent.purpose", "is required (or set model.purpose)"))
+    return problems
 
 
 # --------------------------------------------------------------------------- loading
@@ -700,6 +696,14 @@ def _dotted(loc: tuple) -> str:
     return "".join(parts)
 
 
+def _line_of(loc: tuple, lines: dict[tuple, int]) -> int | None:
+    """The line of the deepest part of ``loc`` that the YAML has (a missing key: its parent's)."""
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return None
+
+
 def _problems_from(exc: ValidationError, file: str, lines: dict[tuple, int]) -> list[SpecProblem]:
     problems = []
     for error in exc.errors():
@@ -710,12 +714,7 @@ def _problems_from(exc: ValidationError, file: str, lines: dict[tuple, int]) -> 
             message = "unknown key (check the spelling; `ethics-audit schema` lists the keys)"
         elif error["type"] == "missing":
             message = "required field is missing"
-        line = None
-        for cut in range(len(loc), -1, -1):
-            if loc[:cut] in lines:
-                line = lines[loc[:cut]]
-                break
-        problems.append(SpecProblem(file=file, field=_dotted(loc), message=message, line=line))
+        problems.append(SpecProblem(file=file, field=_dotted(loc), message=message, line=_line_of(loc, lines)))
     unique = list(dict.fromkeys(problems))
     return unique
 
@@ -744,6 +743,9 @@ def parse_spec(text: str, file: str = "<spec>") -> AuditSpec:
         spec = AuditSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(problems + _problems_from(exc, file, lines)) from None
+    for field, message in cross_field_problems(spec):
+        path = tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", field) if p)
+        problems.append(SpecProblem(file, field, message, _line_of(path, lines)))
     if problems:
         raise SpecError(problems)
     return spec
