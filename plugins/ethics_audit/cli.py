@@ -70,7 +70,7 @@ def _parse_when(text: str, option: str) -> datetime:
     try:
         return parse_instant(text)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
+        raise AuditError(f"{option}: {exc}") from None
 
 
 def _load(spec_path: Path) -> AuditSpec:
@@ -350,9 +350,7 @@ def main() -> None:
         console(stderr=True).print("aborted")
         sys.exit(EXIT_FAILED)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, typer.TyperException) and hasattr(exc, "show"):  # click usage errors (vendored)
             exc.show()
             sys.exit(EXIT_INVALID)
         if os.environ.get("ETHICS_AUDIT_DEBUG"):
