@@ -250,16 +250,12 @@ class Builder:
         self._impact(gs, decisions, eligible["selection_rate"])
 
     def _disparity_interval(self, gs: GroupSet, rates: tuple[str, ...], kind: str, eligible: dict) -> tuple:
-        """The disparity's range over a simultaneous band of the compared rates (see ``counts``)."""
+        """Simultaneous bootstrap interval of the disparity (see ``counts``)."""
         if gs.sampled is None:
             return (None, None)
-        observed = np.concatenate([gs.observed[rate] for rate in rates])
-        samples = np.concatenate([gs.sampled[rate] for rate in rates], axis=-1)
-        include = np.concatenate([eligible[rate] for rate in rates])
-        low, high = counts.simultaneous_band(observed, samples, include, self.config.bootstrap.confidence)
-        bounds = counts.difference_bounds if kind == "difference" else counts.ratio_bounds
-        pieces = [bounds(lo, hi) for lo, hi in zip(np.split(low, len(rates)), np.split(high, len(rates)), strict=True)]
-        return _combine([p[0] for p in pieces], kind), _combine([p[1] for p in pieces], kind)
+        parts = [(gs.observed[rate], gs.sampled[rate], eligible[rate]) for rate in rates]
+        low, high = counts.disparity_interval(parts, kind, self.config.bootstrap.confidence)
+        return _num(low), _num(high)
 
     def _reference(self, gs: GroupSet, selectable: np.ndarray) -> tuple[int | None, str]:
         """The reference group's index (None when it cannot be used) and why not.

@@ -10,10 +10,13 @@ resamples cost 200 small draws, not 200 passes over the rows.
 Intervals: a group rate gets the percentile interval of its resamples. A disparity (max - min
 or min / max over groups) does not: over many small groups the resampled spread sits above the
 observed one, which sits above the true one (noise alone makes groups differ), so a percentile
-interval of the statistic would declare noise significant. Instead the resamples give a
-simultaneous band for the group rates (bootstrap max-t), and a disparity's interval is the
-range of values it takes over that band: if the band holds every true rate, the interval holds
-the true disparity. It is conservative, and it is what ``require_significance`` judges.
+interval of the statistic would declare noise significant. Instead the resamples give
+simultaneous intervals for every pairwise difference (or ratio) of group rates (bootstrap
+max-t, as in Tukey's procedure), and the disparity's interval is the range its value can take
+given them: if every pair is inside its interval, the true disparity is inside. With two
+groups that is the ordinary bootstrap-t interval; with many, it widens as multiple testing
+demands. Above ``MAX_PAIRED_GROUPS`` groups, per-group simultaneous intervals (cheaper, more
+conservative) replace the pairs. This interval is what ``require_significance`` judges.
 
 Functions take arrays whose *last* axis is the category (tables) or the group (rates), so the
 same code serves the observed table ``(groups, 6)`` and the resampled ones ``(R, groups, 6)``.
@@ -29,6 +32,8 @@ import numpy as np
 # category index = decision * 3 + label state (0 negative, 1 positive, 2 not labelled)
 TN, FN, D0_UNLABELLED, FP, TP, D1_UNLABELLED = range(6)
 CATEGORIES = 6
+# above this many compared groups, disparity intervals come from per-group bands, not pairs
+MAX_PAIRED_GROUPS = 64
 
 
 def confusion_table(cell_of_row: np.ndarray, decision: np.ndarray, label_state: np.ndarray | None, n_cells: int):
@@ -151,16 +156,7 @@ def simultaneous_band(
     largest standardised deviation over the groups in each resample (the bootstrap max-t band).
     Rates are clipped to [0, 1]; groups not included get NaN.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        se = np.nanstd(samples, axis=0)
-        use = include & ~np.isnan(observed) & (se > 0)
-        if use.any():
-            t = np.abs(samples[:, use] - observed[use]) / se[use]
-            c = float(np.nanquantile(np.nanmax(t, axis=1), confidence))
-        else:  # every included rate is the same in every resample (e.g. all 0): the band is the point
-            c = 0.0
-    se = np.nan_to_num(se)
+    c, se = _max_t(np.where(include, observed, np.nan), samples, confidence)
     low = np.where(include, np.clip(observed - c * se, 0, 1), np.nan)
     high = np.where(include, np.clip(observed + c * se, 0, 1), np.nan)
     return low, high
@@ -181,3 +177,81 @@ def ratio_bounds(low: np.ndarray, high: np.ndarray) -> tuple[float, float]:
     lower = float(np.nanmin(low)) / top_high if top_high > 0 else np.nan
     upper = min(float(np.nanmin(high)) / top_low, 1.0) if top_low > 0 else 1.0
     return lower, upper
+
+
+def _max_t(estimates: np.ndarray, samples: np.ndarray, confidence: float) -> tuple[float, np.ndarray]:
+    """Bootstrap max-t: the ``confidence`` quantile of the largest standardised deviation, and each se.
+
+    A statistic that never varies (se 0) keeps its point value; undefined resamples are skipped.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        se = np.nanstd(samples, axis=0)
+        use = np.isfinite(estimates) & (se > 0)
+        c = 0.0
+        if use.any():
+            t = np.abs(samples[:, use] - estimates[use]) / se[use]
+            c = float(np.nanquantile(np.nanmax(t, axis=1), confidence))
+    return c, np.nan_to_num(se)
+
+
+def _pairs(observed: np.ndarray, samples: np.ndarray, include: np.ndarray, kind: str):
+    """Pairwise differences (unordered) or ratios (ordered, non-zero denominator) of included rates."""
+    idx = np.flatnonzero(include & ~np.isnan(observed))
+    if kind == "difference":
+        i, j = np.triu_indices(len(idx), 1)
+    else:
+        i, j = np.nonzero(~np.eye(len(idx), dtype=bool))
+    a, b = idx[i], idx[j]
+    if kind == "difference":
+        return observed[a] - observed[b], samples[:, a] - samples[:, b]
+    keep = observed[b] > 0
+    a, b = a[keep], b[keep]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boot = np.where(samples[:, b] > 0, samples[:, a] / samples[:, b], np.nan)
+    return observed[a] / observed[b], boot
+
+
+def disparity_interval(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], kind: str, confidence: float
+) -> tuple[float, float]:
+    """Interval of a disparity: max - min (``kind`` "difference") or min / max ("ratio") of one
+    rate over groups, or for two rates (equalized odds) the larger difference / smaller ratio.
+
+    ``parts``: per rate, ``(observed (groups,), samples (R, groups), include (groups,))``.
+    """
+    if any(int(include.sum()) > MAX_PAIRED_GROUPS for _, _, include in parts):
+        return _band_interval(parts, kind, confidence)
+    pairs = [_pairs(observed, samples, include, kind) for observed, samples, include in parts]
+    if not any(len(est) for est, _ in pairs):
+        return np.nan, np.nan
+    c, se = _max_t(np.concatenate([e for e, _ in pairs]), np.concatenate([s for _, s in pairs], axis=1), confidence)
+    lows, highs, start = [], [], 0
+    for est, _ in pairs:
+        margin = c * se[start : start + len(est)]
+        start += len(est)
+        if not len(est):
+            continue
+        if kind == "difference":
+            lows.append(max(float(np.max(np.abs(est) - margin)), 0.0))
+            highs.append(float(np.max(np.abs(est) + margin)))
+        else:
+            lows.append(max(float(np.min(est - margin)), 0.0))
+            highs.append(min(float(np.min(est + margin)), 1.0))
+    combine = max if kind == "difference" else min
+    return combine(lows), combine(highs)
+
+
+def _band_interval(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], kind: str, confidence: float):
+    """The per-group fallback: one simultaneous band over every compared rate, then the range."""
+    observed = np.concatenate([o for o, _, _ in parts])
+    samples = np.concatenate([s for _, s, _ in parts], axis=-1)
+    include = np.concatenate([i for _, _, i in parts])
+    low, high = simultaneous_band(observed, samples, include, confidence)
+    bounds = difference_bounds if kind == "difference" else ratio_bounds
+    pieces = [bounds(lo, hi) for lo, hi in zip(np.split(low, len(parts)), np.split(high, len(parts)), strict=True)]
+    pieces = [p for p in pieces if not np.isnan(p[0])]
+    if not pieces:
+        return np.nan, np.nan
+    combine = max if kind == "difference" else min
+    return combine(p[0] for p in pieces), combine(p[1] for p in pieces)
