@@ -415,13 +415,21 @@ def test_scores_outside_0_1_are_an_error_when_a_threshold_cuts_them():
     assert get(run(spec, frame), "mean_score").result.value == pytest.approx(frame["score"].mean())
 
 
-def test_an_unknown_reference_group_or_a_non_binary_string_label_is_an_error():
+def test_a_reference_group_missing_from_the_window_leaves_only_the_impact_ratios_insufficient():
+    frame = frame_from([({"gender": "f"}, 1, None, 50), ({"gender": "m"}, 0, None, 50)])
+    found = run(spec_for({**POINT, "reference_group": {"gender": "w"}}, label=None), frame)
+    di = get(found, "disparate_impact_ratio", gender="f", reference="w")
+    assert di.severity is Severity.INSUFFICIENT_DATA
+    assert (
+        "gender='w' has no rows in this window (groups: 'f', 'm'); check checks.fairness.reference_group" in di.reason
+    )
+    assert get(found, "demographic_parity_difference", attribute="gender").result.value == 1
+
+
+def test_a_string_label_that_is_not_binary_is_an_error():
     frame = frame_from(
         [({"gender": "f"}, "yes", "yes", 50), ({"gender": "m"}, "no", "no", 50), ({"gender": "m"}, "no", "maybe", 5)]
     )
-    spec = spec_for({**POINT, "reference_group": {"gender": "w"}, "positive_label": "yes"})
-    with pytest.raises(DataError, match=r"reference_group: gender='w' is not a group of the window"):
-        run(spec, frame)
     spec = spec_for({**POINT, "positive_label": "yes"})
     with pytest.raises(DataError, match=r"'label' \(columns.label\) is not binary: besides positive_label 'yes'"):
         run(spec, frame)
@@ -455,3 +463,23 @@ def test_spec_rejects_inconsistent_fairness_settings(fairness, message):
     with pytest.raises(SpecError) as err:
         spec_for(fairness, sensitive=["gender", "age"])
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("paired_limit", [64, 100])
+def test_many_groups_get_a_valid_interval_with_pairs_or_per_group_bands(monkeypatch, paired_limit):
+    from ethics_audit.checks.fairness import counts
+
+    monkeypatch.setattr(counts, "MAX_PAIRED_GROUPS", paired_limit)  # 80 groups: bands at 64, pairs at 100
+    cells = []
+    for g in range(80):
+        selected = 50 if g == 0 else 300
+        cells += [({"gender": f"g{g:02d}"}, 1, None, selected), ({"gender": f"g{g:02d}"}, 0, None, 1000 - selected)]
+    spec = spec_for({"bootstrap": {"resamples": 200}, "require_significance": True}, label=None)
+    found = run(spec, frame_from(cells))
+    dpd = get(found, "demographic_parity_difference", attribute="gender")
+    assert dpd.result.value == pytest.approx(0.25)
+    assert 0.1 < dpd.result.ci_low < 0.25 < dpd.result.ci_high < 0.4
+    expected = Severity.CRITICAL if dpd.result.ci_low > 0.2 else Severity.WARN
+    assert dpd.severity is expected
+    dpr = get(found, "demographic_parity_ratio", attribute="gender")
+    assert dpr.result.ci_low < 1 / 6 < dpr.result.ci_high < 0.5

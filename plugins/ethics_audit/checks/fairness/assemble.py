@@ -183,6 +183,8 @@ class Builder:
         metrics = ["selection_rate"]
         if self.has_labels:
             metrics += (["base_rate"] if primary else []) + list(LABEL_RATES)
+        confidence = self.config.bootstrap.confidence
+        intervals = {m: counts.interval(gs.sampled[m], confidence) for m in metrics} if gs.sampled else {}
         for g, base in enumerate(gs.slices):
             slice_ = self._slice(base, decisions)
             small = self._reason(gs, "selection_rate", g)
@@ -200,8 +202,8 @@ class Builder:
                         self.suppressed_rates += 1
                     self._insufficient(metric, slice_, reason, n=n)
                     continue
-                samples = None if gs.sampled is None else gs.sampled[metric][..., g]
-                self._add(metric, gs.observed[metric][g], slice_, n=n, samples=samples)
+                ci = (intervals[metric][0][g], intervals[metric][1][g]) if intervals else (None, None)
+                self._add(metric, gs.observed[metric][g], slice_, n=n, ci=ci)
 
     def _mean_score(self, gs: GroupSet, g: int, slice_: dict) -> None:
         if self.inputs.score is None:
@@ -268,7 +270,11 @@ class Builder:
         candidates = [g for g, s in enumerate(gs.slices) if all(s[a] == v for a, v in wanted.items())]
         if len(wanted) == len(gs.attributes):
             if not candidates:
-                return None, f"the reference group {_label(wanted, gs)} has no rows in this window"
+                present = sorted({repr(s[a]) for s in gs.slices for a in wanted}, key=str)[:20]
+                return None, (
+                    f"the reference group {', '.join(f'{a}={v!r}' for a, v in wanted.items())} has no rows in this window (groups: "
+                    f"{', '.join(present)}); check checks.fairness.reference_group"
+                )
             g = candidates[0]
             if not selectable[g]:
                 return None, (

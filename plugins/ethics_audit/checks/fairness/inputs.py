@@ -250,13 +250,6 @@ def prepare(config: FairnessConfig, data: AuditData) -> Inputs:
         code, vals = _encode_attribute(_column(frame, name, field, fix), name, field)
         codes.append(code)
         values.append(vals)
-    for name, wanted in config.reference_group.items():
-        vals = values[attributes.index(name)]
-        if json_scalar(wanted) not in vals:
-            raise DataError(
-                f"checks.fairness.reference_group: {name}={wanted!r} is not a group of the window "
-                f"(groups: {', '.join(map(repr, vals[:20]))}); fix reference_group"
-            )
     cell_codes, cell_of_row = _cells(codes, [len(v) for v in values])
 
     score = _scores(frame, data)
