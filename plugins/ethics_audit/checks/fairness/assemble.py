@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 CHECK = "fairness"
 LABEL_RATES = ("true_positive_rate", "false_positive_rate", "false_negative_rate", "precision", "accuracy")
-# rate -> (denominator in counts.sizes, the minimum it needs, the spec key, what it counts)
+# rate -> (its denominator in counts.sizes, the spec key of the minimum that denominator needs, what it counts)
 NEEDS = {
     "true_positive_rate": ("positives", "min_positives", "positive labels"),
     "false_negative_rate": ("positives", "min_positives", "positive labels"),

@@ -36,7 +36,9 @@ CATEGORIES = 6
 MAX_PAIRED_GROUPS = 64
 
 
-def confusion_table(cell_of_row: np.ndarray, decision: np.ndarray, label_state: np.ndarray | None, n_cells: int):
+def confusion_table(
+    cell_of_row: np.ndarray, decision: np.ndarray, label_state: np.ndarray | None, n_cells: int
+) -> np.ndarray:
     """Rows per (cell, category); rows without a decision are left out. Shape ``(n_cells, 6)``."""
     labels = label_state if label_state is not None else np.full(len(decision), 2, dtype=np.int8)
     index = cell_of_row * CATEGORIES + (decision.astype(np.int64) * 3 + labels)
