@@ -429,29 +429,69 @@ class FairnessThresholds(Thresholds):
 
 
 class FairnessConfig(Strict):
+    """Group fairness of the decisions (``columns.prediction``, or ``columns.score`` cut at
+    ``decision_threshold``) over each sensitive attribute and each listed intersection."""
+
+    RESERVED: ClassVar[tuple[str, ...]] = ("attribute", "reference", "decision_threshold")
+
     enabled: bool = True
     attributes: list[ColumnName] | None = Field(None, description="default: columns.sensitive")
     intersections: list[list[ColumnName]] = Field(default_factory=list, description="e.g. [[gender, age_band]]")
     reference_group: dict[str, Scalar] = Field(
-        default_factory=dict, description="per attribute, the group others are compared with (default: largest)"
+        default_factory=dict,
+        description="per attribute, the group the disparate impact ratio compares with (default: the largest)",
     )
-    positive_label: Scalar = 1
-    decision_threshold: float | None = Field(None, ge=0, le=1, description="score >= this means a positive decision")
-    extra_decision_thresholds: list[Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=list)
-    min_group_size: int = Field(30, ge=1)
-    min_positives: int = Field(5, ge=0)
-    min_negatives: int = Field(5, ge=0)
+    positive_label: Scalar = Field(1, description="the label and decision value that means the positive outcome")
+    decision_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="score >= this is a positive decision; with columns.prediction it is audited as an extra threshold",
+    )
+    extra_decision_thresholds: list[Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=list, description="further score cut-offs to audit, each in its own slices"
+    )
+    min_group_size: int = Field(30, ge=1, description="fewer rows (labelled rows for label metrics): insufficient_data")
+    min_positives: int = Field(5, ge=0, description="fewer positive labels: no true/false negative rate")
+    min_negatives: int = Field(5, ge=0, description="fewer negative labels: no false positive rate")
     bootstrap: BootstrapSpec = BootstrapSpec()
-    require_significance: bool = False
+    require_significance: bool = Field(False, description="breach only when the whole interval is beyond a bound")
     thresholds: FairnessThresholds = FairnessThresholds()
 
     @field_validator("intersections")
     @classmethod
     def _pairs(cls, intersections: list[list[str]]) -> list[list[str]]:
+        seen: set[frozenset[str]] = set()
         for combo in intersections:
             if len(combo) < 2 or len(set(combo)) != len(combo):
                 raise ValueError(f"an intersection names two or more different attributes, not {combo}")
+            if frozenset(combo) in seen:
+                raise ValueError(f"the intersection {combo} is listed twice")
+            seen.add(frozenset(combo))
         return intersections
+
+    @field_validator("attributes")
+    @classmethod
+    def _not_reserved(cls, attributes: list[str] | None) -> list[str] | None:
+        for name in attributes or []:
+            if name in cls.RESERVED:
+                raise ValueError(f"{name!r} names a key of fairness slices; rename the column")
+        if attributes is not None and len(set(attributes)) != len(attributes):
+            raise ValueError("an attribute is listed twice")
+        return attributes
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FairnessConfig:
+        extra = self.extra_decision_thresholds
+        if len(set(extra)) != len(extra):
+            raise ValueError("extra_decision_thresholds lists a threshold twice")
+        if self.decision_threshold is not None and self.decision_threshold in extra:
+            raise ValueError(f"extra_decision_thresholds repeats decision_threshold {self.decision_threshold}")
+        if self.attributes is not None:
+            unknown = sorted(set(self.reference_group) - set(self.attributes))
+            if unknown:
+                raise ValueError(f"reference_group names {unknown}, which are not among attributes {self.attributes}")
+        return self
 
 
 class PiiThresholds(Thresholds):

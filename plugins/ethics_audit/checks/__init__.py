@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from ethics_audit.results import MetricResult
 
 # family name -> module; the order is the order families run in (quality gates the rest)
-CHECKS: dict[str, str] = {}
+CHECKS: dict[str, str] = {
+    "fairness": "ethics_audit.checks.fairness",
+}
 
 
 def available() -> list[str]:
