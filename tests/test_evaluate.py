@@ -46,6 +46,8 @@ def test_significance_needs_the_whole_interval_beyond_the_bound() -> None:
     assert judge(result(0.15, t, ci=(0.11, 0.19))).severity is Severity.WARN
     assert judge(result(0.3, t, ci=(0.21, 0.4))).severity is Severity.CRITICAL
     assert judge(result(0.3, t, ci=(0.15, 0.4))).severity is Severity.WARN
+    no_interval = judge(result(0.15, t))
+    assert no_interval.severity is Severity.WARN and "no interval computed" in no_interval.reason
     below = Threshold(warn=0.8, direction="below", require_significance=True)
     assert judge(result(0.7, below, ci=(0.6, 0.85))).severity is Severity.OK
     assert judge(result(0.7, below, ci=(0.6, 0.79))).severity is Severity.WARN

@@ -29,11 +29,15 @@ def _beyond(low: float, high: float, bound: Bound, direction: str) -> bool:
     return _above(-high, -band_low) or _above(low, band_high)
 
 
+def _has_interval(result: MetricResult) -> bool:
+    return result.ci_low is not None and result.ci_high is not None
+
+
 def _interval(result: MetricResult, threshold: Threshold) -> tuple[float, float]:
     value = result.value
     assert value is not None
-    if threshold.require_significance and result.ci_low is not None and result.ci_high is not None:
-        return result.ci_low, result.ci_high
+    if threshold.require_significance and _has_interval(result):
+        return result.ci_low, result.ci_high  # type: ignore[return-value]
     return value, value
 
 
@@ -59,7 +63,9 @@ def _reason(result: MetricResult, bound: Bound, threshold: Threshold) -> str:
         where = f"outside [{bound[0]:g}, {bound[1]:g}]"
     else:
         where = f"{threshold.direction} {bound:g}"
-    significance = " (whole interval)" if threshold.require_significance and result.ci_low is not None else ""
+    significance = ""
+    if threshold.require_significance:
+        significance = " (whole interval)" if _has_interval(result) else " (no interval computed: judged on the value)"
     return f"{result.value:.4g} is {where}{significance}"
 
 

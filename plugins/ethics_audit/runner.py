@@ -160,6 +160,10 @@ def summarize(outputs: list[FamilyOutput], findings: list[Finding]) -> dict[str,
             "worst": worst(own).value,
             "insufficient_data": sum(f.severity is Severity.INSUFFICIENT_DATA for f in own),
         }
+        # groups a family left unjudged for being too small (fairness) are part of the run's story
+        suppressed = [f.result.value for f in own if f.result.metric == "suppressed_groups" and not f.result.slice]
+        if suppressed and suppressed[0] is not None:
+            families[output.family]["suppressed_groups"] = int(suppressed[0])
     return {"worst_severity": worst(findings).value, "counts": counts, "checks": families}
 
 
