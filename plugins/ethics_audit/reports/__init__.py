@@ -1,0 +1,43 @@
+"""Reports people read: the per-run audit report and the quarterly ethics report (HTML and PDF).
+
+Both read only the results store, never the audited data. ``render_run_report`` writes one
+window's page next to the run's artifacts; ``build_quarterly_report`` writes the quarter's
+HTML and PDF, optionally as a publishable variant whose group numbers carry differential-privacy
+noise. Heavy work (Jinja2, OpenDP, Chromium) starts only inside these functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ethics_audit.store import Store
+
+__all__ = ["build_quarterly_report", "render_run_report"]
+
+
+def render_run_report(store: Store, run_id: int, *, out_dir: Path | None = None) -> Path:
+    """Write the HTML report of one run and record it as the run's artifact; returns its path."""
+    from ethics_audit.reports.run_report import render_run_report as render
+
+    return render(store, run_id, out_dir=out_dir)
+
+
+def build_quarterly_report(
+    store: Store,
+    quarter: str,
+    *,
+    audit_ids: list[str] | None = None,
+    out_dir: Path | None = None,
+    public: bool = False,
+    epsilon: float | None = None,
+    pdf: bool = True,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Write the quarter's ethics report (HTML, and PDF when a renderer exists); returns paths and a summary."""
+    from ethics_audit.reports.quarterly import build_quarterly_report as build
+
+    return build(
+        store, quarter, audit_ids=audit_ids, out_dir=out_dir, public=public, epsilon=epsilon, pdf=pdf, seed=seed
+    )
