@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ethics_audit.store import Store
 
 __all__ = ["build_quarterly_report", "render_run_report"]
@@ -33,11 +35,9 @@ def build_quarterly_report(
     public: bool = False,
     epsilon: float | None = None,
     pdf: bool = True,
-    seed: int | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Write the quarter's ethics report (HTML, and PDF when a renderer exists); returns paths and a summary."""
     from ethics_audit.reports.quarterly import build_quarterly_report as build
 
-    return build(
-        store, quarter, audit_ids=audit_ids, out_dir=out_dir, public=public, epsilon=epsilon, pdf=pdf, seed=seed
-    )
+    return build(store, quarter, audit_ids=audit_ids, out_dir=out_dir, public=public, epsilon=epsilon, pdf=pdf, now=now)

@@ -68,7 +68,8 @@ class ThresholdLines:
     def from_dict(cls, data: dict[str, Any] | None) -> ThresholdLines | None:
         if not data or (data.get("warn") is None and data.get("critical") is None):
             return None
-        return cls(data.get("warn"), data.get("critical"), data.get("direction", "above"))
+        banded = isinstance(data.get("warn") or data.get("critical"), list | tuple)
+        return cls(data.get("warn"), data.get("critical"), "outside" if banded else data.get("direction") or "above")
 
     def levels(self) -> list[tuple[str, float]]:
         out = []

@@ -199,19 +199,21 @@ def threshold_text(threshold: dict[str, Any] | None, metric: str = "") -> str:
     """``{"warn": 0.1, "critical": 0.2, "direction": "above"}`` -> ``warn above 0.1 · critical above 0.2``."""
     if not threshold:
         return ""
-    direction = threshold.get("direction", "above")
+    direction = threshold.get("direction") or "above"
     parts = []
     for level in ("warn", "critical"):
         bound = threshold.get(level)
         if bound is None:
             continue
-        if direction == "outside":
-            parts.append(f"{level} {bound_text(bound, metric)}")
+        word = "warning" if level == "warn" else level
+        if direction == "outside" or isinstance(bound, list | tuple):
+            parts.append(f"{word} {bound_text(bound, metric)}")
         else:
-            parts.append(f"{level} {direction} {number(bound, metric)}")
-    if threshold.get("require_significance"):
-        parts.append("whole interval must cross")
-    return " · ".join(parts)
+            parts.append(f"{word} {direction} {number(bound, metric)}")
+    text = " · ".join(parts)
+    if text and threshold.get("require_significance"):
+        text += " (only when the whole interval is beyond)"
+    return text
 
 
 def day(value: datetime | None) -> str:

@@ -60,6 +60,7 @@ def environment() -> Environment:
         window_text=present.window_text,
         duration=present.duration,
     )
+    env.filters["short_day"] = present.short_day
     return env
 
 
