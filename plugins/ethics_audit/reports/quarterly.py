@@ -509,7 +509,7 @@ def build_quarterly_report(
                 "missed": [w for w in windows if not w.audited],
                 "rows": sum((w.run.rows or 0) for w in windows if w.run),
                 "families": families,
-                "scorecard": _scorecard(windows, families),
+                "scorecard_map": {row["family"]: row for row in _scorecard(windows, families)},
                 "strip": _strip(windows, families, f"Week-by-week results of {facts['model_name']}")
                 if windows and families
                 else None,
@@ -560,6 +560,7 @@ def build_quarterly_report(
         "public": public,
         "epsilon": epsilon,
         "audits": audits,
+        "scorecard_families": views.family_order(sorted({f for a in audits for f in a["families"]})),
         "incidents": incidents,
         "summary": summary,
         "worst_overall": worst_overall,
