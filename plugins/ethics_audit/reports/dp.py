@@ -171,7 +171,9 @@ def make_plan(totals: list[GroupTotal], epsilon: float, *, delta: float, min_cou
 
     huge = 2**30  # fits the i32 search OpenDP runs for integers
     count_scale = dp.binary_search(lambda s: counts(s, huge).map(d_counts)[0] <= half, bounds=(1e-6, 1e9))
-    needed = dp.binary_search(lambda t: counts(count_scale, t).map(d_counts)[1] <= delta, bounds=(1, huge), T=int)
+    needed = dp.binary_search(
+        lambda t: counts(count_scale, t).map(d_counts)[1] <= delta, bounds=(contributions, huge), T=int
+    )
     positives_space = dp.vector_domain(dp.atom_domain(T=dp.i64)), dp.l1_distance(T=dp.i64)
     positive_scale = dp.binary_search(
         lambda s: dp.m.make_laplace(*positives_space, scale=s).map(d_positives) <= half, bounds=(1e-6, 1e9)
