@@ -330,6 +330,12 @@ def demo(
 # --------------------------------------------------------------------------- report
 
 
+def _usage_error(message: str) -> None:
+    # typer's BadParameter is not a click exception in this typer version, so main() would call it a bug
+    console(stderr=True).print(f"[red]usage:[/red] {escape(message)}")
+    raise typer.Exit(EXIT_INVALID)
+
+
 @app.command()
 def report(
     quarter: Annotated[str | None, typer.Option("--quarter", help="Quarterly ethics report, e.g. 2026Q3.")] = None,
@@ -351,11 +357,11 @@ def report(
     from ethics_audit import reports
 
     if (quarter is None) == (run_id is None):
-        raise typer.BadParameter("give either --quarter (e.g. 2026Q3) or --run RUN_ID", param_hint="--quarter/--run")
+        _usage_error("give either --quarter (e.g. 2026Q3) or --run RUN_ID")
+    if run_id is not None and (audit or public or epsilon is not None):
+        _usage_error("--audit, --public and --epsilon apply to --quarter reports, not to --run")
     store = _store()
     if run_id is not None:
-        if audit or public or epsilon is not None:
-            raise typer.BadParameter("--audit, --public and --epsilon apply to --quarter reports", param_hint="--run")
         path = reports.render_run_report(store, run_id, out_dir=out)
         if as_json:
             _print_json({"run_id": run_id, "html": str(path)})

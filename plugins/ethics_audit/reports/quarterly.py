@@ -588,6 +588,7 @@ def build_quarterly_report(
         "summary": _jsonable(summary),
         "audits": [a["audit_id"] for a in audits],
         "privacy_budget": budget["ledger"] if budget else None,
+        "facts": {a["audit_id"]: a["facts"] for a in audits},
     }
 
 
