@@ -150,7 +150,7 @@ def slice_text(slice_: dict[str, Any] | None) -> str:
         parts.append(f"column {rest.pop('column')}")
     reference = rest.pop("reference", None)
     threshold = rest.pop("decision_threshold", None)
-    parts += [f"{k} = {v}" for k, v in rest.items()]
+    parts += [f"{k} = {rest[k]}" for k in sorted(rest)]  # JSONB reorders keys: sort for stable text
     text = ", ".join(parts)
     if reference is not None:
         text += f" vs {reference}"

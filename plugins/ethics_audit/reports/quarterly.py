@@ -256,6 +256,7 @@ def _scorecard(windows: list[WindowView], families: list[str]) -> list[dict[str,
                 if judged
                 else ("insufficient_data" if worsts else "none"),
                 "breached": sum(s in ("warn", "critical") for s in worsts),
+                "breached_weeks": [w.start for w, s in zip(audited, worsts, strict=True) if s in ("warn", "critical")],
                 "critical": sum(s == "critical" for s in worsts),
                 "failed": sum(s == "error" for s in worsts),
                 "latest": worsts[-1] if worsts else "none",
@@ -263,6 +264,18 @@ def _scorecard(windows: list[WindowView], families: list[str]) -> list[dict[str,
             }
         )
     return rows
+
+
+def _brief(audits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One plain sentence per model and area that was flagged: when, and the most serious finding."""
+    out = []
+    for audit in audits:
+        for family, row in audit["scorecard_map"].items():
+            if not row["breached"]:
+                continue
+            top = next((agg for agg in audit["worst"] if agg.check == family), None)
+            out.append({"model": audit["facts"]["model_name"], "family": family, "row": row, "top": top})
+    return sorted(out, key=lambda b: (-severity(b["row"]["worst"]).rank, -b["row"]["breached"]))
 
 
 def _strip(windows: list[WindowView], families: list[str], label: str) -> Any:
@@ -278,7 +291,7 @@ def _strip(windows: list[WindowView], families: list[str], label: str) -> Any:
             cells.append((sev, tip))
         rows.append((family_name(family), cells))
     columns = [short_day(w.start) if i % 2 == 0 or len(windows) <= 8 else "" for i, w in enumerate(windows)]
-    return charts.status_strip(rows, columns=columns, label=label)
+    return charts.status_strip(rows, columns=columns, label=label, cell=32)
 
 
 def _spec_versions(store: Store, runs: list[RunRecord]) -> list[dict[str, Any]]:
@@ -560,6 +573,7 @@ def build_quarterly_report(
         "public": public,
         "epsilon": epsilon,
         "audits": audits,
+        "brief": _brief(audits),
         "scorecard_families": views.family_order(sorted({f for a in audits for f in a["families"]})),
         "incidents": incidents,
         "summary": summary,

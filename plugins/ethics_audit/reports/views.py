@@ -108,7 +108,8 @@ def row_label(slice_: dict[str, Any], keys: tuple[str, ...]) -> str:
         return str(slice_["attribute"]).replace("+", " × ")
     if "column" in slice_ and len(slice_) == 1:
         return str(slice_["column"])
-    groups = [f"{k} = {v}" for k, v in slice_.items() if k not in META_KEYS]
+    # sorted: PostgreSQL's JSONB does not keep the order a slice was written in
+    groups = [f"{k} = {slice_[k]}" for k in sorted(slice_) if k not in META_KEYS]
     if not groups:
         return slice_text(slice_)
     text = ", ".join(groups)
