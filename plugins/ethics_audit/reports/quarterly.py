@@ -271,11 +271,11 @@ def _brief(audits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for audit in audits:
         for family, row in audit["scorecard_map"].items():
-            if not row["breached"]:
+            if not row["breached"] and not row["failed"]:
                 continue
             top = next((agg for agg in audit["worst"] if agg.check == family), None)
             out.append({"model": audit["facts"]["model_name"], "family": family, "row": row, "top": top})
-    return sorted(out, key=lambda b: (-severity(b["row"]["worst"]).rank, -b["row"]["breached"]))
+    return sorted(out, key=lambda b: (-severity(b["row"]["worst"]).rank, -b["row"]["breached"], -b["row"]["failed"]))
 
 
 def _strip(windows: list[WindowView], families: list[str], label: str) -> Any:
