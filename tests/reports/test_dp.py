@@ -121,3 +121,16 @@ def test_the_spec_sets_the_yearly_budget(store, tmp_path: Path) -> None:
     assert result["privacy_budget"][0]["left"] == pytest.approx(0.0, abs=1e-9)
     html = Path(result["html"]).read_text()
     assert "fewer than about 5" in html  # the threshold shown is at least the spec's 500
+
+
+def test_reports_section_of_the_spec_is_validated() -> None:
+    from helpers import make_spec
+
+    from ethics_audit.errors import SpecError
+
+    spec = make_spec({"reports": {"dp_yearly_epsilon": 2.5, "dp_min_count": 100}})
+    assert spec.reports.dp_yearly_epsilon == 2.5 and spec.reports.dp_contributions_per_entity == 1
+    with pytest.raises(SpecError) as caught:
+        make_spec({"reports": {"dp_yearly_epsilon": 0, "dp_minimum": 3}})
+    fields = {p.field for p in caught.value.problems}
+    assert fields == {"reports.dp_yearly_epsilon", "reports.dp_minimum"}

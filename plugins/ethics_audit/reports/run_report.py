@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import AuditError
 from ethics_audit.reports import charts, views
-from ethics_audit.reports.present import family_name
+from ethics_audit.reports.present import family_name, metric_name
 
 if TYPE_CHECKING:
     from ethics_audit.results import Finding
@@ -109,7 +109,7 @@ def _family_section(family: str, findings: list[Finding], run: RunRecord) -> dic
                             )
                             for f in rows
                         ],
-                        label=f"{views.metric_name(metric)} per attribute, with intervals and thresholds",
+                        label=f"{metric_name(metric)} per attribute, with intervals and thresholds",
                         metric=metric,
                         thresholds=threshold,
                     ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ethics_audit.reports.present import FAMILY_ORDER, metric_name, severity, slice_text
+from ethics_audit.reports.present import FAMILY_ORDER, severity, slice_text
 
 if TYPE_CHECKING:
     from ethics_audit.results import Finding
@@ -259,7 +259,3 @@ def methods() -> dict[str, dict[str, str]]:
         if isinstance(table, dict) and table:
             out[family] = {str(k): str(v) for k, v in table.items()}
     return out
-
-
-def metric_label(metric: str) -> str:
-    return metric_name(metric)
