@@ -124,9 +124,8 @@ def test_the_spec_sets_the_yearly_budget(store, tmp_path: Path) -> None:
 
 
 def test_reports_section_of_the_spec_is_validated() -> None:
-    from helpers import make_spec
-
     from ethics_audit.errors import SpecError
+    from helpers import make_spec
 
     spec = make_spec({"reports": {"dp_yearly_epsilon": 2.5, "dp_min_count": 100}})
     assert spec.reports.dp_yearly_epsilon == 2.5 and spec.reports.dp_contributions_per_entity == 1
