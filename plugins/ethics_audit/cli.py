@@ -327,6 +327,73 @@ def demo(
         _print_json(result)
 
 
+# --------------------------------------------------------------------------- report
+
+
+def _usage_error(message: str) -> None:
+    # typer's BadParameter is not a click exception in this typer version, so main() would call it a bug
+    console(stderr=True).print(f"[red]usage:[/red] {escape(message)}")
+    raise typer.Exit(EXIT_INVALID)
+
+
+@app.command()
+def report(
+    quarter: Annotated[str | None, typer.Option("--quarter", help="Quarterly ethics report, e.g. 2026Q3.")] = None,
+    run_id: Annotated[int | None, typer.Option("--run", help="HTML report of one audit run (its id).")] = None,
+    audit: Annotated[
+        list[str] | None, typer.Option("--audit", help="Only this audit id (repeat for several); default: all.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the files (default: under ETHICS_AUDIT_HOME).")
+    ] = None,
+    public: Annotated[bool, typer.Option("--public", help="Publishable edition with differential privacy.")] = False,
+    epsilon: Annotated[
+        float | None, typer.Option("--epsilon", help="Privacy budget the public edition spends per audit.")
+    ] = None,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also print the quarterly report to PDF.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the quarterly ethics report (HTML + PDF) or one run's HTML report, from the stored history."""
+    from ethics_audit import reports
+
+    if (quarter is None) == (run_id is None):
+        _usage_error("give either --quarter (e.g. 2026Q3) or --run RUN_ID")
+    if run_id is not None and (audit or public or epsilon is not None):
+        _usage_error("--audit, --public and --epsilon apply to --quarter reports, not to --run")
+    store = _store()
+    if run_id is not None:
+        path = reports.render_run_report(store, run_id, out_dir=out)
+        if as_json:
+            _print_json({"run_id": run_id, "html": str(path)})
+        else:
+            console().print(f"run report: {escape(str(path))}")
+        return
+    result = reports.build_quarterly_report(
+        store, quarter or "", audit_ids=audit or None, out_dir=out, public=public, epsilon=epsilon, pdf=pdf
+    )
+    if as_json:
+        _print_json(result)
+        return
+    out_console = console()
+    summary = result["summary"]
+    out_console.print(
+        f"[bold]{escape(result['quarter'])}[/bold]{' (public edition)' if public else ''}: "
+        f"{summary['windows_audited']} of {summary['windows_expected']} windows audited across {summary['audits']} audits, "
+        f"{summary['windows_missed']} missed; incidents {summary['incidents_opened']} opened, "
+        f"{summary['incidents_resolved']} resolved, {summary['incidents_open']} open"
+    )
+    out_console.print(f"html: {escape(result['html'])}")
+    if result["pdf"]:
+        out_console.print(f"pdf:  {escape(result['pdf'])}")
+    elif pdf:
+        out_console.print(f"[yellow]pdf: not written: {escape(result['pdf_error'] or '')}[/yellow]")
+    for row in result.get("privacy_budget") or []:
+        out_console.print(
+            f"privacy budget {escape(row['audit_id'])} {row['year']}: spent {row['epsilon']:.3g} now, "
+            f"{row['spent_this_year']:.3g} of {row['yearly_budget']:.3g} this year"
+        )
+
+
 # --------------------------------------------------------------------------- entry point
 
 

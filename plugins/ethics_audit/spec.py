@@ -606,6 +606,24 @@ class IncidentsSpec(Strict):
     resolve_after_clean_windows: int = Field(2, ge=1)
 
 
+# --------------------------------------------------------------------------- reports
+
+
+class ReportsSpec(Strict):
+    """The publishable (differentially private) quarterly report: budget and release rules."""
+
+    dp_yearly_epsilon: float = Field(
+        1.0, gt=0, le=20, description="privacy budget (epsilon) that public reports may spend per calendar year"
+    )
+    dp_delta: float = Field(
+        1e-7, gt=0, lt=0.001, description="chance that the minimum-count rule itself reveals a small group"
+    )
+    dp_min_count: int = Field(50, ge=1, description="groups whose noisy count is below this are not published")
+    dp_contributions_per_entity: int = Field(
+        1, ge=1, description="most prediction rows one person contributes in a quarter (1: the unit is one row)"
+    )
+
+
 # --------------------------------------------------------------------------- the spec
 
 
@@ -624,6 +642,7 @@ class AuditSpec(Strict):
     checks: ChecksConfig = ChecksConfig()
     incidents: IncidentsSpec = IncidentsSpec()
     notifications: NotificationsSpec = NotificationsSpec()
+    reports: ReportsSpec = ReportsSpec()
 
     _path: Path | None = PrivateAttr(default=None)
 

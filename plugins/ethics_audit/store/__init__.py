@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ethics_audit.errors import StoreError
+from ethics_audit.errors import AuditError, StoreError
 from ethics_audit.results import Finding, MetricResult, Severity, Status, Threshold
 
 if TYPE_CHECKING:
@@ -405,6 +405,243 @@ class Store:
                 .limit(n)
             ).scalars()
             return list(reversed(list(counts)))
+
+    # ------------------------------------------------------------------ reading for reports
+
+    def current_runs(self, start: datetime, end: datetime, *, audit_ids: list[str] | None = None) -> list[RunRecord]:
+        """Current runs of the windows that end in ``(start, end]``, oldest window first.
+
+        A window belongs to the period it ends in: a report written right after the period
+        ends sees every window it will ever count.
+        """
+        from sqlalchemy import select
+
+        from ethics_audit.store.models import AuditRun, AuditWindow
+
+        query = (
+            select(AuditRun, AuditWindow)
+            .join(AuditWindow, AuditWindow.current_run_id == AuditRun.id)
+            .where(AuditWindow.window_end > start, AuditWindow.window_end <= end)
+            .order_by(AuditWindow.audit_id, AuditWindow.window_start)
+        )
+        if audit_ids is not None:
+            query = query.where(AuditWindow.audit_id.in_(audit_ids))
+        with self.session() as s:
+            return [self._record(run, window) for run, window in s.execute(query).all()]
+
+    def first_window(self, audit_id: str) -> tuple[datetime, datetime] | None:
+        """The audit's earliest recorded window (expected windows continue its grid)."""
+        from sqlalchemy import select
+
+        from ethics_audit.store.models import AuditWindow
+
+        with self.session() as s:
+            row = s.execute(
+                select(AuditWindow.window_start, AuditWindow.window_end)
+                .where(AuditWindow.audit_id == audit_id)
+                .order_by(AuditWindow.window_start)
+                .limit(1)
+            ).first()
+        return None if row is None else (row[0], row[1])
+
+    def findings_of_runs(self, run_ids: list[int]) -> dict[int, list[Finding]]:
+        """Findings of many runs in one query, by run id."""
+        from sqlalchemy import select
+
+        from ethics_audit.store.models import MetricResultRow
+
+        out: dict[int, list[Finding]] = {run_id: [] for run_id in run_ids}
+        if not run_ids:
+            return out
+        with self.session() as s:
+            for row in s.execute(
+                select(MetricResultRow).where(MetricResultRow.run_id.in_(run_ids)).order_by(MetricResultRow.id)
+            ).scalars():
+                out[row.run_id].append(_finding(row))
+        return out
+
+    def spec_snapshots(self, spec_hashes: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored specs by hash: ``{"audit_id", "spec", "first_seen_at"}``."""
+        from sqlalchemy import select
+
+        from ethics_audit.store.models import SpecSnapshot
+
+        if not spec_hashes:
+            return {}
+        with self.session() as s:
+            rows = s.execute(select(SpecSnapshot).where(SpecSnapshot.spec_hash.in_(set(spec_hashes)))).scalars()
+            return {
+                r.spec_hash: {"audit_id": r.audit_id, "spec": r.spec, "first_seen_at": r.first_seen_at} for r in rows
+            }
+
+    def artifacts(self, run_id: int) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from ethics_audit.store.models import Artifact
+
+        with self.session() as s:
+            rows = s.execute(select(Artifact).where(Artifact.run_id == run_id).order_by(Artifact.id)).scalars()
+            return [
+                {"kind": a.kind, "uri": a.uri, "bytes": a.bytes, "created_at": a.created_at, "details": a.details or {}}
+                for a in rows
+            ]
+
+    def add_artifact(self, run_id: int, kind: str, path: Path, *, details: dict[str, Any] | None = None) -> None:
+        """Record a file made after the run (e.g. its HTML report); one row per run and kind."""
+        from sqlalchemy import delete
+
+        from ethics_audit.store.models import Artifact, AuditRun
+
+        with self.session() as s:
+            run = s.get(AuditRun, run_id)
+            if run is None:
+                raise StoreError(f"run {run_id} does not exist in {safe_url(self.url)}")
+            s.execute(delete(Artifact).where(Artifact.run_id == run_id, Artifact.kind == kind))
+            s.add(
+                Artifact(
+                    run_id=run_id,
+                    audit_id=run.audit_id,
+                    kind=kind,
+                    uri=str(path),
+                    bytes=path.stat().st_size,
+                    details=details or {},
+                )
+            )
+
+    def incidents_between(
+        self, start: datetime, end: datetime, *, audit_ids: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Incidents live at any time in ``[start, end)`` (by the windows they cover), with their events.
+
+        Each incident is a dict of every mapped column (so columns added later come along) plus
+        ``events``, oldest first.
+        """
+        from sqlalchemy import inspect, or_, select
+
+        from ethics_audit.store.models import Incident, IncidentEvent
+
+        query = (
+            select(Incident)
+            .where(Incident.first_window_start < end)
+            .where(
+                or_(
+                    Incident.status != "resolved",
+                    Incident.last_window_start >= start,
+                    Incident.resolved_at >= start,
+                )
+            )
+            .order_by(Incident.first_window_start, Incident.id)
+        )
+        if audit_ids is not None:
+            query = query.where(Incident.audit_id.in_(audit_ids))
+        incident_cols = [c.key for c in inspect(Incident).column_attrs]
+        event_cols = [c.key for c in inspect(IncidentEvent).column_attrs]
+        with self.session() as s:
+            incidents = [{k: getattr(i, k) for k in incident_cols} for i in s.execute(query).scalars()]
+            ids = [i["id"] for i in incidents]
+            events: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+            if ids:
+                for e in s.execute(
+                    select(IncidentEvent)
+                    .where(IncidentEvent.incident_id.in_(ids))
+                    .order_by(IncidentEvent.at, IncidentEvent.id)
+                ).scalars():
+                    events[e.incident_id].append({k: getattr(e, k) for k in event_cols})
+        for incident in incidents:
+            incident["events"] = events[incident["id"]]
+        return incidents
+
+    # ------------------------------------------------------------------ privacy budget
+
+    def privacy_budget_spent(self, audit_id: str, year: int) -> float:
+        from sqlalchemy import func, select
+
+        from ethics_audit.store.models import PrivacyBudgetEntry
+
+        with self.session() as s:
+            total = s.execute(
+                select(func.coalesce(func.sum(PrivacyBudgetEntry.epsilon), 0.0)).where(
+                    PrivacyBudgetEntry.audit_id == audit_id, PrivacyBudgetEntry.year == year
+                )
+            ).scalar_one()
+        return float(total)
+
+    def privacy_budget_entries(self, audit_id: str | None = None) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from ethics_audit.store.models import PrivacyBudgetEntry
+
+        query = select(PrivacyBudgetEntry).order_by(PrivacyBudgetEntry.spent_at, PrivacyBudgetEntry.id)
+        if audit_id is not None:
+            query = query.where(PrivacyBudgetEntry.audit_id == audit_id)
+        with self.session() as s:
+            return [
+                {
+                    "audit_id": e.audit_id,
+                    "year": e.year,
+                    "epsilon": e.epsilon,
+                    "purpose": e.purpose,
+                    "spent_at": e.spent_at,
+                    "details": e.details or {},
+                }
+                for e in s.execute(query).scalars()
+            ]
+
+    def spend_privacy_budget(self, spends: list[BudgetSpend]) -> None:
+        """Record every spend, or none: refuse all when any audit would exceed its yearly budget.
+
+        The check and the insert share one transaction; on PostgreSQL an advisory lock makes
+        concurrent public reports take turns, so two of them cannot both pass the check.
+        """
+        from sqlalchemy import func, select, text
+
+        from ethics_audit.store.models import PrivacyBudgetEntry
+
+        with self.session() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(72657474)"))
+            for spend in spends:
+                # SQLite: this insert takes the write lock before the sum is read
+                s.add(
+                    PrivacyBudgetEntry(
+                        audit_id=spend.audit_id,
+                        year=spend.year,
+                        epsilon=spend.epsilon,
+                        purpose=spend.purpose,
+                        details=spend.details,
+                    )
+                )
+            s.flush()
+            for spend in spends:
+                total = s.execute(
+                    select(func.sum(PrivacyBudgetEntry.epsilon)).where(
+                        PrivacyBudgetEntry.audit_id == spend.audit_id, PrivacyBudgetEntry.year == spend.year
+                    )
+                ).scalar_one()
+                if total > spend.yearly_budget + 1e-9:
+                    left = max(0.0, spend.yearly_budget - (total - spend.epsilon))
+                    raise PrivacyBudgetExceeded(
+                        f"audit {spend.audit_id!r}: {spend.purpose} would spend epsilon {spend.epsilon:g} of the "
+                        f"{spend.year} privacy budget, but only {left:g} of {spend.yearly_budget:g} is left "
+                        f"(reports.dp_yearly_epsilon in the audit's spec); use a smaller --epsilon, or publish "
+                        f"the report already released"
+                    )
+
+
+@dataclass(frozen=True)
+class BudgetSpend:
+    """One audit's share of a public report's privacy cost, charged to the data's calendar year."""
+
+    audit_id: str
+    year: int
+    epsilon: float
+    yearly_budget: float
+    purpose: str
+    details: dict[str, Any]
+
+
+class PrivacyBudgetExceeded(AuditError):
+    """A public report would spend more privacy budget than the spec allows for the year."""
 
 
 def artifact_dir(audit_id: str, window_start: datetime, run_id: int) -> Path:

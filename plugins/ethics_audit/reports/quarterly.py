@@ -1,0 +1,626 @@
+"""The quarterly ethics report: what the periodic audits found over a quarter, for people to read.
+
+Built from the results store alone. For every audit (or the ones named): an executive summary
+(audits run, windows covered and missed, incidents opened, resolved and still open, the worst
+findings); per model a scorecard, a week-by-week status strip and trend charts of the headline
+fairness gaps (with intervals), drift share and privacy findings with the thresholds drawn;
+the incidents with time to acknowledge, time to resolve and tickets; the thresholds and spec
+versions in force; and a methods section from each check family's ``METHODS``. A window
+belongs to the quarter it ends in. The public variant replaces every number derived from
+individual rows with differentially private group counts and rates (``dp.py``) and spends
+privacy budget from the ledger first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ethics_audit.errors import AuditError
+from ethics_audit.reports import charts, views
+from ethics_audit.reports.present import family_name, metric_name, severity, short_day, slice_text
+
+if TYPE_CHECKING:
+    from ethics_audit.results import Finding
+    from ethics_audit.store import RunRecord, Store
+
+# The headline metrics charted per model: small, explicit lists (everything else is in the tables).
+FAIRNESS_HEADLINES = ("demographic_parity_difference", "equalized_odds_difference")
+DRIFT_HEADLINES = ("drift_share",)
+WORST_LIMIT = 8
+
+
+@dataclass
+class WindowView:
+    start: datetime
+    end: datetime
+    run: RunRecord | None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def audited(self) -> bool:
+        return self.run is not None
+
+    def family_worst(self, family: str) -> str:
+        if self.run is None:
+            return "none"
+        own = [f for f in self.findings if f.result.check == family]
+        status = self.run.summary.get("checks", {}).get(family, {}).get("status")
+        if not own:
+            return "error" if status == "error" else "none"
+        return views.overall(own)
+
+
+@dataclass
+class Aggregate:
+    """One (check, metric, slice) over the quarter: how often and how badly it breached."""
+
+    check: str
+    metric: str
+    slice: dict[str, Any]
+    worst: str = "ok"
+    windows: list[datetime] = field(default_factory=list)
+    worst_value: float | None = None
+    threshold: dict[str, Any] | None = None
+    reason: str = ""
+
+
+def parse(quarter: str) -> tuple[datetime, datetime]:
+    from ethics_audit.windows import parse_quarter
+
+    try:
+        return parse_quarter(quarter)
+    except ValueError as exc:
+        raise AuditError(f"--quarter: {exc}") from None
+
+
+def quarter_label(start: datetime) -> str:
+    return f"{start.year} Q{(start.month - 1) // 3 + 1}"
+
+
+def _lag(spec: dict[str, Any] | None) -> timedelta:
+    from ethics_audit.windows import parse_duration
+
+    try:
+        return parse_duration((spec or {}).get("window", {}).get("lag") or "0s")
+    except ValueError:
+        return timedelta(0)
+
+
+def expected_windows(
+    first: tuple[datetime, datetime] | None, lag: timedelta, start: datetime, end: datetime, now: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Windows on the audit's grid (its first window, repeated) that end in ``(start, end]`` and were due by ``now``."""
+    if first is None:
+        return []
+    size = first[1] - first[0]
+    k = max(0, math.ceil((start - first[1]) / size))
+    out = []
+    while True:
+        s = first[0] + k * size
+        e = s + size
+        if e > end or e + lag > now:
+            break
+        if e > start:
+            out.append((s, e))
+        k += 1
+    return out
+
+
+def _aggregate(windows: list[WindowView]) -> list[Aggregate]:
+    table: dict[tuple[str, str, str], Aggregate] = {}
+    for w in windows:
+        for f in w.findings:
+            if not f.severity.is_breach and f.severity.value != "error":
+                continue
+            r = f.result
+            agg = table.setdefault((r.check, r.metric, r.slice_key), Aggregate(r.check, r.metric, r.slice))
+            agg.windows.append(w.start)
+            if severity(f.severity.value).rank >= severity(agg.worst).rank:
+                agg.worst = f.severity.value
+                agg.worst_value = r.value
+                agg.threshold = r.threshold.to_dict() if r.threshold else None
+                agg.reason = f.reason
+    return sorted(table.values(), key=lambda a: (-severity(a.worst).rank, -len(a.windows), a.check, a.metric))
+
+
+def _trend(windows: list[WindowView], check: str, metric: str, slice_: dict[str, Any]) -> list[charts.TrendPoint]:
+    points = []
+    for w in windows:
+        if not w.audited:
+            continue
+        match = next(
+            (
+                f
+                for f in w.findings
+                if f.result.check == check and f.result.metric == metric and f.result.slice == slice_
+            ),
+            None,
+        )
+        if match is None:
+            continue
+        r = match.result
+        note = match.reason if match.severity.value in ("insufficient_data", "error") else ""
+        points.append(charts.TrendPoint(w.start, w.end, r.value, r.ci_low, r.ci_high, match.severity.value, note))
+    return points
+
+
+def _threshold_of(windows: list[WindowView], check: str, metric: str, slice_: dict[str, Any]) -> dict[str, Any] | None:
+    """The newest threshold recorded for the metric in the quarter (what the reader should compare with)."""
+    for w in reversed(windows):
+        for f in w.findings:
+            r = f.result
+            if r.check == check and r.metric == metric and r.slice == slice_ and r.threshold:
+                return r.threshold.to_dict()
+    return None
+
+
+def _slices_of(
+    windows: list[WindowView], check: str, metric: str, *, keys: set[str] | None = None
+) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for w in windows:
+        for f in w.findings:
+            r = f.result
+            if r.check == check and r.metric == metric and (keys is None or set(r.slice) == keys):
+                seen.setdefault(r.slice_key, r.slice)
+    return [seen[k] for k in sorted(seen, key=lambda k: (len(seen[k].get("attribute", "")), k))]
+
+
+def _charts(windows: list[WindowView], period: tuple[datetime, datetime]) -> list[dict[str, Any]]:
+    out = []
+    for metric in FAIRNESS_HEADLINES:
+        for slice_ in _slices_of(windows, "fairness", metric, keys={"attribute"}):
+            points = _trend(windows, "fairness", metric, slice_)
+            if not any(p.value is not None for p in points):
+                continue
+            threshold = _threshold_of(windows, "fairness", metric, slice_)
+            title = f"{metric_name(metric)} {slice_text(slice_)}"
+            out.append(
+                {
+                    "family": "fairness",
+                    "title": title,
+                    "note": "Gap between the groups with the highest and lowest rate; the band is its 95% interval.",
+                    "threshold": threshold,
+                    "metric": metric,
+                    "svg": charts.trend_chart(
+                        points,
+                        period=period,
+                        label=title,
+                        metric=metric,
+                        thresholds=charts.ThresholdLines.from_dict(threshold),
+                    ),
+                }
+            )
+    for metric in DRIFT_HEADLINES:
+        for slice_ in _slices_of(windows, "drift", metric):
+            points = _trend(windows, "drift", metric, slice_)
+            if not any(p.value is not None for p in points):
+                continue
+            threshold = _threshold_of(windows, "drift", metric, slice_)
+            title = metric_name(metric) + ("" if not slice_ else f" {slice_text(slice_)}")
+            out.append(
+                {
+                    "family": "drift",
+                    "title": title,
+                    "note": "Share of the audited columns whose distribution moved away from the reference.",
+                    "threshold": threshold,
+                    "metric": metric,
+                    "svg": charts.trend_chart(
+                        points,
+                        period=period,
+                        label=title,
+                        metric=metric,
+                        thresholds=charts.ThresholdLines.from_dict(threshold),
+                    ),
+                }
+            )
+    privacy = [(w.start, w.end, _counts(w, "privacy")) for w in windows if w.audited]
+    if any(f.result.check == "privacy" for w in windows for f in w.findings):
+        out.append(
+            {
+                "family": "privacy",
+                "title": "Privacy findings per week",
+                "note": "Number of privacy checks (personal data in the logs, consent, retention, re-identification) "
+                "that crossed their warning or critical level.",
+                "threshold": None,
+                "metric": "",
+                "svg": charts.count_bars(privacy, period=period, label="Privacy findings per week"),
+            }
+        )
+    return out
+
+
+def _counts(window: WindowView, family: str) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for f in window.findings:
+        if f.result.check == family:
+            counts[f.severity.value] += 1
+    return dict(counts)
+
+
+def _scorecard(windows: list[WindowView], families: list[str]) -> list[dict[str, Any]]:
+    audited = [w for w in windows if w.audited]
+    rows = []
+    for family in families:
+        worsts = [w.family_worst(family) for w in audited]
+        judged = [s for s in worsts if s not in ("none", "insufficient_data")]
+        rows.append(
+            {
+                "family": family,
+                "worst": max(judged, key=lambda s: severity(s).rank)
+                if judged
+                else ("insufficient_data" if worsts else "none"),
+                "breached": sum(s in ("warn", "critical") for s in worsts),
+                "breached_weeks": [w.start for w, s in zip(audited, worsts, strict=True) if s in ("warn", "critical")],
+                "critical": sum(s == "critical" for s in worsts),
+                "failed": sum(s == "error" for s in worsts),
+                "latest": worsts[-1] if worsts else "none",
+                "audited": len(audited),
+            }
+        )
+    return rows
+
+
+def _brief(audits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One plain sentence per model and area that was flagged: when, and the most serious finding."""
+    out = []
+    for audit in audits:
+        for family, row in audit["scorecard_map"].items():
+            if not row["breached"] and not row["failed"]:
+                continue
+            top = next((agg for agg in audit["worst"] if agg.check == family), None)
+            out.append({"model": audit["facts"]["model_name"], "family": family, "row": row, "top": top})
+    return sorted(out, key=lambda b: (-severity(b["row"]["worst"]).rank, -b["row"]["breached"], -b["row"]["failed"]))
+
+
+def _strip(windows: list[WindowView], families: list[str], label: str) -> Any:
+    rows = []
+    for family in families:
+        cells = []
+        for w in windows:
+            sev = w.family_worst(family)
+            when = f"{short_day(w.start)}–{short_day(w.end - timedelta(seconds=1))}"
+            tip = f"{family_name(family)}, {when}: " + (
+                "not audited (missed window)" if not w.audited else severity(sev).word
+            )
+            cells.append((sev, tip))
+        rows.append((family_name(family), cells))
+    columns = [short_day(w.start) if i % 2 == 0 or len(windows) <= 8 else "" for i, w in enumerate(windows)]
+    return charts.status_strip(rows, columns=columns, label=label, cell=32)
+
+
+def _spec_versions(store: Store, runs: list[RunRecord]) -> list[dict[str, Any]]:
+    by_hash: dict[str, list[RunRecord]] = defaultdict(list)
+    for run in runs:
+        by_hash[run.spec_hash].append(run)
+    snapshots = store.spec_snapshots(list(by_hash))
+    versions = []
+    for spec_hash, used in sorted(by_hash.items(), key=lambda kv: min(r.window_start for r in kv[1])):
+        snapshot = snapshots.get(spec_hash, {})
+        spec = snapshot.get("spec")
+        facts = views.spec_facts(spec)
+        versions.append(
+            {
+                "hash": spec_hash,
+                "first_window": min(r.window_start for r in used),
+                "last_window": max(r.window_end for r in used),
+                "windows": len(used),
+                "first_seen_at": snapshot.get("first_seen_at"),
+                "model_version": facts["model_version"],
+                "spec": spec,
+                "thresholds": views.thresholds_of(spec),
+            }
+        )
+    return versions
+
+
+def _threshold_matrix(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows (family, part, metric) x spec versions; a cell is marked changed when it differs from the version before."""
+    keys: dict[tuple[str, str, str], None] = {}
+    per_version = []
+    for v in versions:
+        table = {(t["family"], t["part"], t["metric"]): t["threshold"] for t in v["thresholds"]}
+        per_version.append(table)
+        for key in table:
+            keys.setdefault(key)
+    rows = []
+    for key in keys:
+        cells = []
+        previous = None
+        for i, table in enumerate(per_version):
+            value = table.get(key)
+            cells.append({"threshold": value, "changed": i > 0 and value != previous})
+            previous = value
+        rows.append({"family": key[0], "part": key[1], "metric": key[2], "cells": cells})
+    return rows
+
+
+def _tickets(external: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Ticket links from an incident's ``external`` refs (Jira, GitHub; chat threads and pages are not tickets)."""
+    out = []
+    for kind, ref in (external or {}).items():
+        if kind in ("slack", "pagerduty", "console", "webhook") or not isinstance(ref, dict):
+            continue
+        label = ref.get("key") or (f"#{ref['number']}" if ref.get("number") is not None else None) or ref.get("id")
+        url = ref.get("url") or ref.get("html_url") or ""
+        if label or url:
+            out.append(
+                {
+                    "kind": kind,
+                    "label": str(label or kind),
+                    "url": str(url) if str(url).startswith(("https://", "http://")) else "",
+                }
+            )
+    return out
+
+
+def _first_event(incident: dict[str, Any], *words: str) -> dict[str, Any] | None:
+    for event in incident.get("events", []):
+        transition = str(event.get("transition", "")).lower()
+        if any(transition.startswith(w) for w in words):
+            return event
+    return None
+
+
+def _incident_rows(
+    incidents: list[dict[str, Any]], start: datetime, end: datetime, facts: dict[str, dict]
+) -> list[dict[str, Any]]:
+    rows = []
+    for i in incidents:
+        opened = i.get("opened_at")
+        acked = i.get("acknowledged_at") or (_first_event(i, "ack") or {}).get("at")
+        resolved_event = _first_event(i, "resolv") if i.get("status") == "resolved" else None
+        resolved_at = i.get("resolved_at") if i.get("status") == "resolved" else None
+        resolved_window = (resolved_event or {}).get("window_start")
+        first_window = i.get("first_window_start")
+        rows.append(
+            {
+                "id": i["id"],
+                "audit_id": i["audit_id"],
+                "model": facts.get(i["audit_id"], {}).get("model_name", i["audit_id"]),
+                "check": i.get("check", ""),
+                "metric": i.get("metric", ""),
+                "slice": i.get("slice") or {},
+                "severity": i.get("worst_severity") or i.get("severity") or "warn",
+                "status": i.get("status", "open"),
+                "first_window": first_window,
+                "last_window": i.get("last_window_start"),
+                "occurrences": i.get("occurrences"),
+                "resolved_window": resolved_window,
+                "opened_in_quarter": first_window is not None and start <= first_window < end,
+                "resolved_in_quarter": resolved_at is not None
+                and (
+                    (resolved_window is not None and start <= resolved_window < end)
+                    or (resolved_window is None and start <= resolved_at < end)
+                ),
+                "to_ack": (acked - opened) if acked and opened else None,
+                "to_resolve": (resolved_at - opened) if resolved_at and opened else None,
+                "acknowledged_by": i.get("acknowledged_by") or "",
+                "tickets": _tickets(i.get("external")),
+            }
+        )
+    return rows
+
+
+def _median(deltas: list[timedelta]) -> timedelta | None:
+    if not deltas:
+        return None
+    ordered = sorted(deltas)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _methods(windows_by_audit: dict[str, list[WindowView]]) -> list[dict[str, Any]]:
+    """Each family's metrics seen this quarter, with the family's own description of how it is computed."""
+    described = views.methods()
+    seen: dict[str, set[str]] = defaultdict(set)
+    for windows in windows_by_audit.values():
+        for w in windows:
+            for f in w.findings:
+                if f.result.check != "window":
+                    seen[f.result.check].add(f.result.metric)
+    out = []
+    for family in views.family_order(list(seen | described.keys())):
+        metrics = sorted(seen.get(family, set()) | (set(described.get(family, {})) if family in seen else set()))
+        if not metrics:
+            continue
+        out.append(
+            {
+                "family": family,
+                "metrics": [
+                    {"metric": m, "text": described.get(family, {}).get(m, ""), "seen": m in seen.get(family, set())}
+                    for m in metrics
+                ],
+            }
+        )
+    return out
+
+
+def build_quarterly_report(
+    store: Store,
+    quarter: str,
+    *,
+    audit_ids: list[str] | None = None,
+    out_dir: Path | None = None,
+    public: bool = False,
+    epsilon: float | None = None,
+    pdf: bool = True,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Write the quarter's report as HTML (and PDF); return ``{"html", "pdf", "pdf_error", "summary", ...}``."""
+    from ethics_audit.reports.render import RendererMissing, html_to_pdf, render, write_html
+
+    start, end = parse(quarter)
+    if public and epsilon is None:
+        raise AuditError("--public needs --epsilon E: the privacy budget this report spends per audit (e.g. 0.5)")
+    if epsilon is not None and not public:
+        raise AuditError("--epsilon applies only to the public report: add --public")
+    if epsilon is not None and not (0 < epsilon <= 10):
+        raise AuditError(f"--epsilon must be greater than 0 and at most 10, not {epsilon:g}")
+    now = now or datetime.now(timezone.utc)
+    known = store.audit_ids()
+    if audit_ids:
+        unknown = [a for a in audit_ids if a not in known]
+        if unknown:
+            raise AuditError(
+                f"no history for audit {', '.join(map(repr, unknown))}; audits with history: {', '.join(known) or 'none yet'}"
+            )
+    runs = store.current_runs(start, end, audit_ids=audit_ids)
+    chosen = list(audit_ids) if audit_ids else sorted({r.audit_id for r in runs} | set(known))
+    findings = store.findings_of_runs([r.run_id for r in runs])
+    runs_by_audit: dict[str, list[RunRecord]] = defaultdict(list)
+    for run in runs:
+        runs_by_audit[run.audit_id].append(run)
+
+    audits = []
+    windows_by_audit: dict[str, list[WindowView]] = {}
+    facts_by_audit: dict[str, dict[str, Any]] = {}
+    for audit_id in chosen:
+        own = runs_by_audit.get(audit_id, [])
+        snapshots = store.spec_snapshots([r.spec_hash for r in own[-1:]])
+        spec = snapshots.get(own[-1].spec_hash, {}).get("spec") if own else None
+        if spec is None:
+            spec = _latest_spec(store, audit_id)
+        facts = views.spec_facts(spec)
+        facts_by_audit[audit_id] = facts
+        due = expected_windows(store.first_window(audit_id), _lag(spec), start, end, now)
+        by_window = {(r.window_start, r.window_end): r for r in own}
+        grid = [
+            WindowView(
+                s, e, by_window.get((s, e)), findings.get(by_window[(s, e)].run_id, []) if (s, e) in by_window else []
+            )
+            for s, e in due
+        ]
+        extra = [
+            WindowView(r.window_start, r.window_end, r, findings.get(r.run_id, []))
+            for key, r in by_window.items()
+            if key not in set(due)
+        ]
+        windows = sorted(grid + extra, key=lambda w: w.start)
+        windows_by_audit[audit_id] = windows
+        if not own and not due:
+            continue  # the audit started after this quarter: not part of it
+        families = views.family_order(
+            sorted(
+                {f.result.check for w in windows for f in w.findings}
+                | {k for r in own for k in r.summary.get("checks", {})}
+            )
+        )
+        versions = _spec_versions(store, own)
+        audits.append(
+            {
+                "audit_id": audit_id,
+                "facts": facts,
+                "windows": windows,
+                "audited": sum(w.audited for w in windows),
+                "expected": len(due),
+                "missed": [w for w in windows if not w.audited],
+                "rows": sum((w.run.rows or 0) for w in windows if w.run),
+                "families": families,
+                "scorecard_map": {row["family"]: row for row in _scorecard(windows, families)},
+                "strip": _strip(windows, families, f"Week-by-week results of {facts['model_name']}")
+                if windows and families
+                else None,
+                "charts": [] if public else _charts(windows, (start, end)),
+                "worst": _aggregate(windows)[:WORST_LIMIT],
+                "versions": versions,
+                "threshold_matrix": _threshold_matrix(versions),
+                "dp": None,
+            }
+        )
+
+    incidents = _incident_rows(
+        store.incidents_between(start, end, audit_ids=[a["audit_id"] for a in audits]), start, end, facts_by_audit
+    )
+    budget = None
+    if public:
+        from ethics_audit.reports.dp import publish
+
+        budget = publish(
+            store, audits, windows_by_audit, quarter=quarter_label(start), year=start.year, epsilon=epsilon
+        )  # type: ignore[arg-type]
+
+    all_windows = [w for a in audits for w in a["windows"]]
+    worst_overall = sorted(
+        [(a["facts"]["model_name"], agg) for a in audits for agg in a["worst"]],
+        key=lambda pair: (-severity(pair[1].worst).rank, -len(pair[1].windows)),
+    )[:WORST_LIMIT]
+    summary = {
+        "quarter": quarter_label(start),
+        "audits": len(audits),
+        "audits_with_windows": sum(a["audited"] > 0 for a in audits),
+        "windows_audited": sum(w.audited for w in all_windows),
+        "windows_expected": sum(a["expected"] for a in audits),
+        "windows_missed": sum(len(a["missed"]) for a in audits),
+        "rows_audited": sum(a["rows"] for a in audits),
+        "incidents_opened": sum(i["opened_in_quarter"] for i in incidents),
+        "incidents_resolved": sum(i["resolved_in_quarter"] for i in incidents),
+        "incidents_open": sum(i["status"] != "resolved" for i in incidents),
+        "critical_windows": sum(any(f.severity.value == "critical" for f in w.findings) for w in all_windows),
+        "median_to_ack": _median([i["to_ack"] for i in incidents if i["to_ack"] is not None]),
+        "median_to_resolve": _median([i["to_resolve"] for i in incidents if i["to_resolve"] is not None]),
+    }
+    context = {
+        "quarter": quarter_label(start),
+        "start": start,
+        "end": end,
+        "last_day": end - timedelta(days=1),
+        "public": public,
+        "epsilon": epsilon,
+        "audits": audits,
+        "brief": _brief(audits),
+        "scorecard_families": views.family_order(sorted({f for a in audits for f in a["families"]})),
+        "incidents": incidents,
+        "summary": summary,
+        "worst_overall": worst_overall,
+        "methods": _methods(windows_by_audit),
+        "budget": budget,
+        "has_data": summary["windows_audited"] > 0,
+        "generated_at": now,
+    }
+    folder = out_dir or _default_dir(quarter_label(start))
+    stem = f"ethics-report-{start.year}Q{(start.month - 1) // 3 + 1}" + ("-public" if public else "")
+    html_path = write_html(folder / f"{stem}.html", render("quarterly.html.j2", context))
+    pdf_path, pdf_error = None, None
+    if pdf:
+        try:
+            pdf_path = html_to_pdf(html_path, folder / f"{stem}.pdf")
+        except RendererMissing as exc:
+            pdf_error = str(exc)
+    return {
+        "quarter": quarter_label(start),
+        "html": str(html_path),
+        "pdf": str(pdf_path) if pdf_path else None,
+        "pdf_error": pdf_error,
+        "public": public,
+        "epsilon": epsilon,
+        "summary": _jsonable(summary),
+        "audits": [a["audit_id"] for a in audits],
+        "privacy_budget": budget["ledger"] if budget else None,
+        "facts": {a["audit_id"]: a["facts"] for a in audits},
+    }
+
+
+def _latest_spec(store: Store, audit_id: str) -> dict[str, Any] | None:
+    latest = store.history(audit_id, limit=1)
+    if not latest:
+        return None
+    return store.spec_snapshots([latest[0].spec_hash]).get(latest[0].spec_hash, {}).get("spec")
+
+
+def _default_dir(quarter: str) -> Path:
+    from ethics_audit.sources import home
+
+    return home() / "reports" / quarter.replace(" ", "")
+
+
+def _jsonable(summary: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in summary.items():
+        out[key] = value.total_seconds() if isinstance(value, timedelta) else value
+    return out
