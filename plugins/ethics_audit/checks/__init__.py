@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from ethics_audit.results import MetricResult
 
 # family name -> module; the order is the order families run in (quality gates the rest)
-CHECKS: dict[str, str] = {}
+CHECKS: dict[str, str] = {
+    "privacy": "ethics_audit.checks.privacy",
+}
 
 
 def available() -> list[str]:
