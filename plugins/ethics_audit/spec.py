@@ -495,6 +495,7 @@ class FairnessConfig(Strict):
 
 
 class PiiThresholds(Thresholds):
+    pii_share: ThresholdSpec = _t(None, None)
     email_share: ThresholdSpec = _t(0.0, 0.001)
     phone_share: ThresholdSpec = _t(0.0, 0.001)
     card_count: ThresholdSpec = _t(None, 0.0)
@@ -510,6 +511,7 @@ class PiiSpec(Strict):
     columns: list[ColumnName] | None = Field(None, description="default: every string column")
     exclude_columns: list[ColumnName] = Field(default_factory=list)
     entities: list[Literal[PII_ENTITIES]] = Field(default_factory=lambda: list(PII_ENTITIES))  # type: ignore[valid-type]
+    examples: int = Field(3, ge=0, le=10, description="masked examples per column and entity (0: none)")
     thresholds: PiiThresholds = PiiThresholds()
 
 
@@ -537,6 +539,7 @@ class ConsentThresholds(Thresholds):
     predictions_after_withdrawal: ThresholdSpec = _t(None, 0.0)
     rows_past_retention: ThresholdSpec = _t(0.0, None)
     entities_past_erasure_deadline: ThresholdSpec = _t(None, 0.0)
+    entities_without_grant: ThresholdSpec = _t(None, None)
 
 
 class ConsentSpec(Strict):
@@ -551,6 +554,7 @@ class ConsentSpec(Strict):
 class MembershipThresholds(Thresholds):
     attack_auc: ThresholdSpec = _t(0.6, 0.7)
     attacker_advantage: ThresholdSpec = _t(None, None)
+    tpr_at_1pct_fpr: ThresholdSpec = _t(None, None)
     generalisation_gap: ThresholdSpec = _t(None, None)
 
 
@@ -558,7 +562,9 @@ class MembershipSpec(Strict):
     column: ColumnName | None = Field(None, description="boolean column: the entity was a training member")
     source: SourceSpec | None = Field(None, description="manifest of training entity ids")
     manifest_entity_column: ColumnName = "entity_id"
+    min_group_size: int = Field(30, ge=1, description="fewer members or non-members: insufficient data")
     bootstrap: BootstrapSpec = BootstrapSpec()
+    require_significance: bool = Field(True, description="judge attack_auc by the lower end of its interval")
     thresholds: MembershipThresholds = MembershipThresholds()
 
     @model_validator(mode="after")

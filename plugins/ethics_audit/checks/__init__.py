@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 # family name -> module; the order is the order families run in (quality gates the rest)
 CHECKS: dict[str, str] = {
     "fairness": "ethics_audit.checks.fairness",
+    "privacy": "ethics_audit.checks.privacy",
 }
 
 

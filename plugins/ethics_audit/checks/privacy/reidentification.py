@@ -1,0 +1,190 @@
+"""Re-identification risk over the quasi-identifiers: k-anonymity, records in small classes, uniqueness, l-diversity.
+
+The window is first reduced to one row per entity (``columns.entity_id``), keeping each
+entity's latest row by ``columns.timestamp``, because a person who appears in many predictions
+is still one person. Entities are grouped into equivalence classes by the combination of their
+``columns.quasi_identifiers`` (a missing value is a value of its own). From the class sizes:
+k-anonymity (the smallest class), the share of entities in classes smaller than ``k``, and the
+share of entities alone in their class (sample uniqueness). Distinct l-diversity of each
+sensitive attribute and of the label is the smallest number of distinct values in a class.
+Everything is integer codes and bincounts: no group-by over strings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ethics_audit.errors import DataError
+from ethics_audit.results import MetricResult, Status
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from ethics_audit.data import AuditData
+    from ethics_audit.spec import PrivacyConfig
+
+CHECK = "privacy"
+ROW_KEPT = "the latest row of each entity by columns.timestamp (the later row on ties)"
+
+
+def timestamps_ns(series: pd.Series) -> np.ndarray | None:
+    """Nanoseconds since the epoch (UTC) as int64, or None when the column holds no timestamps."""
+    import pandas as pd
+
+    if not pd.api.types.is_datetime64_any_dtype(series):
+        return None
+    if getattr(series.dt, "tz", None) is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    return series.astype("datetime64[ns]").to_numpy().view("int64")
+
+
+def one_row_per_entity(frame: pd.DataFrame, entity: str, timestamp: str | None) -> np.ndarray:
+    """Row positions of each entity's latest row (rows without an entity id are dropped)."""
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(frame[entity], use_na_sentinel=True)
+    ts = timestamps_ns(frame[timestamp]) if timestamp and timestamp in frame.columns else None
+    # rank rows by time (ties: row order), then keep the highest-ranked row of each entity
+    order = np.argsort(ts, kind="stable") if ts is not None else np.arange(len(frame))
+    rank = np.empty(len(frame), dtype=np.int64)
+    rank[order] = np.arange(len(frame))
+    present = codes >= 0
+    best = np.full(len(uniques), -1, dtype=np.int64)
+    np.maximum.at(best, codes[present], rank[present])
+    return np.sort(order[best[best >= 0]])
+
+
+def equivalence_classes(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Class id of each row and the size of each class, for the combination of ``columns``."""
+    import numpy as np
+    import pandas as pd
+
+    key = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        key = key * (len(uniques) + 1) + codes
+        key, _ = pd.factorize(key)  # keep the combined key small: at most one code per row
+    sizes = np.bincount(key) if len(key) else np.zeros(0, np.int64)
+    return key.astype(np.int64), sizes
+
+
+def distinct_per_class(class_id: np.ndarray, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Number of distinct non-missing values of ``values`` in each class, and the rows that have one."""
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    present = codes >= 0
+    pairs = np.unique(class_id[present] * (len(uniques) + 1) + codes[present])
+    n_classes = int(class_id.max()) + 1 if len(class_id) else 0
+    return np.bincount(pairs // (len(uniques) + 1), minlength=n_classes), present
+
+
+def _missing(frame: pd.DataFrame, names: list[str], field: str) -> None:
+    for name in names:
+        if name not in frame.columns:
+            raise DataError(
+                f"checks.privacy.reidentification: {name!r} ({field}) is not a column of the window "
+                f"(columns: {sorted(map(str, frame.columns))[:30]}); fix {field}"
+            )
+
+
+def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
+    import numpy as np
+
+    spec = config.reidentification
+    columns = data.columns
+    qi = list(columns.quasi_identifiers)
+    if not spec.enabled or not qi:
+        return []
+    frame = data.current
+    _missing(frame, qi, "columns.quasi_identifiers")
+    _missing(frame, columns.sensitive, "columns.sensitive")
+    kept = one_row_per_entity(frame, columns.entity_id, columns.timestamp)
+    attributes = [a for a in columns.sensitive if a not in qi]
+    if columns.label and columns.label in frame.columns and columns.label not in qi:
+        attributes.append(columns.label)
+    entities = frame[list(dict.fromkeys(qi + attributes))].iloc[kept]
+    n = len(entities)
+    t = spec.thresholds
+    base = {"quasi_identifiers": qi, "row_kept": ROW_KEPT, "entities": n}
+    if n == 0:
+        reason = {"reason": "no rows with an entity id in the window"}
+        return [
+            MetricResult(CHECK, m, None, n=0, status=Status.INSUFFICIENT_DATA, details=reason)
+            for m in ("k_anonymity", "share_below_k", "sample_uniqueness")
+        ]
+    class_id, sizes = equivalence_classes(entities, qi)
+    small = sizes < spec.k
+    skipped = {a: "also a quasi-identifier, so always 1 within a class" for a in columns.sensitive if a in qi}
+    results = [
+        MetricResult(
+            CHECK,
+            "k_anonymity",
+            int(sizes.min()),
+            n=n,
+            threshold=t.get("k_anonymity"),
+            details={**base, "classes": len(sizes), "l_diversity_skipped": skipped},
+        ),
+        MetricResult(
+            CHECK,
+            "share_below_k",
+            float(sizes[small].sum()) / n,
+            n=n,
+            threshold=t.get("share_below_k"),
+            details={
+                **base,
+                "k": spec.k,
+                "classes_below_k": int(small.sum()),
+                "entities_below_k": int(sizes[small].sum()),
+            },
+        ),
+        MetricResult(
+            CHECK,
+            "sample_uniqueness",
+            float((sizes == 1).sum()) / n,
+            n=n,
+            threshold=t.get("sample_uniqueness"),
+            details={**base, "unique_entities": int((sizes == 1).sum())},
+        ),
+    ]
+    for attribute in attributes:
+        distinct, present = distinct_per_class(class_id, entities[attribute].reset_index(drop=True))
+        populated = np.flatnonzero(distinct > 0)
+        role = "label" if attribute == columns.label else "sensitive"
+        if len(populated) == 0:
+            results.append(
+                MetricResult(
+                    CHECK,
+                    "l_diversity",
+                    None,
+                    slice={"attribute": attribute},
+                    n=0,
+                    status=Status.INSUFFICIENT_DATA,
+                    details={"role": role, "reason": f"no entity in the window has a value of {attribute!r}"},
+                )
+            )
+            continue
+        lowest = distinct[populated]
+        single = populated[lowest == 1]
+        in_single = np.isin(class_id[present], single).sum()
+        results.append(
+            MetricResult(
+                CHECK,
+                "l_diversity",
+                int(lowest.min()),
+                slice={"attribute": attribute},
+                n=int(present.sum()),
+                threshold=t.get("l_diversity"),
+                details={
+                    "role": role,
+                    "quasi_identifiers": qi,
+                    "classes": len(populated),
+                    "classes_with_one_value": len(single),
+                    "share_in_classes_with_one_value": float(in_single) / float(present.sum()),
+                },
+            )
+        )
+    return results

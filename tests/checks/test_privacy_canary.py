@@ -1,0 +1,193 @@
+"""The auditor must not leak: canary PII planted in a window appears in no output, table, log or file.
+
+The full CLI runs as a subprocess against a fresh ``$ETHICS_AUDIT_HOME`` (SQLite store,
+artifacts, and whatever reports or notification payloads other parts of ethics-audit write
+there), with and without ``--json``, and with ``ETHICS_AUDIT_DEBUG=1`` logging. Then every
+stdout and stderr, every column of every table of the results database, and every file under
+the home are searched for the canaries in every spelling. The input data live outside the home.
+Every registered check family runs, so their sinks are covered too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from ethics_audit import checks
+
+REPO = Path(__file__).resolve().parents[2]
+CANARY_EMAIL = "canary.k7q2@leak-probe.example"
+CANARY_CARD = "4000 0566 5566 5556"  # a Luhn-valid Visa test number
+CANARY_PHONE = "+44 7700 900461"
+FORBIDDEN = (
+    CANARY_EMAIL, "canary.k7q2", "leak-probe",
+    CANARY_CARD, "4000056655665556", "4000-0566-5566-5556", "0566 5566",
+    CANARY_PHONE, "447700900461", "7700 900461", "7700900461",
+)  # fmt: skip
+START, END = "2026-07-06", "2026-07-13"
+
+
+def leaks(text: str) -> list[str]:
+    return [canary for canary in FORBIDDEN if canary in text]
+
+
+def _write_inputs(folder: Path) -> Path:
+    rng = np.random.default_rng(0)
+    n = 3000
+
+    def window(start: str, with_canaries: bool) -> pd.DataFrame:
+        frame = pd.DataFrame(
+            {
+                "prediction_id": [f"p{i}" for i in range(n)],
+                "user_id": [f"u{i}" for i in rng.integers(0, 1200, n)],
+                "ts": pd.Timestamp(start, tz="UTC") + pd.to_timedelta(rng.integers(0, 7 * 86400, n), unit="s"),
+                "gender": rng.choice(["f", "m"], n),
+                "age_band": rng.choice(["18-34", "35-54", "55+"], n),
+                "region": rng.choice(["north", "south"], n),
+                "score": rng.random(n).round(3),
+                "in_training": rng.random(n) < 0.3,
+                "post_text": rng.choice(["hello", "release v10.0.0.1", "order #402918374652"], n),
+                "notes": rng.choice(["ok", "fine"], n),
+                "contact_email": "redacted",
+            }
+        )
+        frame["shown"] = (frame["score"] > 0.5).astype(int)
+        frame["clicked"] = (rng.random(n) < frame["score"]).astype(int)
+        if with_canaries:
+            planted = rng.choice(n, 60, replace=False)
+            frame.loc[planted[:20], "post_text"] = f"write to {CANARY_EMAIL} about it"
+            frame.loc[planted[20:40], "post_text"] = f"card {CANARY_CARD} please"
+            frame.loc[planted[40:], "notes"] = f"call {CANARY_PHONE} or pay with {CANARY_CARD}"
+            frame.loc[planted[:5], "contact_email"] = CANARY_EMAIL
+        return frame
+
+    window(START, True).to_parquet(folder / "window.parquet", index=False)
+    window("2026-06-01", False).to_parquet(folder / "baseline.parquet", index=False)
+    pd.DataFrame(
+        {"entity_id": [f"u{i}" for i in range(1200)], "purpose": "ads", "event": "granted",
+         "timestamp": pd.Timestamp("2025-01-01", tz="UTC")}
+    ).to_parquet(folder / "consent.parquet", index=False)  # fmt: skip
+    families = {
+        "quality": {},
+        "drift": {},
+        "fairness": {},
+        "privacy": {
+            "consent": {"source": {"path": str(folder / "consent.parquet")}},
+            "retention": "3650d",
+            "membership": {"column": "in_training"},
+        },
+    }
+    spec = {
+        "id": "canary-audit",
+        "model": {"name": "canary", "version": "1", "purpose": "ads"},
+        "window": {"size": "7d"},
+        "source": {"path": str(folder / "window.parquet")},
+        "reference": {"baseline": {"path": str(folder / "baseline.parquet")}},
+        "columns": {
+            "entity_id": "user_id",
+            "prediction_id": "prediction_id",
+            "timestamp": "ts",
+            "prediction": "shown",
+            "score": "score",
+            "label": "clicked",
+            "training_member": "in_training",
+            "sensitive": ["gender"],
+            "quasi_identifiers": ["gender", "age_band", "region"],
+            "text": ["post_text"],
+        },
+        "checks": {name: config for name, config in families.items() if name in checks.CHECKS},
+        "notifications": {"routes": [{"severities": ["warn", "critical"], "channels": ["console"]}]},
+    }
+    path = folder / "canary.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def _cli(home: Path, *args: str, debug: bool = False) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{REPO / 'plugins'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "ETHICS_AUDIT_HOME": str(home),
+        "GX_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    env.pop("ETHICS_AUDIT_DB_URL", None)
+    env.pop("ETHICS_AUDIT_DEBUG", None)
+    if debug:
+        env["ETHICS_AUDIT_DEBUG"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "ethics_audit.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=home.parent,
+        timeout=600,
+    )
+
+
+def _database_text(home: Path) -> str:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{home / 'results.db'}")
+    cells = []
+    try:
+        with engine.connect() as conn:
+            for table in sa.inspect(conn).get_table_names():
+                for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')):
+                    cells += [str(value) for value in row]
+    finally:
+        engine.dispose()
+    return "\n".join(cells)
+
+
+def test_canaries_are_found_and_appear_in_no_sink(tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    home = tmp_path / "home"
+    spec = _write_inputs(inputs)
+    assert leaks(f"{CANARY_EMAIL} {CANARY_CARD} {CANARY_PHONE}")  # the search itself works
+
+    runs = [
+        _cli(home, "run", str(spec), "--start", START, "--end", END),
+        _cli(home, "run", str(spec), "--start", START, "--end", END, "--json"),
+        _cli(home, "run", str(spec), "--start", START, "--end", END, "--all", debug=True),
+        _cli(home, "history", "canary-audit", "--json"),
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+
+    # the check did see every canary: otherwise their absence below would prove nothing
+    outcome = json.loads(runs[1].stdout)
+    assert outcome["summary"]["checks"]["privacy"]["status"] == "ran"
+    critical = {(f["metric"], f["slice"].get("column")) for f in outcome["findings"] if f["severity"] == "critical"}
+    assert {("email_share", "post_text"), ("card_count", "post_text"), ("phone_share", "notes"),
+            ("card_count", "notes"), ("email_share", "contact_email")} <= critical  # fmt: skip
+    names = next(f for f in outcome["findings"] if f["metric"] == "identifier_column_names")
+    assert names["details"]["columns"] == {"contact_email": "email"}
+
+    for run in runs:
+        assert leaks(run.stdout) == [], f"stdout of {run.args[3:]}"
+        assert leaks(run.stderr) == [], f"stderr of {run.args[3:]}"
+    assert leaks(_database_text(home)) == []
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert any(p.name == "results.db" for p in files)
+    for path in files:
+        content = path.read_bytes().decode("utf-8", errors="replace")
+        assert leaks(content) == [], f"{path.relative_to(home)}"
+        # SQLite and some report formats store text as UTF-16 or escape it: check those spellings too
+        assert leaks(path.read_bytes().decode("utf-16-le", errors="replace")) == [], f"{path.relative_to(home)}"
+        assert leaks(re.sub(r"\\u00([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), content)) == []
+
+
+@pytest.mark.parametrize("masked", ["c***@l***.example", "**** **** **** 5556", "+** **** ****61"])
+def test_masked_forms_do_not_contain_a_canary(masked: str) -> None:
+    assert leaks(masked) == []
