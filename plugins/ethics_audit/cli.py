@@ -422,8 +422,10 @@ def main() -> None:
             sys.exit(EXIT_INVALID)
         if os.environ.get("ETHICS_AUDIT_DEBUG"):
             raise
+        from ethics_audit.runner import internal_error
+
         console(stderr=True).print(
-            f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))}\n"
+            f"[red]{escape(internal_error('ethics-audit', exc))}[/red]\n"
             "This is a bug in ethics-audit. Rerun with ETHICS_AUDIT_DEBUG=1 to see the traceback and report it."
         )
         sys.exit(EXIT_INTERNAL)

@@ -156,12 +156,10 @@ def _consent(users: pd.DataFrame, rng: np.random.Generator, weeks: int) -> pd.Da
     return pd.concat([granted, *changes], ignore_index=True).sort_values("timestamp", ignore_index=True)
 
 
-def _blocked_users(consent: pd.DataFrame, at: datetime) -> set[str]:
-    """Users the model must not score at ``at`` (withdrawn, objected or erasure requested)."""
-    import pandas as pd
-
-    ledger = consent[(consent["purpose"] == PURPOSE) & (consent["timestamp"] < pd.Timestamp(at))]
-    return set(ledger.loc[ledger["event"] != "granted", "entity_id"])
+def _stopped_at(consent: pd.DataFrame) -> pd.Series:
+    """When each user stopped allowing this purpose (withdrawn, objected or erasure requested)."""
+    ledger = consent[(consent["purpose"] == PURPOSE) & (consent["event"] != "granted")]
+    return ledger.groupby("entity_id")["timestamp"].min()
 
 
 def _text(rng: np.random.Generator, pool: tuple[str, ...], n: int) -> np.ndarray:
@@ -197,9 +195,13 @@ def make_week(
     start, end = (datetime(2026, 6, 1, tzinfo=timezone.utc),) * 2 if baseline else week_window(week)
     if baseline:
         end = start + timedelta(days=28)
+    # a working consent filter: nobody is scored once they stopped allowing the purpose
+    # (in week 10 the filter is down)
+    filter_consent = not baseline and week != 10
+    stopped = _stopped_at(consent)
     eligible = users
-    if not baseline and week != 10:
-        eligible = users[~users["user_id"].isin(_blocked_users(consent, start))]
+    if filter_consent:
+        eligible = users[~users["user_id"].isin(stopped[stopped < pd.Timestamp(start)].index)]
     picked = eligible.iloc[rng.integers(0, len(eligible), rows)].reset_index(drop=True)
     n = len(picked)
     seconds = rng.integers(0, int((end - start).total_seconds()), n)
@@ -247,6 +249,8 @@ def make_week(
         threshold[frame["gender"].to_numpy() == "f"] = 0.565
     frame["shown"] = (frame["score"].to_numpy() >= threshold).astype(int)
     frame["clicked_truth"] = (rng.random(n) < frame["score"].to_numpy()).astype(int)
+    if filter_consent:  # users who stop during the week are not scored after that moment
+        frame = frame[~(frame["ts"] >= frame["user_id"].map(stopped))].reset_index(drop=True)
     return frame
 
 
@@ -321,7 +325,10 @@ def run_demo(*, weeks: int = 12, rows_per_week: int = 20000, out: Console | None
     outcomes = []
     for week in range(1, weeks + 1):
         start, end = week_window(week)
-        outcomes.append(audit_window(spec, start, end, store=store, trigger="demo"))
+        # "now" is when the scheduler would have run the window, so retention findings do not
+        # depend on the day the demo is run
+        now = end + spec.window.lag
+        outcomes.append(audit_window(spec, start, end, store=store, trigger="demo", now=now))
     elapsed = time.perf_counter() - started
     rows = []
     for week, outcome in enumerate(outcomes, start=1):

@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit import checks
@@ -135,14 +136,30 @@ def run_family(family: str, data: AuditData, *, skip_reason: str | None = None) 
     except AuditError as exc:
         results = [MetricResult(family, "check_error", None, status=Status.ERROR, details={"error": str(exc)})]
         status, reason = "error", str(exc)
-    except Exception as exc:
-        log.exception("internal error in the %s check", family)
-        message = f"internal error in the {family} check: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - one family's bug must not lose the others' results
+        message = internal_error(f"the {family} check", exc)
         results = [MetricResult(family, "check_error", None, status=Status.ERROR, details={"error": message})]
         status, reason = "error", message
     output = FamilyOutput(family, results, time.perf_counter() - started, status, reason)
     output.artifacts = data.artifacts[before:]
     return output
+
+
+def internal_error(what: str, exc: BaseException) -> str:
+    """Describe a bug without its message: library errors often quote data values (PII)."""
+    import os
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    log.error("internal error in %s: %s%s", what, type(exc).__name__, where)
+    if os.environ.get("ETHICS_AUDIT_DEBUG"):
+        log.debug("traceback of the internal error in %s", what, exc_info=exc)
+        return f"internal error in {what}: {type(exc).__name__}{where}: {exc}"
+    return (
+        f"internal error in {what}: {type(exc).__name__}{where} (message withheld because it may quote "
+        "data; rerun with ETHICS_AUDIT_DEBUG=1 to see it)"
+    )
 
 
 def summarize(outputs: list[FamilyOutput], findings: list[Finding]) -> dict[str, Any]:
@@ -152,8 +169,11 @@ def summarize(outputs: list[FamilyOutput], findings: list[Finding]) -> dict[str,
     families: dict[str, Any] = {}
     for output in outputs:
         own = [f for f in findings if f.result.check == output.family]
+        status = output.status
+        if status == "ran" and any(f.severity is Severity.ERROR for f in own):
+            status = "partial"  # some parts of the family could not be computed
         families[output.family] = {
-            "status": output.status,
+            "status": status,
             "reason": output.reason,
             "seconds": round(output.seconds, 4),
             "results": len(own),
@@ -184,10 +204,10 @@ def finish(
     results = window_results + [r for output in outputs for r in output.results]
     findings = judge_all(results)
     summary = summarize(outputs, findings)
-    statuses = {o.status for o in outputs}
+    statuses = {info["status"] for info in summary["checks"].values()}
     if data.rows == 0:
         status = "empty"
-    elif statuses & {"error", "skipped"}:
+    elif statuses & {"error", "skipped", "partial"}:
         status = "partial"
     else:
         status = "succeeded"
@@ -257,5 +277,5 @@ def audit_window(
         store.fail_run(run_id, str(exc), timings=timings)
         raise
     except BaseException as exc:
-        store.fail_run(run_id, f"internal error: {type(exc).__name__}: {exc}", timings=timings)
+        store.fail_run(run_id, internal_error("the audit run", exc), timings=timings)
         raise
