@@ -47,8 +47,11 @@ class ConnectionFields:
 
 def _from_env(conn_id: str) -> ConnectionFields | None:
     raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
-    if not raw:
-        return None
+    return parse_connection(raw) if raw else None
+
+
+def parse_connection(raw: str) -> ConnectionFields:
+    """A connection in either of Airflow's text forms: a URI, or JSON with the fields."""
     if raw.lstrip().startswith("{"):
         data = json.loads(raw)
         return ConnectionFields(
