@@ -149,8 +149,9 @@ def _doc(spec: AuditSpec) -> str:
         spec.model.description or "",
         "",
         f"* spec: `{spec.path}` (id `{spec.id}`)",
-        f"* window: {spec.describe_window()}; schedule `{spec.schedule}` (UTC); the run's data interval "
-        f"is the window; its logical date is the window's end",
+        f"* window: {spec.describe_window()}; schedule `{spec.schedule}` (UTC): each tick audits the window "
+        "that ends there. The data interval is the window; a manual run with logical date L audits the "
+        "window ending at L (scheduled and backfill runs carry the window's start as logical date)",
         f"* checks: {', '.join(spec.checks.enabled()) or 'none'}",
         f"* owners: {', '.join(owners.people) or '-'}; Slack {owners.slack_channel or '-'}",
         f"* staged rows are kept {format_duration(spec.staging_retention)}",
