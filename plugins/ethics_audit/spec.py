@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -28,7 +28,7 @@ from pydantic import (
 
 from ethics_audit.errors import SpecError, SpecProblem
 from ethics_audit.results import Threshold
-from ethics_audit.windows import format_duration, parse_duration
+from ethics_audit.windows import as_utc, format_duration, parse_duration, parse_instant
 
 # Evidently 0.7's registered stat tests (tests/test_spec.py checks this list against Evidently).
 EVIDENTLY_STATTESTS = (
@@ -253,9 +253,23 @@ class Owners(Strict):
     )
 
 
+def _instant(value: Any) -> Any:
+    """A YAML date (``2026-07-06``) or datetime, read as UTC."""
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if isinstance(value, str):
+        return parse_instant(value)
+    return value
+
+
 class WindowSpec(Strict):
     size: Duration = Field(description="length of one audited window, e.g. 7d")
     lag: Duration = Field(default=timedelta(0), description="wait this long after a window ends (late data)")
+    start: Annotated[datetime | None, BeforeValidator(_instant)] = Field(
+        None, description="under Airflow: the first window starts here, and every window since is caught up"
+    )
 
     @field_validator("size")
     @classmethod
@@ -649,6 +663,9 @@ class AuditSpec(Strict):
     incidents: IncidentsSpec = IncidentsSpec()
     notifications: NotificationsSpec = NotificationsSpec()
     reports: ReportsSpec = ReportsSpec()
+    staging_retention: Duration = Field(
+        timedelta(days=7), description="under Airflow: keep the staged copy of a window's rows this long (raw data)"
+    )
 
     _path: Path | None = PrivateAttr(default=None)
 
@@ -723,6 +740,13 @@ def json_schema() -> dict[str, Any]:
     return AuditSpec.model_json_schema(mode="validation")
 
 
+def _safe_loader() -> Any:
+    """libyaml's safe loader when PyYAML has it: ~8x faster, and the DAG processor parses every spec."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _yaml_lines(text: str) -> tuple[dict[tuple, int], list[tuple[tuple, int]]]:
     """Map each key path to its 1-based line, and list duplicate keys (YAML would drop one)."""
     import yaml
@@ -745,7 +769,7 @@ def _yaml_lines(text: str) -> tuple[dict[tuple, int], list[tuple[tuple, int]]]:
             for i, item in enumerate(node.value):
                 walk(item, path + (i,))
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=_safe_loader())
     if root is not None:
         walk(root, ())
     return lines, duplicates
@@ -790,7 +814,7 @@ def parse_spec(text: str, file: str = "<spec>") -> AuditSpec:
 
     try:
         lines, duplicates = _yaml_lines(text)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_safe_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None

@@ -1,19 +1,28 @@
-"""Airflow connections -> SQLAlchemy URLs.
+"""Airflow connections -> SQLAlchemy URLs, the results database and the Slack token.
 
 ``Connection.get_uri()`` gives ``postgres://``, which SQLAlchemy 2 rejects, so URLs are built
 from the connection's fields. Outside a running Airflow, an ``AIRFLOW_CONN_<ID>`` environment
 variable (URI or JSON, Airflow's own formats) is read without importing Airflow, so the CLI
-can use the same spec as the DAGs.
+can use the same spec as the DAGs. The results database is the connection ``ethics_audit_db``
+(tasks in Airflow 3 may not touch the metadata database); Slack reads ``slack_api_default``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ethics_audit.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+RESULTS_DB_CONN_ID = "ethics_audit_db"
+SLACK_CONN_ID = "slack_api_default"
+# connection extras that are libpq/driver options and belong in the URL's query
+_URL_EXTRAS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name", "options")
 
 # Airflow conn_type -> SQLAlchemy dialect+driver
 _DIALECTS = {
@@ -38,8 +47,11 @@ class ConnectionFields:
 
 def _from_env(conn_id: str) -> ConnectionFields | None:
     raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
-    if not raw:
-        return None
+    return parse_connection(raw) if raw else None
+
+
+def parse_connection(raw: str) -> ConnectionFields:
+    """A connection in either of Airflow's text forms: a URI, or JSON with the fields."""
     if raw.lstrip().startswith("{"):
         data = json.loads(raw)
         return ConnectionFields(
@@ -57,10 +69,23 @@ def _from_env(conn_id: str) -> ConnectionFields | None:
         host=unquote(parts.hostname) if parts.hostname else None,
         login=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
-        schema=unquote(parts.path.lstrip("/")) or None,
+        # like Airflow: drop the one slash before the path, so sqlite:////abs/file.db keeps its root
+        schema=unquote(parts.path[1:]) or None,
         port=parts.port,
-        extra=dict(parse_qsl(parts.query)) or None,
+        extra=_uri_extra(parts.query),
     )
+
+
+def _uri_extra(query: str) -> dict | None:
+    """Query parameters of a connection URI; Airflow puts a JSON extra in ``__extra__``."""
+    params = dict(parse_qsl(query))
+    if "__extra__" in params:
+        try:
+            extra = json.loads(params.pop("__extra__"))
+        except ValueError:
+            extra = {}
+        params.update(extra if isinstance(extra, dict) else {})
+    return params or None
 
 
 def _from_airflow(conn_id: str) -> ConnectionFields | None:
@@ -87,16 +112,10 @@ def get_connection(conn_id: str) -> ConnectionFields | None:
     return _from_env(conn_id) or _from_airflow(conn_id)
 
 
-def sqlalchemy_url(conn_id: str, *, where: str = "connection_id") -> str:
-    """A SQLAlchemy URL string for an Airflow connection id."""
+def url_from_fields(fields: ConnectionFields, conn_id: str, *, where: str = "connection_id") -> str:
+    """The SQLAlchemy URL of a connection's fields (Airflow keeps the database name in ``schema``)."""
     from sqlalchemy.engine import URL
 
-    fields = get_connection(conn_id)
-    if fields is None:
-        raise SourceError(
-            f"{where}: Airflow connection {conn_id!r} is not defined; create it in Airflow or export "
-            f"AIRFLOW_CONN_{conn_id.upper()}=postgresql://user:password@host:5432/db"
-        )
     dialect = _DIALECTS.get(fields.conn_type)
     if dialect is None:
         raise SourceError(
@@ -104,12 +123,52 @@ def sqlalchemy_url(conn_id: str, *, where: str = "connection_id") -> str:
         )
     if dialect == "sqlite":
         return f"sqlite:///{fields.host or fields.schema or ''}"
+    extra = fields.extra or {}
     url = URL.create(
         dialect,
         username=fields.login or None,
         password=fields.password or None,
         host=fields.host or None,
-        port=fields.port or None,
+        port=int(fields.port) if fields.port else None,
         database=fields.schema or None,
+        query={k: str(extra[k]) for k in _URL_EXTRAS if extra.get(k) not in (None, "")},
     )
     return url.render_as_string(hide_password=False)
+
+
+def sqlalchemy_url(conn_id: str, *, where: str = "connection_id") -> str:
+    """A SQLAlchemy URL string for an Airflow connection id."""
+    fields = get_connection(conn_id)
+    if fields is None:
+        raise SourceError(
+            f"{where}: Airflow connection {conn_id!r} is not defined; create it in Airflow or export "
+            f"AIRFLOW_CONN_{conn_id.upper()}=postgresql://user:password@host:5432/db"
+        )
+    return url_from_fields(fields, conn_id, where=where)
+
+
+def results_db_conn_id() -> str:
+    return os.environ.get("ETHICS_AUDIT_DB_CONN_ID") or RESULTS_DB_CONN_ID
+
+
+def results_db_url() -> str:
+    """The results database under Airflow: the connection ``ethics_audit_db`` (another id with
+    ``ETHICS_AUDIT_DB_CONN_ID``), else ``ETHICS_AUDIT_DB_URL``, else the SQLite default."""
+    conn_id = results_db_conn_id()
+    fields = get_connection(conn_id)
+    if fields is not None:
+        return url_from_fields(fields, conn_id, where=f"results database (Airflow connection {conn_id!r})")
+    if os.environ.get("ETHICS_AUDIT_DB_URL"):
+        return os.environ["ETHICS_AUDIT_DB_URL"]
+    from ethics_audit.store import default_url
+
+    url = default_url()
+    # one SQLite file per machine: fine for `airflow standalone`, wrong for several Celery workers
+    log.warning("no Airflow connection %r and no ETHICS_AUDIT_DB_URL: results go to %s", conn_id, url)
+    return url
+
+
+def slack_token(conn_id: str = SLACK_CONN_ID) -> str | None:
+    """The bot token of a Slack API connection (Airflow's Slack provider keeps it in the password)."""
+    fields = get_connection(conn_id)
+    return fields.password if fields is not None and fields.password else None
