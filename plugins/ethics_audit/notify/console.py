@@ -1,0 +1,36 @@
+"""The console channel: alerts as plain text on stderr (or stdout). The embedded default.
+
+It needs no service and no credentials, so the demo shows its alerts out of the box, and under
+Airflow they land in the task log. ``ETHICS_AUDIT_CONSOLE=stdout`` prints to stdout instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from ethics_audit.notify.base import Channel, DeliveryContext, Sent
+from ethics_audit.notify.render import summary_text
+
+if TYPE_CHECKING:
+    from ethics_audit.store.outbox import OutboxItem
+
+
+class ConsoleChannel(Channel):
+    name = "console"
+
+    def __init__(self, *, settings: Any = None):
+        self.settings = settings
+
+    def send(self, item: OutboxItem, ctx: DeliveryContext, *, retry: bool) -> Sent:
+        # looked up per call: the stream may be swapped (pytest, rich progress bars)
+        stream = sys.stdout if os.environ.get("ETHICS_AUDIT_CONSOLE", "stderr") == "stdout" else sys.stderr
+        links = ctx.links(item) if item.payload.get("kind") != "message" else {}
+        text = summary_text(item.payload, links=links)
+        if item.payload.get("run_id") and "run report" not in links and ctx.report_note:
+            text += f"\n{ctx.report_note}"
+        lines = text.splitlines()
+        stream.write(f"[ethics-audit alert] {lines[0]}\n" + "".join(f"    {line}\n" for line in lines[1:]))
+        stream.flush()
+        return Sent(ref={"printed": True})
