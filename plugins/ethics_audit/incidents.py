@@ -583,6 +583,7 @@ def incident_brief(incident: Incident) -> dict[str, Any]:
     """The JSON shape of an incident in notifications, the CLI and reports."""
     return {
         "id": incident.id,
+        "audit_id": incident.audit_id,
         "key": incident.key,
         "check": incident.check,
         "metric": incident.metric,

@@ -88,3 +88,18 @@ def record(store: Any, spec: Any, week: int, results: list[MetricResult]) -> dic
     return store.record_window(
         run_id, spec, judge_all(results), status="succeeded", rows=1000, reference_rows=None, timings={}, summary={}
     )
+
+
+def write_scores(folder: Any, scores: list[float], week: int = 0) -> None:
+    """One week of predictions (hourly rows with these scores) as parquet, for runner tests."""
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    start = week_start(week)
+    pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in range(len(scores))],
+            "ts": pd.date_range(start, periods=len(scores), freq="1h", tz="UTC"),
+            "score": scores,
+        }
+    ).to_parquet(folder / f"{start:%Y%m%d}.parquet")

@@ -8,6 +8,7 @@ names the service, the HTTP status and the variable to check, and never the secr
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -160,6 +161,43 @@ def redact(text: str, secrets: list[str]) -> str:
     return text
 
 
+class _Redactor(logging.Filter):
+    """Scrubs known secrets from log records of the HTTP libraries (urllib3 logs request paths at
+    DEBUG, and a webhook URL's path is its secret)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message, sorted(self.secrets, key=len, reverse=True))
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_REDACTOR = _Redactor()
+HTTP_LOGGERS = ("urllib3.connectionpool", "slack_sdk.web.base_client", "requests")
+
+
+def hide_in_logs(*secrets: str) -> None:
+    """From now on, these values never appear in what the HTTP libraries log. For a URL, its path
+    too: urllib3 logs the path alone, and a webhook URL carries its secret there."""
+    for secret in secrets:
+        if not secret or len(secret) < 4:
+            continue
+        _REDACTOR.secrets.add(secret)
+        if secret.startswith(("http://", "https://")):
+            path = urlsplit(secret).path
+            if len(path) > 1:
+                _REDACTOR.secrets.add(path)
+    for name in HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if _REDACTOR not in logger.filters:
+            logger.addFilter(_REDACTOR)
+
+
 def connection(conn_id: str) -> Any:
     """An Airflow connection's fields (``AIRFLOW_CONN_<ID>`` or Airflow itself), or None."""
     from ethics_audit.airflow.connections import get_connection
@@ -206,6 +244,7 @@ class Http:
     ):
         import requests
 
+        hide_in_logs(*secrets)
         self.classify = classify  # service-specific errors first (e.g. GitHub's 403 rate limit)
         self.service = service
         self.timeout = timeout

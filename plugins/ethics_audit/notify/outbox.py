@@ -65,7 +65,7 @@ def deliver_pending(
     settings = settings or base.DeliverySettings.from_env()
     now = now or utcnow()
     if retry_failed:
-        store.retry_failed_notifications(audit_id=audit_id)
+        store.retry_failed_notifications(audit_id=audit_id, now=now)
     ctx = base.DeliveryContext(store, settings)
     channels: dict[str, base.Channel | NotificationError] = {}
     down: dict[str, str] = {}

@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import NotificationError
 from ethics_audit.notify import render
-from ethics_audit.notify.base import Channel, DeliveryContext, DeliverySettings, Sent, connection, require
+from ethics_audit.notify.base import (
+    Channel,
+    DeliveryContext,
+    DeliverySettings,
+    Sent,
+    connection,
+    hide_in_logs,
+    require,
+)
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -70,6 +78,7 @@ class SlackChannel(Channel):
             or "https://slack.com/api/"
         )
         self.base_url = base_url.rstrip("/") + "/"
+        hide_in_logs(self.token)
         self.timeout = settings.timeout
         self._channel_ids: dict[str, str] = {}
 

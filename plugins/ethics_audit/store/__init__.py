@@ -431,7 +431,7 @@ class Store:
         if statuses:
             query = query.where(Incident.status.in_(statuses))
         with self.session() as s:
-            return [{"audit_id": i.audit_id, **incident_brief(i)} for i in s.execute(query).scalars()]
+            return [incident_brief(i) for i in s.execute(query).scalars()]
 
     def incident(self, incident_id: int) -> dict[str, Any] | None:
         """One incident with its transitions, the windows it was judged in, and its alert."""
@@ -455,7 +455,6 @@ class Store:
             ).scalars()
             alert = s.get(Alert, incident.alert_id) if incident.alert_id else None
             return {
-                "audit_id": incident.audit_id,
                 **incident_brief(incident),
                 "opened_at": incident.opened_at.isoformat(),
                 "acknowledged_at": incident.acknowledged_at.isoformat() if incident.acknowledged_at else None,
@@ -573,11 +572,13 @@ class Store:
         with self.session() as s:
             outbox.defer(s, notification_id, next_attempt_at=next_attempt_at, reason=reason)
 
-    def retry_failed_notifications(self, *, audit_id: str | None = None, ids: list[int] | None = None) -> int:
+    def retry_failed_notifications(
+        self, *, audit_id: str | None = None, ids: list[int] | None = None, now: datetime | None = None
+    ) -> int:
         from ethics_audit.store import outbox
 
         with self.session() as s:
-            return outbox.retry_failed(s, audit_id=audit_id, ids=ids)
+            return outbox.retry_failed(s, audit_id=audit_id, ids=ids, now=now)
 
     def notifications(self, *, audit_id: str | None = None, status: str | None = None, limit: int = 100) -> list[Any]:
         from ethics_audit.store import outbox

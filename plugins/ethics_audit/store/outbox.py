@@ -198,7 +198,9 @@ def defer(session: Session, notification_id: int, *, next_attempt_at: datetime, 
         row.last_error = reason
 
 
-def retry_failed(session: Session, *, audit_id: str | None = None, ids: list[int] | None = None) -> int:
+def retry_failed(
+    session: Session, *, audit_id: str | None = None, ids: list[int] | None = None, now: datetime | None = None
+) -> int:
     """Give failed rows a fresh set of attempts (after fixing a token, a channel name...)."""
     from sqlalchemy import update
 
@@ -210,7 +212,7 @@ def retry_failed(session: Session, *, audit_id: str | None = None, ids: list[int
     if ids:
         query = query.where(Notification.id.in_(ids))
     return session.execute(
-        query.values(status="pending", attempts=0, next_attempt_at=utcnow(), claimed_until=None)
+        query.values(status="pending", attempts=0, next_attempt_at=now or utcnow(), claimed_until=None)
     ).rowcount
 
 
