@@ -382,7 +382,7 @@ def incidents_list(
     """Incidents, newest breach first (active ones unless --status says otherwise)."""
     from rich.table import Table
 
-    from ethics_audit.notify.render import slice_text, threshold_text
+    from ethics_audit.notify.render import slice_text
 
     if status not in STATUS_SETS:
         raise typer.BadParameter(f"choose one of {', '.join(STATUS_SETS)}", param_hint="--status")
@@ -398,12 +398,10 @@ def incidents_list(
         "id",
         "audit",
         "check",
-        "metric",
-        "slice",
+        "metric (slice)",
         "status",
         "severity",
         "value",
-        "threshold",
         "windows",
         "since",
         "alert",
@@ -411,16 +409,15 @@ def incidents_list(
         table.add_column(column, overflow="fold")
     for i in items:
         style = SEVERITY_STYLE.get(i["severity"], "")
+        where = f" ({slice_text(i['slice'])})" if i["slice"] else ""
         table.add_row(
             str(i["id"]),
             escape(i["audit_id"]),
             i["check"],
-            escape(i["metric"]),
-            escape(slice_text(i["slice"])),
+            escape(i["metric"] + where),
             i["status"],
             f"[{style}]{i['severity']}[/{style}]",
             _value_text(i),
-            escape(threshold_text(i["threshold"])),
             str(i["occurrences"]),
             i["first_window_start"][:10],
             "" if i["alert_id"] is None else str(i["alert_id"]),
@@ -640,7 +637,8 @@ def main() -> None:
     except Exception as exc:
         import click
 
-        if isinstance(exc, click.ClickException):
+        # typer 0.2x vendors its own click: its usage errors are not click.ClickException
+        if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):
             exc.show()
             sys.exit(EXIT_INVALID)
         if os.environ.get("ETHICS_AUDIT_DEBUG"):

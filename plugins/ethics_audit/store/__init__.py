@@ -425,7 +425,7 @@ class Store:
         from ethics_audit.incidents import incident_brief
         from ethics_audit.store.models import Incident
 
-        query = select(Incident).order_by(Incident.last_window_start.desc(), Incident.id.desc()).limit(limit)
+        query = select(Incident).order_by(Incident.last_window_start.desc(), Incident.id).limit(limit)
         if audit_id is not None:
             query = query.where(Incident.audit_id == audit_id)
         if statuses:
