@@ -602,6 +602,7 @@ def incident_brief(incident: Incident) -> dict[str, Any]:
         "first_window_start": incident.first_window_start.isoformat(),
         "last_window_start": incident.last_window_start.isoformat(),
         "alert_id": incident.alert_id,
+        "external": incident.external or {},  # its alert's Slack thread and tickets
         "acknowledged_by": incident.acknowledged_by,
         "muted_until": incident.muted_until.isoformat() if incident.muted_until else None,
         "resolved_by": incident.resolved_by,

@@ -182,3 +182,53 @@ def test_the_incoming_webhook_posts_block_kit_and_hides_its_url(
     [error] = deliver_pending(store)["errors"]
     assert "HTTP 403" in error["error"] and "SLACK_WEBHOOK_URL" in error["error"]
     assert "S3CRET" not in error["error"]
+
+
+def test_a_plain_message_from_the_quarterly_job_reaches_its_channel(store: Store, slack: FakeSlack) -> None:
+    """The shape ``reports.quarterly_job`` queues: its own kind, the Slack channel named in the payload."""
+    payload = {
+        "kind": "quarterly_report",
+        "quarter": "2026Q3",
+        "audit_id": "ad-delivery",
+        "slack_channel": "#ads-ml-ethics",
+        "html": "/srv/reports/2026Q3.html",
+        "pdf": None,
+        "text": "The 2026Q3 ethics audit report for job-ad-delivery is ready: /srv/reports/2026Q3.html",
+    }
+    assert store.enqueue_notification("ad-delivery", "slack", "quarterly-report:2026Q3:ad-delivery", payload)
+    assert not store.enqueue_notification("ad-delivery", "slack", "quarterly-report:2026Q3:ad-delivery", payload)
+    assert deliver_pending(store)["sent"] == 1
+    [message] = slack.top_level()
+    assert message["text"] == "ad-delivery: quarterly report"
+    assert "is ready: /srv/reports/2026Q3.html" in texts(message)
+    assert slack.contract_violations == []
+
+
+def test_the_run_report_is_rendered_once_and_linked(
+    store: Store, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import sys
+    import types
+
+    from ethics_audit.sources import home
+
+    rendered = []
+
+    def render_run_report(store_: Store, run_id: int):
+        rendered.append(run_id)
+        path = home() / "artifacts" / "test-model" / f"run-{run_id}" / "report.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("<html></html>")
+        return path
+
+    module = types.ModuleType("ethics_audit.reports")
+    module.render_run_report = render_run_report
+    monkeypatch.setitem(sys.modules, "ethics_audit.reports", module)
+    monkeypatch.setenv("ETHICS_AUDIT_REPORT_BASE_URL", "https://audits.example.com/files/")
+    spec = spec_routing(["slack", "console"])
+    w.record(store, spec, 0, w.fairness(dp=0.15))
+    assert deliver_pending(store)["sent"] == 2
+    [run_id] = rendered  # once for both channels
+    url = f"https://audits.example.com/files/artifacts/test-model/run-{run_id}/report.html"
+    assert f"<{url}|run report>" in texts(slack.top_level()[0])
+    assert f"run report: {url}" in capsys.readouterr().err

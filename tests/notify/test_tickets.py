@@ -147,3 +147,12 @@ def test_github_bad_credentials(store: Store, github: FakeGitHub, monkeypatch: p
     [error] = deliver_pending(store)["errors"]
     assert "HTTP 401: Bad credentials" in error["error"] and "GITHUB_TOKEN" in error["error"]
     assert "S3CRET" not in error["error"]
+
+
+def test_each_incident_carries_its_alerts_tickets(store: Store, jira: FakeJira, github: FakeGitHub) -> None:
+    spec = spec_routing(["jira", "github"])
+    w.record(store, spec, 0, w.fairness(dp=0.15, ratio=0.7))
+    assert deliver_pending(store)["sent"] == 2
+    for incident in store.incidents():
+        assert incident["external"]["jira"] == {"key": "ADSML-1", "url": f"{jira.url}/browse/ADSML-1"}
+        assert incident["external"]["github"]["url"] == "https://github.com/acme/ads-ml/issues/1"

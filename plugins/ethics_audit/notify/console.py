@@ -10,8 +10,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ethics_audit.notify import render
 from ethics_audit.notify.base import Channel, DeliveryContext, Sent
-from ethics_audit.notify.render import summary_text
 
 if TYPE_CHECKING:
     from ethics_audit.store.outbox import OutboxItem
@@ -26,8 +26,8 @@ class ConsoleChannel(Channel):
     def send(self, item: OutboxItem, ctx: DeliveryContext, *, retry: bool) -> Sent:
         # looked up per call: the stream may be swapped (pytest, rich progress bars)
         stream = sys.stdout if os.environ.get("ETHICS_AUDIT_CONSOLE", "stderr") == "stdout" else sys.stderr
-        links = ctx.links(item) if item.payload.get("kind") != "message" else {}
-        text = summary_text(item.payload, links=links)
+        links = ctx.links(item) if not render.is_message(item.payload) else {}
+        text = render.summary_text(item.payload, links=links)
         if item.payload.get("run_id") and "run report" not in links and ctx.report_note:
             text += f"\n{ctx.report_note}"
         lines = text.splitlines()

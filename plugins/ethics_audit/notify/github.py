@@ -81,7 +81,7 @@ class GitHubChannel(Channel):
 
     def send(self, item: OutboxItem, ctx: DeliveryContext, *, retry: bool) -> Sent:
         payload = item.payload
-        if payload.get("kind") == "message":
+        if render.is_message(payload):
             raise NotificationError(
                 "github: plain messages are not issues; route them to a chat channel", retryable=False
             )

@@ -74,7 +74,7 @@ class JiraChannel(Channel):
 
     def send(self, item: OutboxItem, ctx: DeliveryContext, *, retry: bool) -> Sent:
         payload = item.payload
-        if payload.get("kind") == "message":
+        if render.is_message(payload):
             raise NotificationError(
                 "jira: plain messages are not tickets; route them to a chat channel", retryable=False
             )

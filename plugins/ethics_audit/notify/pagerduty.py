@@ -51,7 +51,7 @@ class PagerDutyChannel(Channel):
     def send(self, item: OutboxItem, ctx: DeliveryContext, *, retry: bool) -> Sent:
         payload = item.payload
         kind = payload.get("kind")
-        if kind == "message":
+        if render.is_message(payload):
             raise NotificationError("pagerduty: plain messages do not page anyone; route them to chat", retryable=False)
         action = {"opened": "trigger", "reopened": "trigger", "acknowledged": "acknowledge", "resolved": "resolve"}.get(
             kind

@@ -22,6 +22,11 @@ VERB = {
 SEVERITY_MARK = {"critical": "🔴", "warn": "🟠", "ok": "🟢"}
 
 
+def is_message(payload: dict[str, Any]) -> bool:
+    """A plain message (``Store.enqueue_notification``, ``notify.announce``), not an alert's news."""
+    return "alert" not in payload
+
+
 def number(value: float | None) -> str:
     return "–" if value is None else f"{value:.4g}"
 
@@ -91,8 +96,9 @@ def incident_line(item: dict[str, Any]) -> str:
 
 def title(payload: dict[str, Any]) -> str:
     """``ad-delivery: fairness breach (critical), 2026-07-27 → 2026-08-03``."""
-    if payload.get("kind") == "message":
-        return payload.get("title") or f"{payload['audit_id']}: notice"
+    if is_message(payload):
+        default = str(payload.get("kind") or "notice").replace("_", " ")
+        return payload.get("title") or f"{payload.get('audit_id', 'ethics-audit')}: {default}"
     alert = payload["alert"]
     window = payload.get("window") or {}
     span = f", window {day(window.get('start'))}" if window.get("start") else ""
@@ -108,7 +114,7 @@ def owners_text(payload: dict[str, Any]) -> str:
 
 def summary_text(payload: dict[str, Any], *, links: dict[str, str] | None = None) -> str:
     """The whole notification as plain text: title, incidents with trends, owners, links."""
-    if payload.get("kind") == "message":
+    if is_message(payload):
         lines = [title(payload), payload.get("text", "")]
         lines += [f"{link['text']}: {link['url']}" for link in payload.get("links", [])]
         return "\n".join(line for line in lines if line)

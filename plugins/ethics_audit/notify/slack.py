@@ -100,18 +100,19 @@ class SlackChannel(Channel):
 
     def send(self, item: OutboxItem, ctx: DeliveryContext, *, retry: bool) -> Sent:
         payload = item.payload
-        target = (payload.get("owners") or {}).get("slack_channel")
+        # plain messages may name their channel themselves (the quarterly report job does)
+        target = (payload.get("owners") or {}).get("slack_channel") or payload.get("slack_channel")
         thread = item.alert_refs.get("slack") or {}
         mark = marker(item.idempotency_key)
         text = render.title(payload)
         blocks = message_blocks(item, ctx, mark)
-        if payload.get("kind") == "message" or not thread.get("ts"):
+        if render.is_message(payload) or not thread.get("ts"):
             # the alert's first message (or a later one whose parent never made it): a new thread
             channel = require(target, "slack: the spec has no owners.slack_channel to post to")
             found = self._find_posted(channel, mark, item.created_at) if retry else None
             response = found or self._call("chat.postMessage", channel=channel, text=text, blocks=blocks)
             ref = {"channel": response["channel"], "ts": response["ts"]}
-            return Sent(ref=ref, alert_refs={} if payload.get("kind") == "message" else {"slack": ref})
+            return Sent(ref=ref, alert_refs={} if render.is_message(payload) else {"slack": ref})
         found = self._find_reply(thread, mark) if retry else None
         response = found or self._call(
             "chat.postMessage",
@@ -281,7 +282,7 @@ def _incident_block(item: dict[str, Any]) -> dict[str, Any]:
 def message_blocks(item: OutboxItem, ctx: DeliveryContext, mark: str) -> list[dict[str, Any]]:
     """The Block Kit of one notification; the first block carries the retry marker."""
     payload = item.payload
-    if payload.get("kind") == "message":
+    if render.is_message(payload):
         blocks = [_section(f"*{esc(render.title(payload))}*\n{esc(payload.get('text', ''))}", block_id=mark)]
         links = [link(x["url"], x["text"]) for x in payload.get("links", [])]
         if links:

@@ -60,7 +60,7 @@ class WebhookChannel(Channel):
         return [self.url, self.secret]
 
     def send(self, item: OutboxItem, ctx: DeliveryContext, *, retry: bool) -> Sent:
-        links = ctx.links(item) if item.payload.get("kind") != "message" else {}
+        links = ctx.links(item) if not render.is_message(item.payload) else {}
         document = {
             "idempotency_key": item.idempotency_key,
             "kind": item.kind,

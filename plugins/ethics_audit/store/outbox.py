@@ -164,7 +164,9 @@ def mark_sent(
     session: Session, notification_id: int, *, now: datetime, ref: dict[str, Any], alert_refs: dict[str, Any] | None
 ) -> None:
     """Sent: keep what the channel returned; merge thread/ticket ids into the alert for later rows."""
-    from ethics_audit.store.models import Alert, Notification
+    from sqlalchemy import select
+
+    from ethics_audit.store.models import Alert, Incident, Notification
 
     row = session.get(Notification, notification_id)
     row.status, row.sent_at, row.claimed_until, row.last_error = "sent", now, None, None
@@ -173,6 +175,9 @@ def mark_sent(
         alert = session.get(Alert, row.alert_id, with_for_update=True)
         if alert is not None:
             alert.external = {**(alert.external or {}), **alert_refs}
+        # each incident carries its alert's thread and tickets too (reports list them per incident)
+        for incident in session.execute(select(Incident).where(Incident.alert_id == row.alert_id)).scalars():
+            incident.external = {**(incident.external or {}), **alert_refs}
 
 
 def mark_failed(
