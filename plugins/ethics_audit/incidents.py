@@ -237,7 +237,7 @@ def advance(
     """
     from sqlalchemy import select
 
-    from ethics_audit.store.models import Incident, utcnow
+    from ethics_audit.store.models import AuditWindow, Incident, utcnow
 
     now = now or utcnow()
     window = run.window_start
@@ -253,20 +253,30 @@ def advance(
 
     loaded = _load_observations(session, spec.id, window)
     boundaries = _manual_boundaries(session, spec.id)
-    seeds = _seed_later_windows(session, spec.id, incidents.values(), loaded, window)
+    backfill = (
+        session.execute(
+            select(AuditWindow.id).where(AuditWindow.audit_id == spec.id, AuditWindow.window_start > window).limit(1)
+        ).first()
+        is not None
+    )
+    later = _later_windows(session, spec.id, incidents.values(), loaded, window) if backfill else {}
     touched: list[Touched] = []
     for key, incident in incidents.items():
         rows = loaded.get(incident.id, {})
-        for seeded in seeds.get(incident.id, []):
-            session.add(seeded)
-            rows[seeded.window_start] = seeded
+        for seen in later.get(incident.id, []):
+            rows[seen.window_start] = seen
         verdict = _verdict(key, incident.check, by_key, ran)
         old_row = rows.get(window)
         if old_row is None and verdict is None:
             continue
+        if old_row is None and not backfill and incident.status == "resolved" and verdict.outcome == "clean":
+            continue  # a clean window after the resolution, and nothing after it: nothing can change
         if old_row is not None and verdict is not None and _same(old_row, verdict):
             _refresh(old_row, incident, verdict, run.id)
             continue
+        for when, seen in list(rows.items()):
+            if isinstance(seen, _Seen):  # this replay may rest on it: later replays must see it too
+                rows[when] = _persist(session, incident.id, seen)
         latest = max(rows, default=None)
         before = replay(
             [_obs(r) for r in rows.values()],
@@ -287,6 +297,13 @@ def advance(
             manual_resolutions=boundaries.get(incident.id, []),
         )
         changes = diff(before, after, window, latest)
+        if not after:  # the re-run withdrew every breach loaded: the state is that of the episodes before
+            rows = _all_observations(session, incident.id)
+            after = replay(
+                [_obs(r) for r in rows.values()],
+                clean_to_resolve=clean_to_resolve,
+                manual_resolutions=boundaries.get(incident.id, []),
+            )
         previous_alert = incident.alert_id
         new_episode = _apply(incident, before, after, rows, verdict, window, run.id, now)
         if not changes:
@@ -483,6 +500,15 @@ def _load_observations(session: Session, audit_id: str, window: datetime) -> dic
     return out
 
 
+def _all_observations(session: Session, incident_id: int) -> dict[datetime, Any]:
+    from sqlalchemy import select
+
+    from ethics_audit.store.models import IncidentObservation
+
+    rows = session.execute(select(IncidentObservation).where(IncidentObservation.incident_id == incident_id)).scalars()
+    return {row.window_start: row for row in rows}
+
+
 def _manual_boundaries(session: Session, audit_id: str) -> dict[int, list[datetime]]:
     from sqlalchemy import select
 
@@ -504,27 +530,52 @@ def _manual_boundaries(session: Session, audit_id: str) -> dict[int, list[dateti
     return out
 
 
-def _seed_later_windows(
+@dataclass
+class _Seen:
+    """A later window's verdict on a key, read from its stored results (stored only if replayed)."""
+
+    window_start: datetime
+    outcome: str
+    severity: str
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    run_id: int | None = None
+
+
+def _persist(session: Session, incident_id: int, seen: _Seen) -> Any:
+    from ethics_audit.store.models import IncidentObservation
+
+    row = IncidentObservation(
+        incident_id=incident_id,
+        window_start=seen.window_start,
+        outcome=seen.outcome,
+        severity=seen.severity,
+        value=seen.value,
+        ci_low=seen.ci_low,
+        ci_high=seen.ci_high,
+        run_id=seen.run_id,
+    )
+    session.add(row)
+    return row
+
+
+def _later_windows(
     session: Session,
     audit_id: str,
     incidents: Iterable[Incident],
     loaded: dict[int, dict[datetime, Any]],
     window: datetime,
-) -> dict[int, list[Any]]:
-    """For an incident that learns about ``window`` before its first observation (a new incident
-    in a backfill, or a backfill older than everything it saw), what the already-audited later
-    windows said about its key, from their stored results. Without this, a backfilled breach
-    could not know that later windows were clean."""
-    needs = [
-        i for i in incidents if not loaded.get(i.id) or min(loaded[i.id]) > window
-    ]  # the usual forward run: the window is the newest, nothing later exists
-    if not needs:
-        return {}
+) -> dict[int, list[_Seen]]:
+    """For a backfill: what the already-audited later windows said about each incident's key,
+    where no observation row says it (a window audited before the incident existed, or a clean
+    window after it had resolved, which forward runs do not record). Without this, a backfilled
+    breach could not know that later windows were clean."""
     from sqlalchemy import select
 
-    from ethics_audit.store.models import AuditWindow, IncidentObservation, MetricResultRow
+    from ethics_audit.store.models import AuditWindow, MetricResultRow
 
-    checks = {i.check for i in needs}
+    incidents = list(incidents)
     rows = session.execute(
         select(
             MetricResultRow.window_start,
@@ -541,41 +592,27 @@ def _seed_later_windows(
         .where(
             AuditWindow.audit_id == audit_id,
             AuditWindow.window_start > window,
-            MetricResultRow.check.in_(checks),
+            MetricResultRow.check.in_({i.check for i in incidents}),
         )
     ).all()
-    if not rows:
-        return {}
     per_window: dict[datetime, dict[str, Any]] = {}
     for row in rows:
         per_window.setdefault(row.window_start, {})[incident_key(row.check, row.metric, row.slice_key)] = row
-    out: dict[int, list[Any]] = {}
-    for incident in needs:
-        first = min(loaded[incident.id]) if loaded.get(incident.id) else None
-        for when, results in sorted(per_window.items()):
-            if first is not None and when >= first:
-                break
+    out: dict[int, list[_Seen]] = {}
+    for when, results in sorted(per_window.items()):
+        computed = {r.check for r in results.values() if r.severity not in ("insufficient_data", "error")}
+        ran = computed - {r.check for r in results.values() if r.severity == "error"}
+        for incident in incidents:
+            if when in loaded.get(incident.id, {}):
+                continue
             row = results.get(incident.key)
-            computed = {r.check for r in results.values() if r.severity not in ("insufficient_data", "error")}
-            failed = {r.check for r in results.values() if r.severity == "error"}
             if row is not None and row.severity in ("warn", "critical"):
-                outcome, severity = "breach", row.severity
-            elif (row is not None and row.severity == "ok") or (row is None and incident.check in computed - failed):
-                outcome, severity = "clean", "ok"
+                seen = _Seen(when, "breach", row.severity, row.value, row.ci_low, row.ci_high, row.run_id)
+            elif (row is not None and row.severity == "ok") or (row is None and incident.check in ran):
+                seen = _Seen(when, "clean", "ok", row.value if row is not None else None)
             else:
                 continue
-            out.setdefault(incident.id, []).append(
-                IncidentObservation(
-                    incident_id=incident.id,
-                    window_start=when,
-                    outcome=outcome,
-                    severity=severity,
-                    value=row.value if row is not None else None,
-                    ci_low=row.ci_low if row is not None else None,
-                    ci_high=row.ci_high if row is not None else None,
-                    run_id=row.run_id if row is not None else None,
-                )
-            )
+            out.setdefault(incident.id, []).append(seen)
     return out
 
 
