@@ -106,3 +106,22 @@ def test_mistakes_are_one_clear_line(recorded: Store, monkeypatch: pytest.Monkey
             main()
         err = capsys.readouterr().err
         assert exit_.value.code == 2 and message in err and "internal error" not in err
+
+
+def test_run_says_what_happened_to_incidents_and_notifications(
+    tmp_path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ethics_audit import checks
+    from fakes import family as fake
+
+    monkeypatch.setenv("ETHICS_AUDIT_DB_URL", db_url)
+    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.setattr(checks, "CHECKS", {"quality": "fakes.family"})
+    monkeypatch.setattr(fake, "BEHAVIOUR", {"quality": fake.mean_score("quality")})
+    make_spec({"columns": {"score": "score"}, "checks": {"quality": {}}}, path=tmp_path / "spec.yaml")
+    w.write_scores(tmp_path / "data", [0.7, 0.7])
+    code, out = run("run", str(tmp_path / "spec.yaml"), "--start", "2026-07-06", "--end", "2026-07-13")
+    assert code == 0 and "incidents: 1 opened" in out and "notifications: 1 sent" in out
+    code, out = run("run", str(tmp_path / "spec.yaml"), "--start", "2026-07-06", "--end", "2026-07-13", "--json")
+    document = json.loads(out)
+    assert document["summary"]["incidents"]["alerts"] == [] and document["delivery"]["sent"] == 0

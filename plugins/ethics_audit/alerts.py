@@ -174,10 +174,11 @@ def _alert_for(session: Session, audit_id: str, check: str, window: datetime) ->
     return alert, True
 
 
-def _trends(session: Session, audit_id: str, check: str, window: datetime, keys: set[str]) -> dict[str, list]:
-    """The last windows' values of each key, oldest first: [window start, value, severity]."""
-    from sqlalchemy import select
+def _trends(session: Session, audit_id: str, check: str, window: datetime, items: list[Incident]) -> dict[str, list]:
+    """The last windows' values of each incident's key, oldest first: [window start, value, severity]."""
+    from sqlalchemy import select, tuple_
 
+    from ethics_audit.results import slice_key
     from ethics_audit.store.models import AuditWindow, MetricResultRow
 
     starts = list(
@@ -203,9 +204,14 @@ def _trends(session: Session, audit_id: str, check: str, window: datetime, keys:
             AuditWindow.audit_id == audit_id,
             AuditWindow.window_start.in_(starts),
             MetricResultRow.check == check,
+            # only the listed incidents' metrics and slices (a family may report thousands of rows)
+            tuple_(MetricResultRow.metric, MetricResultRow.slice_key).in_(
+                sorted({(i.metric, slice_key(i.slice or {})) for i in items})
+            ),
         )
         .order_by(MetricResultRow.window_start)
     ).all()
+    keys = {i.key for i in items}
     out: dict[str, list] = {}
     for row in rows:
         key = incident_key(check, row.metric, row.slice_key)
@@ -253,7 +259,7 @@ def _payload(
 ) -> dict[str, Any]:
     window = run.window_start if run is not None else alert.last_window_start
     shown = sorted(changes, key=lambda t: (-severity_rank(t.incident.severity), t.incident.key))
-    trends = _trends(session, spec.id, alert.check, window, {t.incident.key for t in shown[:LISTED_INCIDENTS]})
+    trends = _trends(session, spec.id, alert.check, window, [t.incident for t in shown[:LISTED_INCIDENTS]])
     listed = []
     for t in shown[:LISTED_INCIDENTS]:
         item = incident_brief(t.incident)

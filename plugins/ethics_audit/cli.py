@@ -173,6 +173,22 @@ def _print_outcome(outcome: RunOutcome, *, all_rows: bool = False) -> None:
         out.print(_findings_table(outcome, all_rows=all_rows))
     parts = [f"{counts.get(s, 0)} {s}" for s in ("critical", "warn", "error", "insufficient_data", "ok")]
     out.print("  " + ", ".join(parts))
+    changes = outcome.summary.get("incidents") or {}
+    moved = [
+        f"{len(ids)} {name}" for name in ("opened", "updated", "reopened", "resolved") if (ids := changes.get(name))
+    ]
+    if moved:
+        out.print(f"  incidents: {', '.join(moved)} (`ethics-audit incidents list`)")
+    delivery = outcome.delivery or {}
+    if delivery.get("sent") or delivery.get("errors"):
+        out.print(
+            f"  notifications: {delivery.get('sent', 0)} sent"
+            + (
+                f", {len(delivery['errors'])} waiting for a retry (`ethics-audit notify list`)"
+                if delivery["errors"]
+                else ""
+            )
+        )
 
 
 def _fail_on(outcome: RunOutcome, level: str | None) -> bool:
