@@ -228,7 +228,7 @@ def test_the_run_report_is_rendered_once_and_linked(
     spec = spec_routing(["slack", "console"])
     w.record(store, spec, 0, w.fairness(dp=0.15))
     assert deliver_pending(store)["sent"] == 2
-    [run_id] = rendered  # once for both channels
+    [run_id] = rendered  # once, for Slack; the console names the command instead of rendering HTML
     url = f"https://audits.example.com/files/artifacts/test-model/run-{run_id}/report.html"
     assert f"<{url}|run report>" in texts(slack.top_level()[0])
-    assert f"run report: {url}" in capsys.readouterr().err
+    assert f"run report: ethics-audit report --run {run_id}" in capsys.readouterr().err

@@ -115,12 +115,12 @@ class DeliveryContext:
             relative = path.name
         return f"{base.rstrip('/')}/{relative}"
 
-    def links(self, item: OutboxItem) -> dict[str, str]:
-        """Run report and ticket links for an alert notification, by name."""
+    def links(self, item: OutboxItem, *, report: bool = True) -> dict[str, str]:
+        """Run report (rendered once per run, unless ``report`` is False) and ticket links, by name."""
         out: dict[str, str] = {}
-        report = self.report_link(item.payload.get("run_id"))
-        if report:
-            out["run report"] = report
+        link = self.report_link(item.payload.get("run_id")) if report else None
+        if link:
+            out["run report"] = link
         for name in ("jira", "github"):
             ref = item.alert_refs.get(name) or {}
             if ref.get("url"):

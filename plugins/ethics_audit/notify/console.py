@@ -26,10 +26,11 @@ class ConsoleChannel(Channel):
     def send(self, item: OutboxItem, ctx: DeliveryContext, *, retry: bool) -> Sent:
         # looked up per call: the stream may be swapped (pytest, rich progress bars)
         stream = sys.stdout if os.environ.get("ETHICS_AUDIT_CONSOLE", "stderr") == "stdout" else sys.stderr
-        links = ctx.links(item) if not render.is_message(item.payload) else {}
+        # no HTML is rendered for a terminal line: the command that renders it is enough
+        links = ctx.links(item, report=False) if not render.is_message(item.payload) else {}
+        if item.payload.get("run_id") and not render.is_message(item.payload):
+            links["run report"] = f"ethics-audit report --run {item.payload['run_id']}"
         text = render.summary_text(item.payload, links=links)
-        if item.payload.get("run_id") and "run report" not in links and ctx.report_note:
-            text += f"\n{ctx.report_note}"
         lines = text.splitlines()
         stream.write(f"[ethics-audit alert] {lines[0]}\n" + "".join(f"    {line}\n" for line in lines[1:]))
         stream.flush()
