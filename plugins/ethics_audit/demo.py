@@ -354,10 +354,30 @@ def run_demo(*, weeks: int = 12, rows_per_week: int = 20000, out: Console | None
         "database": safe_url(store.url),
         "seconds": round(elapsed, 1),
         "weeks": rows,
+        "alerts": _alerts(store, spec.id),
     }
     if out is not None:
         _print_summary(out, outcomes, rows, result)
     return result
+
+
+def _week_of(iso: str) -> int:
+    return (datetime.fromisoformat(iso) - DEMO_START).days // 7 + 1
+
+
+def _alerts(store: Any, audit_id: str) -> list[dict[str, Any]]:
+    """Each alert (one per problem, listing its incidents): the week it opened and the week it resolved."""
+    return [
+        {
+            "alert_id": a["id"],
+            "check": a["check"],
+            "opened_week": _week_of(a["opened_window_start"]),
+            "status": a["status"],
+            "resolved_week": _week_of(a["last_window_start"]) if a["status"] == "resolved" else None,
+            "incidents": len(a["incidents"]),
+        }
+        for a in store.alerts(audit_id=audit_id)
+    ]
 
 
 def _print_summary(out: Console, outcomes: list[Any], rows: list[dict[str, Any]], result: dict[str, Any]) -> None:
@@ -385,6 +405,15 @@ def _print_summary(out: Console, outcomes: list[Any], rows: list[dict[str, Any]]
                 f" (+{len(row['breaches']) - 6} more)" if len(row["breaches"]) > 6 else ""
             )
             out.print(f"  week {row['week']}: {shown}")
+    if result["alerts"]:
+        out.print("\nalerts (the console channel printed each one above, on stderr):")
+    for alert in result["alerts"]:
+        end = f"resolved in week {alert['resolved_week']}" if alert["resolved_week"] else alert["status"]
+        out.print(
+            f"  #{alert['alert_id']} {alert['check']}: opened in week {alert['opened_week']}, {end} "
+            f"({alert['incidents']} incident{'s' if alert['incidents'] != 1 else ''})"
+        )
     out.print(f"\nresults database: {result['database']}")
     out.print("history:          ethics-audit history ad-delivery")
+    out.print("incidents:        ethics-audit incidents list --status all")
     out.print(f"done in {result['seconds']} s")

@@ -47,3 +47,23 @@ class DataError(AuditError):
 
 class StoreError(AuditError):
     """The results database cannot be opened or migrated."""
+
+
+class NotificationError(AuditError):
+    """A notification that could not be delivered. ``retryable``: worth trying again soon (timeouts,
+    5xx, 429); ``retry_after``: seconds the service asked us to wait; ``channel_down``: the whole
+    channel is unusable for now (auth, connectivity), so its other rows wait too. The message
+    never contains a token, a webhook URL or a routing key."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        channel_down: bool | None = None,
+    ):
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.channel_down = retryable if channel_down is None else channel_down

@@ -73,6 +73,7 @@ class RunOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    delivery: dict[str, Any] | None = None  # what deliver() sent after the commit
 
     @property
     def worst(self) -> Severity:
@@ -92,6 +93,7 @@ class RunOutcome:
             "timings": self.timings,
             "summary": self.summary,
             "error": self.error,
+            "delivery": self.delivery,
         }
 
 
@@ -215,7 +217,7 @@ def finish(
     for output in outputs:
         timings[output.family] = round(output.seconds, 4)
     artifacts = [a for output in outputs for a in output.artifacts]
-    store.record_window(
+    summary["incidents"] = store.record_window(
         run_id,
         spec,
         findings,
@@ -257,8 +259,8 @@ def audit_window(
     trigger: str = "cli",
     now: datetime | None = None,
 ) -> RunOutcome:
-    """Audit ``[start, end)`` and record it. Raises ``AuditError`` if the data cannot be read
-    (after recording the failed attempt)."""
+    """Audit ``[start, end)``, record it, then deliver the notifications it caused. Raises
+    ``AuditError`` if the data cannot be read (after recording the failed attempt)."""
     start, end = as_utc(start), as_utc(end)
     if end <= start:
         raise AuditError(f"the window end ({end.isoformat()}) must be after its start ({start.isoformat()})")
@@ -272,10 +274,23 @@ def audit_window(
         t0 = time.perf_counter()
         outcome = finish(store, run_id, spec, data, outputs, timings=timings)
         outcome.timings["record"] = round(time.perf_counter() - t0, 4)
-        return outcome
     except AuditError as exc:
         store.fail_run(run_id, str(exc), timings=timings)
         raise
     except BaseException as exc:
         store.fail_run(run_id, internal_error("the audit run", exc), timings=timings)
         raise
+    outcome.delivery = deliver(store, spec.id)
+    return outcome
+
+
+def deliver(store: Store, audit_id: str) -> dict[str, Any]:
+    """Send the audit's pending notifications; a failed delivery never fails the audit (it stays
+    in the outbox for the next run, ``ethics-audit notify flush`` or the housekeeping DAG)."""
+    from ethics_audit.notify import deliver_pending
+
+    try:
+        return deliver_pending(store, audit_id=audit_id)
+    except Exception as exc:  # noqa: BLE001 - the results are committed; delivery is best effort here
+        log.warning("notifications of %s were not delivered now: %s: %s", audit_id, type(exc).__name__, exc)
+        return {"error": f"{type(exc).__name__}: {exc}"}

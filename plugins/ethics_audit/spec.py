@@ -248,9 +248,20 @@ class Owners(Strict):
     people: list[str] = Field(default_factory=list, description="names or handles of the model's owners")
     slack_channel: str | None = Field(None, description="e.g. #ads-ml-alerts")
     ticket_project: str | None = Field(None, description="Jira project key (ADS) or GitHub repo (org/repo)")
+    github_repo: str | None = Field(None, description="org/repo for GitHub Issues when ticket_project is a Jira key")
     oncall_routing_key_env: str | None = Field(
         None, description="name of the environment variable holding the PagerDuty routing key"
     )
+
+    @field_validator("oncall_routing_key_env")
+    @classmethod
+    def _env_name(cls, name: str | None) -> str | None:
+        # the key itself must never sit in a spec file that is committed and snapshotted
+        if name is not None and not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+            raise ValueError(
+                "give the NAME of an environment variable (e.g. PAGERDUTY_ROUTING_KEY_ADS), not the key itself"
+            )
+        return name
 
 
 def _instant(value: Any) -> Any:
@@ -613,9 +624,17 @@ class ChecksConfig(Strict):
 # --------------------------------------------------------------------------- incidents, notifications
 
 
+CHANNELS = ("console", "slack", "slack_webhook", "jira", "github", "pagerduty", "webhook")
+
+
 class Route(Strict):
+    """Send alerts of these severities (and, optionally, only these check families) to these channels."""
+
     severities: list[Literal["warn", "critical"]] = Field(default_factory=lambda: ["warn", "critical"])
-    channels: list[Literal["console", "slack", "slack_webhook", "jira", "github", "pagerduty", "webhook"]]
+    channels: list[Literal[CHANNELS]]  # type: ignore[valid-type]
+    checks: list[Literal["quality", "drift", "fairness", "privacy"]] | None = Field(
+        None, description="only alerts of these check families (default: all)"
+    )
 
 
 class NotificationsSpec(Strict):
@@ -624,6 +643,9 @@ class NotificationsSpec(Strict):
 
 class IncidentsSpec(Strict):
     resolve_after_clean_windows: int = Field(2, ge=1)
+    alert_after_error_windows: int = Field(
+        3, ge=0, description="tell the owners when a check family fails this many windows in a row (0: never)"
+    )
 
 
 # --------------------------------------------------------------------------- reports
@@ -730,6 +752,25 @@ def cross_field_problems(spec: AuditSpec) -> list[tuple[str, str]]:
     privacy = spec.checks.privacy
     if privacy and privacy.consent and not (privacy.consent.purpose or spec.model.purpose):
         problems.append(("checks.privacy.consent.purpose", "is required (or set model.purpose)"))
+    problems += _route_problems(spec)
+    return problems
+
+
+def _route_problems(spec: AuditSpec) -> list[tuple[str, str]]:
+    """Channels that cannot know where to send: say which owners field they need."""
+    owners, problems = spec.owners, []
+    routed = {channel: i for i, route in enumerate(spec.notifications.routes) for channel in route.channels}
+    if "slack" in routed and not owners.slack_channel:
+        problems.append(("owners.slack_channel", "is required by the slack channel in notifications.routes"))
+    if "jira" in routed and not (owners.ticket_project and re.fullmatch(r"[A-Z][A-Z0-9_]+", owners.ticket_project)):
+        problems.append(("owners.ticket_project", "must be a Jira project key such as ADS for the jira channel"))
+    github_repo = owners.github_repo or owners.ticket_project
+    if "github" in routed and not (github_repo and re.fullmatch(r"[\w.-]+/[\w.-]+", github_repo)):
+        problems.append(("owners.github_repo", "must be org/repo for the github channel (or set ticket_project to it)"))
+    if "pagerduty" in routed and not owners.oncall_routing_key_env:
+        problems.append(
+            ("owners.oncall_routing_key_env", "names the environment variable with the PagerDuty routing key")
+        )
     return problems
 
 

@@ -211,11 +211,13 @@ class Store:
         timings: dict[str, float],
         summary: dict[str, Any],
         artifacts: list[PendingArtifact] | None = None,
-    ) -> None:
+    ) -> dict[str, Any]:
         """Make ``findings`` the window's results, in one transaction.
 
         Replaces the results of the window's previous current run, points the window at this
-        run and snapshots the spec in the same transaction: all of it lands, or none of it.
+        run, snapshots the spec, and advances the incidents (with the outbox rows their changes
+        need) in the same transaction: all of it lands, or none of it. Returns what changed in
+        the incidents (``incidents.advance``).
         """
         from sqlalchemy import delete, insert, select
 
@@ -282,6 +284,11 @@ class Store:
             if s.get(SpecSnapshot, run.spec_hash) is None:
                 s.add(SpecSnapshot(spec_hash=run.spec_hash, audit_id=spec.id, spec=spec.model_dump(mode="json")))
             s.flush()
+            from ethics_audit.incidents import advance
+
+            changes = advance(s, spec, run, findings)
+            run.summary = {**summary, "incidents": changes}
+            return changes
 
     def fail_run(self, run_id: int, error: str, *, timings: dict[str, float] | None = None) -> None:
         """Record a failed attempt; the window's earlier results stay current."""
@@ -642,6 +649,179 @@ class BudgetSpend:
 
 class PrivacyBudgetExceeded(AuditError):
     """A public report would spend more privacy budget than the spec allows for the year."""
+
+    # ------------------------------------------------------------------ incidents and the outbox
+    # (the lifecycle is ethics_audit.incidents; delivery is ethics_audit.notify)
+
+    def incidents(
+        self, *, audit_id: str | None = None, statuses: list[str] | None = None, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Incidents as dicts, newest breach first."""
+        from sqlalchemy import select
+
+        from ethics_audit.incidents import incident_brief
+        from ethics_audit.store.models import Incident
+
+        query = select(Incident).order_by(Incident.last_window_start.desc(), Incident.id).limit(limit)
+        if audit_id is not None:
+            query = query.where(Incident.audit_id == audit_id)
+        if statuses:
+            query = query.where(Incident.status.in_(statuses))
+        with self.session() as s:
+            return [incident_brief(i) for i in s.execute(query).scalars()]
+
+    def incident(self, incident_id: int) -> dict[str, Any] | None:
+        """One incident with its transitions, the windows it was judged in, and its alert."""
+        from sqlalchemy import select
+
+        from ethics_audit.alerts import alert_brief
+        from ethics_audit.incidents import incident_brief
+        from ethics_audit.store.models import Alert, Incident, IncidentEvent, IncidentObservation
+
+        with self.session() as s:
+            incident = s.get(Incident, incident_id)
+            if incident is None:
+                return None
+            events = s.execute(
+                select(IncidentEvent).where(IncidentEvent.incident_id == incident_id).order_by(IncidentEvent.id)
+            ).scalars()
+            windows = s.execute(
+                select(IncidentObservation)
+                .where(IncidentObservation.incident_id == incident_id)
+                .order_by(IncidentObservation.window_start)
+            ).scalars()
+            alert = s.get(Alert, incident.alert_id) if incident.alert_id else None
+            return {
+                **incident_brief(incident),
+                "opened_at": incident.opened_at.isoformat(),
+                "acknowledged_at": incident.acknowledged_at.isoformat() if incident.acknowledged_at else None,
+                "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+                "alert": alert_brief(alert) | {"external": alert.external} if alert is not None else None,
+                "events": [
+                    {
+                        "at": e.at.isoformat(),
+                        "actor": e.actor,
+                        "transition": e.transition,
+                        "window_start": e.window_start.isoformat() if e.window_start else None,
+                        "run_id": e.run_id,
+                        "severity": e.severity,
+                        "value": e.value,
+                        "note": e.note,
+                    }
+                    for e in events
+                ],
+                "windows": [
+                    {
+                        "window_start": w.window_start.isoformat(),
+                        "outcome": w.outcome,
+                        "severity": w.severity,
+                        "value": w.value,
+                        "ci_low": w.ci_low,
+                        "ci_high": w.ci_high,
+                        "run_id": w.run_id,
+                    }
+                    for w in windows
+                ],
+            }
+
+    def alerts(self, *, audit_id: str | None = None) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from ethics_audit.alerts import alert_brief
+        from ethics_audit.store.models import Alert, Incident
+
+        query = select(Alert).order_by(Alert.id)
+        if audit_id is not None:
+            query = query.where(Alert.audit_id == audit_id)
+        with self.session() as s:
+            out = []
+            for alert in s.execute(query).scalars():
+                members = s.execute(select(Incident.id).where(Incident.alert_id == alert.id)).scalars()
+                out.append({"audit_id": alert.audit_id, **alert_brief(alert), "incidents": sorted(members)})
+            return out
+
+    def acknowledge_incidents(self, ids: list[int], *, actor: str, note: str = "") -> dict[str, Any]:
+        from ethics_audit import incidents
+
+        with self.session() as s:
+            return incidents.acknowledge(s, ids, actor=actor, note=note)
+
+    def mute_incidents(self, ids: list[int], *, until: datetime, actor: str, note: str = "") -> dict[str, Any]:
+        from ethics_audit import incidents
+
+        with self.session() as s:
+            return incidents.mute(s, ids, until=until, actor=actor, note=note)
+
+    def resolve_incidents(self, ids: list[int], *, actor: str, note: str = "") -> dict[str, Any]:
+        from ethics_audit import incidents
+
+        with self.session() as s:
+            return incidents.resolve(s, ids, actor=actor, note=note)
+
+    def enqueue_notification(
+        self, audit_id: str, channel: str, idempotency_key: str, payload: dict[str, Any], *, kind: str = "message"
+    ) -> bool:
+        """Queue a notification that belongs to no incident (e.g. "the quarterly report is ready").
+
+        ``payload`` holds ``title`` and ``text`` (and optionally ``links``: [{"text", "url"}]);
+        never a secret. Queuing the same ``idempotency_key`` twice is a no-op; returns True if queued.
+        """
+        from ethics_audit.store import outbox
+
+        with self.session() as s:
+            return bool(
+                outbox.enqueue(
+                    s, audit_id=audit_id, channel=channel, idempotency_key=idempotency_key, payload=payload, kind=kind
+                )
+            )
+
+    def pending_notifications(self, *, audit_id: str | None = None) -> list[Any]:
+        from ethics_audit.store import outbox
+
+        with self.session() as s:
+            return outbox.pending(s, audit_id=audit_id)
+
+    def claim_notification(self, notification_id: int, *, now: datetime, lease: timedelta) -> Any:
+        from ethics_audit.store import outbox
+
+        with self.session() as s:
+            return outbox.claim(s, notification_id, now=now, lease=lease)
+
+    def notification_sent(
+        self, notification_id: int, *, now: datetime, ref: dict[str, Any], alert_refs: dict[str, Any] | None
+    ) -> None:
+        from ethics_audit.store import outbox
+
+        with self.session() as s:
+            outbox.mark_sent(s, notification_id, now=now, ref=ref, alert_refs=alert_refs)
+
+    def notification_failed(
+        self, notification_id: int, *, error: str, next_attempt_at: datetime, give_up: bool
+    ) -> None:
+        from ethics_audit.store import outbox
+
+        with self.session() as s:
+            outbox.mark_failed(s, notification_id, error=error, next_attempt_at=next_attempt_at, give_up=give_up)
+
+    def notification_deferred(self, notification_id: int, *, next_attempt_at: datetime, reason: str) -> None:
+        from ethics_audit.store import outbox
+
+        with self.session() as s:
+            outbox.defer(s, notification_id, next_attempt_at=next_attempt_at, reason=reason)
+
+    def retry_failed_notifications(
+        self, *, audit_id: str | None = None, ids: list[int] | None = None, now: datetime | None = None
+    ) -> int:
+        from ethics_audit.store import outbox
+
+        with self.session() as s:
+            return outbox.retry_failed(s, audit_id=audit_id, ids=ids, now=now)
+
+    def notifications(self, *, audit_id: str | None = None, status: str | None = None, limit: int = 100) -> list[Any]:
+        from ethics_audit.store import outbox
+
+        with self.session() as s:
+            return outbox.listing(s, audit_id=audit_id, status=status, limit=limit)
 
 
 def artifact_dir(audit_id: str, window_start: datetime, run_id: int) -> Path:

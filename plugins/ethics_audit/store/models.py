@@ -178,8 +178,72 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     external: Mapped[dict] = mapped_column(JsonType, default=dict)
+    # added by 0002_incidents: the alert (one per problem) this incident's notifications go to
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    episode: Mapped[int] = mapped_column(Integer, default=1)  # 1 + times reopened
+    latest_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)  # newest window applied
+    last_run_id: Mapped[int | None] = mapped_column(Integer)
+    last_ci_low: Mapped[float | None] = mapped_column(Float)
+    last_ci_high: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[dict | None] = mapped_column(JsonType)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("audit_id", "key", name="uq_incidents_key"),)
+
+
+class Alert(Base):
+    """What people are told about: the incidents one problem caused in one check family.
+
+    A fairness problem breaches several keys at once (parity difference, ratio, a group's
+    disparate impact); they share one alert, so one Slack thread, one ticket and one page.
+    ``key`` is derived from the data (audit, check, first window), so it is stable even if the
+    results database is rebuilt, and it is what tickets and PagerDuty deduplicate on.
+    """
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    audit_id: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(300))
+    check: Mapped[str] = mapped_column("check_name", String(40))
+    # active | resolved
+    status: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(20))
+    worst_severity: Mapped[str] = mapped_column(String(20))
+    opened_window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+    # what the channels created for it: Slack channel + thread ts, Jira key, GitHub issue number
+    external: Mapped[dict] = mapped_column(JsonType, default=dict)
+
+    __table_args__ = (UniqueConstraint("audit_id", "key", name="uq_alerts_key"),)
+
+
+class IncidentObservation(Base):
+    """What one window said about one incident's key: ``breach`` or ``clean``.
+
+    The incident's state is a replay of these in window order, so re-running a window replaces
+    its observation instead of counting it twice, and backfilling an old window cannot reopen
+    an incident that later windows resolved.
+    """
+
+    __tablename__ = "incident_windows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(10))  # breach | clean
+    severity: Mapped[str] = mapped_column(String(20))
+    value: Mapped[float | None] = mapped_column(Float)
+    ci_low: Mapped[float | None] = mapped_column(Float)
+    ci_high: Mapped[float | None] = mapped_column(Float)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("incident_id", "window_start", name="uq_incident_windows_window"),)
 
 
 class IncidentEvent(Base):
@@ -221,6 +285,11 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     external_ref: Mapped[dict] = mapped_column(JsonType, default=dict)
+    # added by 0002_incidents
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20), default="message")  # opened | updated | resolved | ...
+    # a sender holds the row until then; a crashed sender's claim simply expires
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_notifications_pending", "status", "next_attempt_at"),)
 
