@@ -634,22 +634,6 @@ class Store:
                         f"the report already released"
                     )
 
-
-@dataclass(frozen=True)
-class BudgetSpend:
-    """One audit's share of a public report's privacy cost, charged to the data's calendar year."""
-
-    audit_id: str
-    year: int
-    epsilon: float
-    yearly_budget: float
-    purpose: str
-    details: dict[str, Any]
-
-
-class PrivacyBudgetExceeded(AuditError):
-    """A public report would spend more privacy budget than the spec allows for the year."""
-
     # ------------------------------------------------------------------ incidents and the outbox
     # (the lifecycle is ethics_audit.incidents; delivery is ethics_audit.notify)
 
@@ -822,6 +806,22 @@ class PrivacyBudgetExceeded(AuditError):
 
         with self.session() as s:
             return outbox.listing(s, audit_id=audit_id, status=status, limit=limit)
+
+
+@dataclass(frozen=True)
+class BudgetSpend:
+    """One audit's share of a public report's privacy cost, charged to the data's calendar year."""
+
+    audit_id: str
+    year: int
+    epsilon: float
+    yearly_budget: float
+    purpose: str
+    details: dict[str, Any]
+
+
+class PrivacyBudgetExceeded(AuditError):
+    """A public report would spend more privacy budget than the spec allows for the year."""
 
 
 def artifact_dir(audit_id: str, window_start: datetime, run_id: int) -> Path:
