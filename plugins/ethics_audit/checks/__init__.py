@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from ethics_audit.results import MetricResult
 
 # family name -> module; the order is the order families run in (quality gates the rest)
-CHECKS: dict[str, str] = {}
+CHECKS: dict[str, str] = {
+    "quality": "ethics_audit.checks.quality",
+    "drift": "ethics_audit.checks.drift",
+}
 
 
 def available() -> list[str]:
