@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ethics_audit.data import PendingArtifact
 from ethics_audit.errors import DataError
 from ethics_audit.results import MetricResult, Status, Threshold
+from ethics_audit.windows import as_utc
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -210,29 +211,22 @@ def _check_named_columns(config: QualityConfig, required: list[str], present: se
 
 def build_plan(config: QualityConfig, data: AuditData) -> Plan:
     """The suite for this window, from the spec, the column mapping and the row-count history."""
-    frame = data.current
-    columns = data.columns
-    present = set(map(str, frame.columns))
-    required = list(dict.fromkeys(config.required_columns if config.required_columns is not None else columns.all()))
+    present = set(map(str, data.current.columns))
+    mapped = data.columns.all()
+    required = list(dict.fromkeys(config.required_columns if config.required_columns is not None else mapped))
     _check_named_columns(config, required, present)
-    thresholds = config.thresholds
-    rules: list[Rule] = []
-    extra: list[MetricResult] = []
+    rules, extra = _table_rules(config, data, required)
+    rules += _type_rules(config, data, present)
+    rules += _value_rules(config, data, [c for c in required if c in present], present)
+    rules += _spec_rules(config)
     gx_columns = [c for c in required if c in present]
+    gx_columns += [r.kwargs["column"] for r in rules if not r.from_spec and "column" in r.kwargs]
+    return Plan(rules, extra, list(dict.fromkeys(gx_columns)))
 
-    if required:
-        rules.append(
-            Rule(
-                "expect_table_columns_to_match_set",
-                {"column_set": required, "exact_match": False},
-                "column_missing",
-                {},
-                "missing_columns",
-                Threshold(critical=0.0),
-                details={"required": required},
-            )
-        )
-    rules.append(
+
+def _table_rules(config: QualityConfig, data: AuditData, required: list[str]) -> tuple[list[Rule], list[MetricResult]]:
+    """Required columns, the minimum row count, and the row count against recent windows."""
+    rules = [
         Rule(
             "expect_table_row_count_to_be_between",
             {"min_value": config.min_rows},
@@ -242,88 +236,97 @@ def build_plan(config: QualityConfig, data: AuditData) -> Plan:
             Threshold(critical=float(config.min_rows), direction="below"),
             details={"expected": {"min_value": config.min_rows}},
         )
-    )
+    ]
+    if required:
+        rules.insert(
+            0,
+            Rule(
+                "expect_table_columns_to_match_set",
+                {"column_set": required, "exact_match": False},
+                "column_missing",
+                {},
+                "missing_columns",
+                Threshold(critical=0.0),
+                details={"required": required},
+            ),
+        )
     history = data.row_count_history[-config.row_count_history_windows :]
-    drop_threshold = thresholds.get("row_count_drop")
     if not history or statistics.median(history) <= 0:
         reason = "no earlier windows with rows yet" if not history else "the earlier windows had no rows"
-        extra.append(
-            MetricResult("quality", "row_count_drop", None, n=data.rows, status=Status.INSUFFICIENT_DATA,
-                         details={"reason": reason, "history": history})
-        )  # fmt: skip
-    else:
-        median = float(statistics.median(history))
-        bound = _bound(drop_threshold)
-        low = math.ceil(median * (1 - bound)) if bound is not None else 0
-        rules.append(
-            Rule(
-                "expect_table_row_count_to_be_between",
-                {"min_value": max(0, low)},
-                "row_count_drop",
-                {},
-                "drop",
-                drop_threshold,
-                details={"median_of_history": median, "history": history},
+        details = {"reason": reason, "history": history}
+        return rules, [
+            MetricResult(
+                "quality", "row_count_drop", None, n=data.rows, status=Status.INSUFFICIENT_DATA, details=details
             )
-        )
+        ]
+    median = float(statistics.median(history))
+    threshold = config.thresholds.get("row_count_drop")
+    bound = _bound(threshold)
+    low = max(0, math.ceil(median * (1 - bound))) if bound is not None else 0
+    details = {"median_of_history": median, "history": history}
+    rules.append(Rule("expect_table_row_count_to_be_between", {"min_value": low}, "row_count_drop", {}, "drop",
+                      threshold, details=details))  # fmt: skip
+    return rules, []
 
+
+def _type_rules(config: QualityConfig, data: AuditData, present: set[str]) -> list[Rule]:
+    """One type expectation per column with an expected kind. String columns are categoricals
+    in the frame GX sees (see ``canonical``), so their expectation is the dtype ``category``."""
+    rules = []
+    threshold = config.thresholds.get("type_mismatch")
     for name, kind in _expected_kinds(config, data, present).items():
         if kind == "string":
             expectation, kwargs = "expect_column_type_to_be", {"column": name, "type_": "category"}
         else:
-            expectation, kwargs = (
-                "expect_column_values_to_be_in_type_list",
-                {"column": name, "type_list": TYPE_LISTS[kind]},
-            )
-        observed = kind_of(frame[name])
-        rules.append(
-            Rule(expectation, kwargs, "type_mismatch", {"column": name}, "flag", thresholds.get("type_mismatch"),
-                 details={"expected": kind, "observed": observed, "dtype": str(frame[name].dtype)})
-        )  # fmt: skip
-        gx_columns.append(name)
+            expectation = "expect_column_values_to_be_in_type_list"
+            kwargs = {"column": name, "type_list": TYPE_LISTS[kind]}
+        series = data.current[name]
+        details = {"expected": kind, "observed": kind_of(series), "dtype": str(series.dtype)}
+        rules.append(Rule(expectation, kwargs, "type_mismatch", {"column": name}, "flag", threshold, details=details))
+    return rules
 
-    null_checked = [c for c in required if c in present and c != columns.label]
+
+def _value_rules(config: QualityConfig, data: AuditData, required: list[str], present: set[str]) -> list[Rule]:
+    """Null shares, allowed categories, the score range, timestamps in the window, unique ids."""
+    frame, columns, thresholds = data.current, data.columns, config.thresholds
+    rules = []
+    null_checked = [c for c in required if c != columns.label]
     null_checked += [c for c in config.null_share_per_column if c in present and c not in null_checked]
     for name in null_checked:
         spec = config.null_share_per_column.get(name)
         threshold = spec.to_threshold() if spec is not None else thresholds.get("null_share")
         rules.append(_share_rule("expect_column_values_to_not_be_null", name, "null_share", threshold))
-        gx_columns.append(name)
-
     for name, allowed in config.allowed_categories.items():
         if name in present:
             threshold = thresholds.get("unexpected_category_share")
-            rules.append(_share_rule("expect_column_values_to_be_in_set", name, "unexpected_category_share",
-                                     threshold, value_set=list(allowed)))  # fmt: skip
-            gx_columns.append(name)
-
-    if columns.score and columns.score in present and kind_of(frame[columns.score]) == "numeric":
+            rules.append(
+                _share_rule(
+                    "expect_column_values_to_be_in_set", name, "unexpected_category_share", threshold,
+                    value_set=list(allowed),
+                )
+            )  # fmt: skip
+    score = columns.score
+    if score and score in present and kind_of(frame[score]) == "numeric":
         low, high = config.score_range
-        rules.append(_share_rule("expect_column_values_to_be_between", columns.score, "out_of_range_share",
-                                 thresholds.get("out_of_range_share"), min_value=low, max_value=high))  # fmt: skip
-        gx_columns.append(columns.score)
-
+        threshold = thresholds.get("out_of_range_share")
+        rules.append(
+            _share_rule("expect_column_values_to_be_between", score, "out_of_range_share", threshold,
+                        min_value=low, max_value=high)
+        )  # fmt: skip
     ts = columns.timestamp
     if ts in present and kind_of(frame[ts]) == "datetime":
-        start, end = (t.replace(tzinfo=None) for t in (_utc(data.window_start), _utc(data.window_end)))
-        rules.append(_share_rule("expect_column_values_to_be_between", ts, "outside_window_share",
-                                 thresholds.get("outside_window_share"), min_value=start, max_value=end,
-                                 strict_max=True))  # fmt: skip
-        gx_columns.append(ts)
-
-    if columns.prediction_id and columns.prediction_id in present:
-        rules.append(_share_rule("expect_column_values_to_be_unique", columns.prediction_id, "duplicate_id_share",
-                                 thresholds.get("duplicate_id_share")))  # fmt: skip
-        gx_columns.append(columns.prediction_id)
-
-    rules += _spec_rules(config)
-    return Plan(rules, extra, list(dict.fromkeys(gx_columns)))
-
-
-def _utc(moment: Any) -> Any:
-    from ethics_audit.windows import as_utc
-
-    return as_utc(moment)
+        # the frame GX sees holds naive UTC timestamps (see ``canonical``)
+        start, end = (as_utc(t).replace(tzinfo=None) for t in (data.window_start, data.window_end))
+        threshold = thresholds.get("outside_window_share")
+        rules.append(
+            _share_rule("expect_column_values_to_be_between", ts, "outside_window_share", threshold,
+                        min_value=start, max_value=end, strict_max=True)
+        )  # fmt: skip
+    pid = columns.prediction_id
+    if pid and pid in present:
+        threshold = thresholds.get("duplicate_id_share")
+        rules.append(_share_rule("expect_column_values_to_be_unique", pid, "duplicate_id_share", threshold))
+    return rules
 
 
 def _spec_rules(config: QualityConfig) -> list[Rule]:
@@ -446,55 +449,58 @@ def _unexpected_values(series: pd.Series, allowed: list[Any], limit: int = 5) ->
 
 
 def _error(rule: Rule, message: str) -> MetricResult:
-    return MetricResult("quality", rule.metric, None, slice=rule.slice, status=Status.ERROR,
-                        details={"error": message, "expectation": rule.expectation})  # fmt: skip
+    details = {"error": message, "expectation": rule.expectation}
+    return MetricResult("quality", rule.metric, None, slice=rule.slice, status=Status.ERROR, details=details)
 
 
 def _to_results(rule: Rule, outcome: dict[str, Any], data: AuditData, gx_frame: pd.DataFrame) -> list[MetricResult]:
+    """The metric result(s) of one expectation's GX outcome, as ``rule.read`` says."""
     if outcome.get("exception_info", {}).get("raised_exception"):
         message = (outcome["exception_info"].get("exception_message") or "GX raised an error").splitlines()[0]
         return [_error(rule, f"Great Expectations could not evaluate {rule.expectation}: {message}")]
     result = outcome.get("result") or {}
     success = bool(outcome.get("success"))
     base = {**rule.details, "expectation": rule.expectation, "gx_success": success}
-    n = data.rows
+
+    def one(value: Any, details: dict[str, Any], n: int = data.rows) -> list[MetricResult]:
+        return [
+            MetricResult(
+                "quality", rule.metric, value, slice=rule.slice, n=n, threshold=rule.threshold, details=details
+            )
+        ]
+
     if rule.read == "missing_columns":
         missing = set(((result.get("details") or {}).get("mismatched") or {}).get("missing") or [])
+        plain = {"expectation": rule.expectation, "gx_success": success}
         return [
-            MetricResult("quality", rule.metric, float(name in missing), slice={"column": name}, n=n,
-                         threshold=rule.threshold,
-                         details={"expectation": rule.expectation, "gx_success": success,
-                                  **({"blocking": True} if name in missing else {})})
+            MetricResult(
+                "quality", rule.metric, float(name in missing), slice={"column": name}, n=data.rows,
+                threshold=rule.threshold, details={**plain, "blocking": True} if name in missing else plain,
+            )
             for name in rule.details["required"]
         ]  # fmt: skip
     if rule.read == "flag":
-        return [MetricResult("quality", rule.metric, 0.0 if success else 1.0, slice=rule.slice, n=n,
-                             threshold=rule.threshold, details=base)]  # fmt: skip
+        return one(0.0 if success else 1.0, base)
     if rule.read == "observed":
-        return [MetricResult("quality", rule.metric, result.get("observed_value"), slice=rule.slice, n=n,
-                             threshold=rule.threshold, details=base)]  # fmt: skip
+        return one(result.get("observed_value"), base)
     if rule.read == "drop":
-        median = rule.details["median_of_history"]
-        value = 1.0 - (result.get("observed_value") or 0) / median
-        return [MetricResult("quality", rule.metric, value, slice=rule.slice, n=n, threshold=rule.threshold,
-                             details={**base, "expected": {"min_rows": rule.kwargs["min_value"]}})]  # fmt: skip
+        value = 1.0 - (result.get("observed_value") or 0) / rule.details["median_of_history"]
+        return one(value, {**base, "expected": {"min_rows": rule.kwargs["min_value"]}})
     if rule.read == "share":
-        value, nonmissing = _share(result)
-        details = {**base, "unexpected_count": result.get("unexpected_count"), "nonnull": nonmissing}
+        value, nonnull = _share(result)
+        details = {**base, "unexpected_count": result.get("unexpected_count"), "nonnull": nonnull}
         if rule.metric == "unexpected_category_share" and result.get("unexpected_count"):
             details["unexpected_values"] = _unexpected_values(gx_frame[rule.slice["column"]], rule.kwargs["value_set"])
-        return [MetricResult("quality", rule.metric, value, slice=rule.slice, n=nonmissing,
-                             threshold=rule.threshold, details=details)]  # fmt: skip
-    # a spec-defined expectation: 1 when it failed
+        return one(value, details, n=nonnull)
+    # a spec-defined expectation: 1 when it failed, GX's observed value (if safe) in the details
     column = rule.kwargs.get("column") if isinstance(rule.kwargs.get("column"), str) else None
     cleaned = _clean_result(result, rule.expectation, column)
     details = {**base, "observed_value": cleaned.get("observed_value"), "kwargs": _jsonable(rule.kwargs)}
     if "unexpected_count" in cleaned:
-        details["unexpected_share"], _ = _share(cleaned)
+        details["unexpected_share"] = _share(cleaned)[0]
     if rule.blocking and not success:
         details["blocking"] = True
-    return [MetricResult("quality", rule.metric, 0.0 if success else 1.0, slice=rule.slice, n=n,
-                         threshold=rule.threshold, details=details)]  # fmt: skip
+    return one(0.0 if success else 1.0, details)
 
 
 def _jsonable(value: Any) -> Any:
