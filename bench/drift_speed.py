@@ -21,22 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
-from bench.synthetic import frame, spec_dict, window  # noqa: E402
-
-
-def audit_data(rows: int):
-    from ethics_audit.data import AuditData
-    from ethics_audit.spec import AuditSpec
-
-    spec = AuditSpec.model_validate(spec_dict())
-    start, end = window()
-    return AuditData(
-        spec=spec,
-        window_start=start,
-        window_end=end,
-        current=frame(rows, seed=1, shift=0.5),
-        reference=frame(rows, seed=0),
-    )
+from bench.synthetic import audit_data, frame  # noqa: E402
 
 
 def time_ours(data, repeats: int) -> tuple[list[float], dict[str, float]]:
@@ -77,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
-    data = audit_data(args.rows)
+    data = audit_data(frame(args.rows, seed=1, shift=0.5), frame(args.rows, seed=0))
     from ethics_audit.checks import drift
 
     columns = [name for name, _ in drift.audited_columns(data.spec, data.spec.checks.drift)]
