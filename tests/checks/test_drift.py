@@ -182,6 +182,11 @@ def test_no_reference_is_insufficient_never_a_pass() -> None:
     assert "no reference data" in results[-1].details["reason"]
 
 
+def test_empty_reference_without_columns_is_insufficient() -> None:
+    results = run(window(500, seed=1), pd.DataFrame())
+    assert {r.status for r in results} == {Status.INSUFFICIENT_DATA}
+
+
 def test_too_small_reference_is_insufficient() -> None:
     results = run(window(500, seed=1), window(20, seed=2))
     assert {r.status for r in results} == {Status.INSUFFICIENT_DATA}

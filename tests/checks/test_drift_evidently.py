@@ -16,7 +16,7 @@ from ethics_audit.results import MetricResult
 from ethics_audit.spec import EVIDENTLY_STATTESTS, STATTEST_TYPES
 from helpers import make_data, make_spec
 
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::RuntimeWarning"), pytest.mark.filterwarnings("ignore::UserWarning")]
 
 COLUMNS = [
     "f_normal",  # float: numerical

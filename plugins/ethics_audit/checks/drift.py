@@ -388,7 +388,7 @@ def _insufficient(column: DriftColumn | None, reason: str, n: int | None = None)
     )
 
 
-def _check_columns(pairs: list[tuple[str, str]], data: AuditData) -> None:
+def _check_window_columns(pairs: list[tuple[str, str]], data: AuditData) -> None:
     current = data.current.columns
     missing = [name for name, _ in pairs if name not in current]
     if missing:
@@ -396,13 +396,15 @@ def _check_columns(pairs: list[tuple[str, str]], data: AuditData) -> None:
             f"checks.drift: {missing} not among the window's columns (columns: {sorted(map(str, current))[:30]}); "
             "fix checks.drift.columns or the columns mapping"
         )
-    if data.reference is None:
-        return
-    missing = [name for name, role in pairs if name not in data.reference.columns and role != "label"]
+
+
+def _check_reference_columns(columns: list[DriftColumn], reference: pd.DataFrame) -> None:
+    """A feature the reference lacks is a setup error; a label it lacks is only not comparable."""
+    missing = [c.name for c in columns if c.name not in reference.columns and c.role != "label"]
     if missing:
         raise DataError(
             f"checks.drift: {missing} are in the window but not in the reference "
-            f"(reference columns: {sorted(map(str, data.reference.columns))[:30]}); fix the reference "
+            f"(reference columns: {sorted(map(str, reference.columns))[:30]}); fix the reference "
             "(reference.baseline) or leave them out of checks.drift.columns"
         )
 
@@ -478,7 +480,7 @@ def run(config: DriftConfig, data: AuditData) -> list[MetricResult]:
     pairs = audited_columns(data.spec, config)
     if not pairs:
         raise DataError("checks.drift: no columns to audit; map columns.features/score/prediction/label")
-    _check_columns(pairs, data)
+    _check_window_columns(pairs, data)
     columns = [_column(config, name, role, data.current[name]) for name, role in pairs]
     if data.reference is None or data.reference_rows < config.min_reference_rows:
         reason = (
@@ -488,7 +490,7 @@ def run(config: DriftConfig, data: AuditData) -> list[MetricResult]:
             f"{config.min_reference_rows}"
         )
         return [_insufficient(c, reason) for c in columns] + [_insufficient(None, reason, n=0)]
-
+    _check_reference_columns(columns, data.reference)
     results = _column_results(config, columns, data)
     computed = [r for r in results if r.status is Status.COMPUTED]
     drifted = [r.slice["column"] for r in computed if r.details["drifted"]]
