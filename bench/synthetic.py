@@ -85,3 +85,13 @@ def spec_dict(path: str = "current.parquet", reference: str = "reference.parquet
 
 def window() -> tuple[datetime, datetime]:
     return START, START + timedelta(days=7)
+
+
+def audit_data(current: pd.DataFrame, reference: pd.DataFrame | None = None, **kwargs: Any) -> Any:
+    """An ``AuditData`` of the synthetic spec over frames in memory (no files read)."""
+    from ethics_audit.data import AuditData
+    from ethics_audit.spec import AuditSpec
+
+    start, end = window()
+    spec = AuditSpec.model_validate(spec_dict())
+    return AuditData(spec=spec, window_start=start, window_end=end, current=current, reference=reference, **kwargs)

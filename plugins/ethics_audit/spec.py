@@ -388,6 +388,10 @@ class QualityThresholds(Thresholds):
     unexpected_category_share: ThresholdSpec = _t(0.0, 0.01)
     duplicate_id_share: ThresholdSpec = _t(0.0, 0.001)
     outside_window_share: ThresholdSpec = _t(0.0, 0.01)
+    type_mismatch: ThresholdSpec = _t(None, 0.0)
+
+
+QUALITY_TYPES = ("numeric", "string", "boolean", "datetime")
 
 
 class ExpectationSpec(Strict):
@@ -396,23 +400,79 @@ class ExpectationSpec(Strict):
     expectation: str = Field(pattern=r"^expect_[a-z0-9_]+$", description="e.g. expect_column_values_to_match_regex")
     kwargs: dict[str, Any] = Field(default_factory=dict)
     severity: Literal["warn", "critical"] = "warn"
+    blocking: bool = Field(False, description="a failure skips the window's other checks (needs severity critical)")
+
+    @model_validator(mode="after")
+    def _blocking_is_critical(self) -> ExpectationSpec:
+        if self.blocking and self.severity != "critical":
+            raise ValueError("a blocking expectation must have severity: critical")
+        return self
 
 
 class QualityConfig(Strict):
     enabled: bool = True
     required_columns: list[ColumnName] | None = Field(None, description="default: every mapped column")
+    column_types: dict[ColumnName, Literal[QUALITY_TYPES]] = Field(  # type: ignore[valid-type]
+        default_factory=dict,
+        description="expected kind per column; default: score numeric, timestamp datetime, "
+        "other mapped columns (except the label) the kind they have in the reference",
+    )
     allowed_categories: dict[ColumnName, list[Scalar]] = Field(default_factory=dict)
     score_range: tuple[float, float] = (0.0, 1.0)
     min_rows: int = Field(1, ge=0)
     row_count_history_windows: int = Field(4, ge=1, description="median of the last N windows")
-    null_share_per_column: dict[ColumnName, ThresholdSpec] = Field(default_factory=dict)
+    null_share_per_column: dict[ColumnName, ThresholdSpec] = Field(
+        default_factory=dict, description="replaces thresholds.null_share for these columns (the label is unchecked)"
+    )
     expectations: list[ExpectationSpec] = Field(default_factory=list)
     thresholds: QualityThresholds = QualityThresholds()
 
+    @field_validator("score_range")
+    @classmethod
+    def _ordered(cls, score_range: tuple[float, float]) -> tuple[float, float]:
+        if score_range[0] > score_range[1]:
+            raise ValueError(f"score_range [{score_range[0]}, {score_range[1]}] has low > high")
+        return score_range
+
+
+# Evidently 0.7's column types per registered stat test (tests check this against Evidently's registry).
+STATTEST_TYPES: dict[str, tuple[str, ...]] = {
+    "TVD": ("categorical",),
+    "abs_text_content_drift": ("text",),
+    "anderson": ("numerical",),
+    "chisquare": ("categorical",),
+    "cramer_von_mises": ("numerical",),
+    "ed": ("numerical",),
+    "empirical_mmd": ("numerical",),
+    "es": ("numerical",),
+    "fisher_exact": ("categorical",),
+    "g_test": ("categorical",),
+    "hellinger": ("categorical", "numerical"),
+    "jensenshannon": ("categorical", "numerical"),
+    "kl_div": ("categorical", "numerical"),
+    "ks": ("numerical",),
+    "mannw": ("numerical",),
+    "perc_text_content_drift": ("text",),
+    "psi": ("categorical", "numerical"),
+    "t_test": ("numerical",),
+    "wasserstein": ("numerical",),
+    "z": ("categorical",),
+}
+
 
 class StatTestSpec(Strict):
+    """A drift method: any Evidently stat test by its registered name, and/or its threshold
+    (a p-value for tests, a distance for distances; default: the test's own default)."""
+
     stattest: Literal[EVIDENTLY_STATTESTS] | None = None  # type: ignore[valid-type]
     threshold: float | None = Field(None, ge=0)
+
+    @field_validator("stattest")
+    @classmethod
+    def _not_text(cls, stattest: str | None) -> str | None:
+        if stattest is not None and STATTEST_TYPES.get(stattest) == ("text",):
+            raise ValueError(f"{stattest!r} is for free-text columns, which checks.drift does not audit")
+        return stattest
 
 
 class DriftThresholds(Thresholds):
@@ -421,21 +481,41 @@ class DriftThresholds(Thresholds):
 
 class HtmlReportSpec(Strict):
     enabled: bool = False
-    sample_size: int = Field(5000, ge=100)
+    sample_size: int = Field(5000, ge=100, description="rows sampled from the window and from the reference")
 
 
 class DriftConfig(Strict):
     enabled: bool = True
     columns: list[ColumnName] | None = Field(None, description="default: features, score, prediction, label")
-    column_types: dict[ColumnName, Literal["numerical", "categorical"]] = Field(default_factory=dict)
+    column_types: dict[ColumnName, Literal["numerical", "categorical"]] = Field(
+        default_factory=dict, description="default: Evidently's inference from the window's column"
+    )
     stattest: StatTestSpec = StatTestSpec()
     per_type: dict[Literal["numerical", "categorical"], StatTestSpec] = Field(default_factory=dict)
     per_column: dict[ColumnName, StatTestSpec] = Field(default_factory=dict)
-    min_reference_rows: int = Field(30, ge=1)
+    min_reference_rows: int = Field(30, ge=1, description="fewer non-null reference values: insufficient_data")
+    min_current_rows: int = Field(30, ge=1, description="fewer non-null window values: insufficient_data")
     column_severity: Literal["warn", "critical"] = "warn"
     output_severity: Literal["warn", "critical"] = Field("critical", description="for score/prediction/label")
     html_report: HtmlReportSpec = HtmlReportSpec()
     thresholds: DriftThresholds = DriftThresholds()
+
+    @model_validator(mode="after")
+    def _methods_fit_types(self) -> DriftConfig:
+        problems = []
+        for kind, method in self.per_type.items():
+            if method.stattest and kind not in STATTEST_TYPES[method.stattest]:
+                problems.append(f"per_type.{kind}.stattest: {method.stattest!r} does not apply to {kind} columns")
+        for column, method in self.per_column.items():
+            kind = self.column_types.get(column)
+            if method.stattest and kind and kind not in STATTEST_TYPES[method.stattest]:
+                problems.append(
+                    f"per_column.{column}.stattest: {method.stattest!r} does not apply to {kind} columns "
+                    f"(column_types.{column})"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class BootstrapSpec(Strict):

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 # family name -> module; the order is the order families run in (quality gates the rest)
 CHECKS: dict[str, str] = {
+    "quality": "ethics_audit.checks.quality",
+    "drift": "ethics_audit.checks.drift",
     "fairness": "ethics_audit.checks.fairness",
     "privacy": "ethics_audit.checks.privacy",
 }
