@@ -70,7 +70,7 @@ def _parse_when(text: str, option: str) -> datetime:
     try:
         return parse_instant(text)
     except ValueError as exc:
-        raise AuditError(f"{option}: {exc}") from None
+        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 def _load(spec_path: Path) -> AuditSpec:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -300,5 +300,6 @@ def load_window(
         consent=consent,
         training_members=members,
         row_count_history=list(row_count_history or []),
-        now=as_utc(now) if now else None,
+        # fixed once, so every check (and every Airflow task) judges retention against the same time
+        now=as_utc(now) if now else datetime.now(timezone.utc),
     )

@@ -91,3 +91,10 @@ def parse_quarter(text: str) -> tuple[datetime, datetime]:
     start = datetime(year, 3 * (quarter - 1) + 1, 1, tzinfo=timezone.utc)
     end = datetime(year + (quarter == 4), (3 * quarter) % 12 + 1, 1, tzinfo=timezone.utc)
     return start, end
+
+
+def previous_quarter(moment: datetime) -> str:
+    """The last quarter that ended before ``moment``: 2026-10-08 -> ``2026Q3``."""
+    moment = as_utc(moment)
+    quarter = (moment.month - 1) // 3  # 0-based quarter of ``moment``, i.e. the previous one 1-based
+    return f"{moment.year - 1}Q4" if quarter == 0 else f"{moment.year}Q{quarter}"

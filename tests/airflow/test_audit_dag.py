@@ -8,11 +8,7 @@ numbers use the small real families of ``tests/fakes``.
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
-import sys
-import types
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -105,50 +101,6 @@ def fake_families(monkeypatch: pytest.MonkeyPatch) -> dict:
     return behaviour
 
 
-class Deliveries:
-    """Stands in for ``ethics_audit.notify`` until it is merged: records each call and what the
-    results database held at that moment (delivery must come after the commit)."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict] = []
-
-    def deliver_pending(self, store: Store, *, audit_id: str | None = None, now: Any = None) -> dict:
-        self.calls.append({"audit_id": audit_id, "current": [r.run_id for r in store.history(audit_id or "")]})
-        return {"sent": 0}
-
-
-@pytest.fixture
-def deliveries(monkeypatch: pytest.MonkeyPatch) -> Deliveries | None:
-    """The test's notify stand-in, or None when the real ``ethics_audit.notify`` is installed."""
-    if importlib.util.find_spec("ethics_audit.notify") is not None:
-        return None
-    stand_in = Deliveries()
-    module = types.ModuleType("ethics_audit.notify")
-    module.__spec__ = importlib.machinery.ModuleSpec("ethics_audit.notify", None)
-    module.deliver_pending = stand_in.deliver_pending
-    monkeypatch.setitem(sys.modules, "ethics_audit.notify", module)
-    return stand_in
-
-
-@pytest.fixture
-def outbox_writer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``Store.enqueue_notification`` as specified for issue 6, until the real one is merged."""
-    if hasattr(Store, "enqueue_notification"):
-        return
-
-    def enqueue_notification(self: Store, audit_id: str, channel: str, idempotency_key: str, payload: dict) -> None:
-        from ethics_audit.store.models import Notification
-
-        with self.session() as s:
-            known = s.execute(sa.select(Notification.id).where(Notification.idempotency_key == idempotency_key))
-            if known.first() is None:
-                s.add(
-                    Notification(audit_id=audit_id, channel=channel, idempotency_key=idempotency_key, payload=payload)
-                )
-
-    monkeypatch.setattr(Store, "enqueue_notification", enqueue_notification, raising=False)
-
-
 # --------------------------------------------------------------------------- tests
 
 
@@ -164,7 +116,7 @@ def test_dag_test_audits_its_data_interval_and_records_it(
     assert {t: got[t] for t in got if t != "deliver"} == {
         t: "success" for t in ("wait_for_late_data", "extract", *FAMILIES, "record")
     }
-    assert got["deliver"] == ("success" if _installed("ethics_audit.notify") else "skipped")
+    assert got["deliver"] == "success"
 
     store = Store(results_conn)
     try:
@@ -176,21 +128,14 @@ def test_dag_test_audits_its_data_interval_and_records_it(
         families = record.summary["checks"]
         assert set(families) == set(FAMILIES)  # (JSONB keeps no key order)
         for family in FAMILIES:
-            if family in checks.available():
-                assert families[family]["status"] == "ran", families[family]
-            else:
-                assert families[family]["status"] == "error"
-                assert "not available" in families[family]["reason"]
+            assert families[family]["status"] == "ran", families[family]
         findings = store.findings(record.run_id)
         by_metric = {(f.result.check, f.result.metric): f for f in findings}
         assert by_metric[("window", "row_count")].result.value == len(expected)
-        if set(FAMILIES) <= set(checks.available()):
-            # with the real families merged, week 4's pacing bug must come out as a fairness breach
-            assert families["fairness"]["worst"] in ("warn", "critical")
-            assert any(f.result.check == "fairness" and f.severity.is_breach for f in findings)
-            assert record.status == "succeeded"
-        else:
-            assert record.status == "partial"
+        # week 4's pacing bug comes out as a fairness breach, and every family ran cleanly
+        assert families["fairness"]["worst"] in ("warn", "critical")
+        assert any(f.result.check == "fairness" and f.severity.is_breach for f in findings)
+        assert record.status == "succeeded"
     finally:
         store.dispose()
     [run] = runs_table(results_conn)
@@ -222,17 +167,12 @@ def test_dag_test_audits_its_data_interval_and_records_it(
         assert [(e.extra["run_id"], e.extra["window_start"]) for e in events] == [(record.run_id, start.isoformat())]
 
 
-def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
 def test_rerunning_a_window_leaves_one_set_of_results_and_no_duplicate_notifications(
     airflow_db: Path,
     demo_spec: Path,
     demo_root: Path,
     results_conn: str,
     fake_families: dict,
-    deliveries: Deliveries | None,
 ) -> None:
     start, end = week_window(2)
     mean = float(window_rows(demo_root, start, end)["score"].mean())
@@ -266,18 +206,10 @@ def test_rerunning_a_window_leaves_one_set_of_results_and_no_duplicate_notificat
     notes = outbox(results_conn)
     keys = [n["idempotency_key"] for n in notes]
     assert len(keys) == len(set(keys))
-    if deliveries is not None:
-        # delivery ran once per DAG run, for this audit, after that run's results were committed
-        assert deliveries.calls == [
-            {"audit_id": "ad-delivery", "current": [1]},
-            {"audit_id": "ad-delivery", "current": [2]},
-        ]
-        assert notes == outbox_before == []  # nothing queues notifications before issue 6 is merged
-    else:
-        # with incidents and notifications merged: the persisting breach updates its incidents and
-        # the re-run queues nothing new; every queued notification was sent exactly once
-        assert len(notes) == len(outbox_before) > 0
-        assert all(n["status"] == "sent" and n["attempts"] == 1 for n in notes)
+    # the persisting breach updates its incidents and the re-run queues nothing new; every
+    # queued notification was sent exactly once
+    assert len(notes) == len(outbox_before) > 0
+    assert all(n["status"] == "sent" and n["attempts"] == 1 for n in notes)
 
 
 def test_quality_blocking_skips_the_other_families_and_still_records_the_window(
@@ -361,8 +293,6 @@ def test_a_failed_extract_is_recorded_and_tells_the_owners(
     specs_dir: Path,
     demo_root: Path,
     results_conn: str,
-    deliveries: Deliveries | None,
-    outbox_writer: None,
 ) -> None:
     text = demo_spec_text(demo_root).replace(f"{demo_root}/predictions/*.parquet", f"{demo_root}/missing/*.parquet")
     text = text.replace("      channels: [console]", "      channels: [console, slack]")
@@ -381,12 +311,10 @@ def test_a_failed_extract_is_recorded_and_tells_the_owners(
     notes = outbox(results_conn)
     assert sorted(n["channel"] for n in notes) == ["console", "slack"]
     payload = notes[0]["payload"]
-    assert payload["kind"] == "audit_failed" and payload["task_id"] == "extract"
+    assert payload["severity"] == "critical" and payload["task_id"] == "extract"
     assert payload["window_start"] == start.isoformat()
     assert "source.path: no files match" in payload["error"]
     assert notes[0]["idempotency_key"].startswith(f"airflow-failed:{DAG_ID}:{dag_run.run_id}:extract:1:")
-    if deliveries is not None:
-        assert deliveries.calls == [{"audit_id": "ad-delivery", "current": []}]
 
 
 def test_a_task_failing_after_extract_fails_its_attempt_without_leaking_values(
@@ -394,8 +322,6 @@ def test_a_task_failing_after_extract_fails_its_attempt_without_leaking_values(
     demo_spec: Path,
     results_conn: str,
     fake_families: dict,
-    deliveries: Deliveries | None,
-    outbox_writer: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from ethics_audit.airflow import tasks

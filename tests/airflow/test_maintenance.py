@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.machinery
 import json
-import sys
 import time
 import types
 from datetime import datetime, timedelta, timezone
@@ -20,6 +18,7 @@ from ethics_audit import staging
 from ethics_audit.airflow import tasks
 from ethics_audit.errors import AuditError, DataError
 from ethics_audit.store import Store
+from ethics_audit.windows import previous_quarter
 from helpers import WINDOW_END, WINDOW_START, make_data, make_spec
 
 SPEC = {
@@ -28,6 +27,7 @@ SPEC = {
     "window": {"size": "7d"},
     "source": {"path": "data/*.parquet"},
     "columns": {"entity_id": "user_id", "timestamp": "ts"},
+    "owners": {"slack_channel": "#churn", "ticket_project": "CHURN"},
     "notifications": {
         "routes": [{"severities": ["critical"], "channels": ["slack", "jira"]}, {"channels": ["console"]}]
     },
@@ -35,22 +35,14 @@ SPEC = {
 }
 
 
-def install(monkeypatch: pytest.MonkeyPatch, name: str, **functions: Any) -> None:
-    module = types.ModuleType(name)
-    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
-    for key, value in functions.items():
-        setattr(module, key, value)
-    monkeypatch.setitem(sys.modules, name, module)
-
-
 def test_previous_quarter() -> None:
     def at(*args: int) -> datetime:
         return datetime(*args, tzinfo=timezone.utc)
 
-    assert tasks.previous_quarter(at(2026, 10, 8, 6)) == "2026Q3"
-    assert tasks.previous_quarter(at(2026, 1, 8)) == "2025Q4"
-    assert tasks.previous_quarter(at(2026, 4, 1)) == "2026Q1"
-    assert tasks.previous_quarter(at(2026, 12, 31, 23)) == "2026Q3"
+    assert previous_quarter(at(2026, 10, 8, 6)) == "2026Q3"
+    assert previous_quarter(at(2026, 1, 8)) == "2025Q4"
+    assert previous_quarter(at(2026, 4, 1)) == "2026Q1"
+    assert previous_quarter(at(2026, 12, 31, 23)) == "2026Q3"
 
 
 def test_failure_messages_keep_our_errors_and_hide_library_details() -> None:
@@ -61,12 +53,7 @@ def test_failure_messages_keep_our_errors_and_hide_library_details() -> None:
     assert tasks.trigger_name("scheduled") == "airflow-scheduled"
 
 
-def test_steps_without_their_piece_are_skipped_not_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tasks, "_available", lambda module: False)
-    with pytest.raises(tasks.StepSkipped, match=r"ethics_audit\.notify is not installed"):
-        tasks.deliver("churn-model")
-    with pytest.raises(tasks.StepSkipped, match=r"ethics_audit\.reports is not installed"):
-        tasks.quarterly_report("2026Q3", [])
+def test_a_quarter_that_is_not_one_is_a_clear_error() -> None:
     with pytest.raises(AuditError, match="quarterly report: '2026Q5' is not a quarter"):
         tasks.quarterly_report("2026Q5", [])
 
@@ -82,49 +69,28 @@ def dag_from(file: str, dag_id: str) -> Any:
 def test_the_quarterly_dag_builds_the_report_and_tells_each_audited_model(
     airflow_db: Path, specs_dir: Path, results_conn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("ETHICS_AUDIT_CHROMIUM", str(specs_dir / "no-browser"))  # the PDF is tested elsewhere
     (specs_dir / "churn.yaml").write_text(yaml.safe_dump(SPEC))
     (specs_dir / "other.yaml").write_text(yaml.safe_dump(SPEC | {"id": "never-audited"}))
     store = Store(results_conn)
-    run_id = store.begin_run(make_spec({"id": "churn-model"}), WINDOW_START, WINDOW_END)
-    store.record_window(
-        run_id,
-        make_spec({"id": "churn-model"}),
-        [],
-        status="succeeded",
-        rows=1,
-        reference_rows=None,
-        timings={},
-        summary={},
-    )
-    built: list[tuple[str, Any]] = []
-    delivered: list[Any] = []
-
-    def build_quarterly_report(store: Store, quarter: str, **kwargs: Any) -> dict:
-        built.append((quarter, kwargs))
-        return {"html": Path(f"/reports/{quarter}.html"), "pdf": Path(f"/reports/{quarter}.pdf")}
-
-    install(monkeypatch, "ethics_audit.reports", build_quarterly_report=build_quarterly_report)
-    install(monkeypatch, "ethics_audit.notify", deliver_pending=lambda store, **kw: delivered.append(kw) or {})
-    if not hasattr(Store, "enqueue_notification"):
-        queued: list[tuple] = []
-        monkeypatch.setattr(Store, "enqueue_notification", lambda self, *a: queued.append(a), raising=False)
-    else:
-        queued = None  # type: ignore[assignment]
+    spec = make_spec({"id": "churn-model"})
+    run_id = store.begin_run(spec, WINDOW_START, WINDOW_END)
+    store.record_window(run_id, spec, [], status="succeeded", rows=1, reference_rows=None, timings={}, summary={})
 
     dag = dag_from("ethics_audit_maintenance.py", "ethics_audit_quarterly_report")
-    dag_run = dag.test(logical_date=datetime(2026, 10, 8, 6, tzinfo=timezone.utc))
-    assert str(dag_run.state) == "success"
-    assert built == [("2026Q3", {})]
-    if queued is not None:
-        # every channel of the audited model, once; the model that was never audited is not told
-        assert sorted((a[0], a[1], a[2]) for a in queued) == [
-            ("churn-model", c, f"quarterly-report:2026Q3:churn-model:{c}") for c in ("console", "jira", "slack")
-        ]
-        assert queued[0][3]["files"] == {"html": "/reports/2026Q3.html", "pdf": "/reports/2026Q3.pdf"}
+    for _ in range(2):  # a re-run of the same quarter tells nobody twice
+        dag_run = dag.test(logical_date=datetime(2026, 10, 8, 6, tzinfo=timezone.utc))
+        assert str(dag_run.state) == "success"
+    html = Path(specs_dir.parent / "home" / "reports" / "2026Q3" / "ethics-report-2026Q3.html")
+    assert "churn" in html.read_text()
+    # every chat channel of the audited model, once; the model that was never audited is not told
+    queued = sorted((n.audit_id, n.channel, n.idempotency_key) for n in store.notifications(limit=50))
+    assert queued == [("churn-model", c, f"quarterly-report:2026Q3:churn-model:{c}") for c in ("console", "slack")]
+    assert all(str(html) in str(n.payload["links"]) for n in store.notifications(limit=50))
 
-    built.clear()
     dag_run = dag.test(logical_date=datetime(2026, 11, 1, tzinfo=timezone.utc), run_conf={"quarter": "2026Q1"})
-    assert str(dag_run.state) == "success" and built == [("2026Q1", {})]
+    assert str(dag_run.state) == "success"
+    assert (specs_dir.parent / "home" / "reports" / "2026Q1" / "ethics-report-2026Q1.html").exists()
     store.dispose()
 
 
@@ -142,14 +108,15 @@ def test_the_housekeeping_dag_flushes_the_outbox_and_prunes_old_staged_windows(
         staging.save_audit_data(make_data(spec, frame), folder)
         manifest = staging.read_manifest(folder) | {"staged_at": time.time() - age.total_seconds()}
         (folder / staging.MANIFEST).write_text(json.dumps(manifest))
-    flushed: list[Any] = []
-    install(monkeypatch, "ethics_audit.notify", deliver_pending=lambda store, **kw: flushed.append(kw) or {"sent": 3})
+    store = Store(results_conn)
+    store.enqueue_notification("churn-model", "console", "hello", {"title": "hi", "text": "a waiting notice"})
 
     dag_run = dag_from("ethics_audit_maintenance.py", "ethics_audit_housekeeping").test()
 
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert states == {"flush_outbox": "success", "prune_staging": "success"}
-    assert flushed == [{"audit_id": None}]  # every audit's outbox
+    assert [n.status for n in store.notifications()] == ["sent"]  # the waiting notice went out
+    store.dispose()
     assert not old.exists() and fresh.exists()  # the spec keeps staged rows for 1 day
 
 

@@ -35,7 +35,7 @@ def test_an_alert_is_one_message_and_everything_after_it_goes_to_its_thread(stor
     assert "`0.15` [0.13, 0.17] vs warn &gt; 0.1, critical &gt; 0.2" in body  # value, interval, threshold
     assert "trend: ▁█  0.05 → 0.15" in body  # the trend over the stored windows
     assert "owners: Priya Raman (ML owner), Tom Okafor (ethics officer)" in body
-    assert "run report: not available" in body  # reports are not in this installation: said, not linked
+    assert "run report: `" in body and "/run-2/report.html`" in body  # a local path is shown, not linked
 
     w.record(store, spec, 2, w.fairness(dp=0.25, ratio=0.7))
     w.record(store, spec, 3, w.fairness())

@@ -338,12 +338,21 @@ INCIDENTS = (
 
 
 def add_incidents(store: Any, audit_id: str = "ad-delivery") -> list[int]:
-    """Incidents as the incidents code records them, opened at each window's end (+1 h)."""
+    """Curated incidents, opened at each window's end (+1 h), acknowledged and resolved at known times.
+
+    ``build_history`` already opened incidents through the real lifecycle, all within the same
+    second; these replace them so the report's times-to-acknowledge and tickets have known values.
+    """
+    from sqlalchemy import delete
+
     from ethics_audit.results import slice_key
-    from ethics_audit.store.models import Incident, IncidentEvent
+    from ethics_audit.store.models import Alert, Incident, IncidentEvent, Notification
 
     ids = []
     with store.session() as s:
+        s.execute(delete(Notification).where(Notification.audit_id == audit_id))
+        s.execute(delete(Incident).where(Incident.audit_id == audit_id))
+        s.execute(delete(Alert).where(Alert.audit_id == audit_id))
         for check, metric, slice_, sev, first, last, resolved, ack_after, ticket in INCIDENTS:
             opened = week_window(first)[1] + timedelta(hours=1)
             resolved_at = week_window(resolved)[1] + timedelta(hours=1) if resolved else None

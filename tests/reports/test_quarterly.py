@@ -166,7 +166,7 @@ def test_incidents_window_of_the_quarter(store, tmp_path: Path) -> None:
 
 
 def test_previous_quarter() -> None:
-    from ethics_audit.reports import previous_quarter
+    from ethics_audit.windows import previous_quarter
 
     assert previous_quarter(datetime(2026, 11, 1, tzinfo=timezone.utc)) == "2026Q3"
     assert previous_quarter(datetime(2027, 1, 1, tzinfo=timezone.utc)) == "2026Q4"
@@ -176,22 +176,21 @@ def test_previous_quarter() -> None:
 def test_quarterly_job_posts_the_location_through_the_outbox(
     store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The quarterly DAG's task: last quarter's report, one outbox row per audit, keyed so re-runs do not repeat."""
+    """The quarterly DAG's task: last quarter's report, one outbox row per audit and chat channel,
+    keyed so re-runs do not repeat."""
     from ethics_audit.reports import quarterly_job
 
     monkeypatch.setenv("ETHICS_AUDIT_CHROMIUM", str(tmp_path / "no-browser"))  # the PDF is tested elsewhere
-
-    build_history(store, weeks=3)
-    skipped = quarterly_job(store, now=AFTER, out_dir=tmp_path / "a")
-    assert (
-        skipped["quarter"] == "2026 Q3"
-        and skipped["notifications"] == []
-        and "enqueue_notification" in skipped["notify_skipped"]
+    built = build_history(store, weeks=3)
+    result = quarterly_job(store, [built.spec], now=AFTER, out_dir=tmp_path / "a")
+    assert result["quarter"] == "2026 Q3" and result["notifications"] == 1
+    [row] = store.notifications()
+    assert (row.audit_id, row.channel, row.idempotency_key) == (
+        "ad-delivery",
+        "console",
+        "quarterly-report:2026Q3:ad-delivery:console",
     )
-    calls = []
-    store.enqueue_notification = lambda *args: calls.append(args)
-    result = quarterly_job(store, now=AFTER, out_dir=tmp_path / "b")
-    assert [c[:3] for c in calls] == [("ad-delivery", "slack", "quarterly-report:2026 Q3:ad-delivery")]
-    payload = calls[0][3]
-    assert payload["slack_channel"] == "#ads-ml-ethics" and payload["html"] == result["html"]
-    assert Path(payload["html"]).exists() and "job-ad-delivery" in payload["text"]
+    assert row.payload["links"] == [{"text": "HTML report", "url": result["html"]}]
+    assert Path(result["html"]).exists() and "job-ad-delivery" in row.payload["text"]
+    again = quarterly_job(store, [built.spec], now=AFTER, out_dir=tmp_path / "b")
+    assert again["notifications"] == 0 and len(store.notifications()) == 1

@@ -233,10 +233,7 @@ def audit_dag(spec: AuditSpec, *, retries: int | None = None) -> DAG:
         # no failure callback: a delivery failure stays in the outbox for housekeeping to retry
         @task(task_id="deliver")
         def deliver(outcome: dict) -> dict:
-            try:
-                return tasks.deliver(spec.id)
-            except tasks.StepSkipped as skip:
-                raise AirflowSkipException(str(skip)) from None
+            return tasks.deliver(spec.id)
 
         staged = extract()
         if first is not None:
@@ -280,7 +277,8 @@ def _all_specs(default: Path) -> list[AuditSpec]:
 def quarterly_report_dag(default: Path) -> DAG:
     """Builds the previous quarter's ethics report and tells the owners where it is."""
     from airflow.sdk import DAG, CronTriggerTimetable, Param, task
-    from airflow.sdk.exceptions import AirflowSkipException
+
+    from ethics_audit.windows import previous_quarter
 
     with DAG(
         dag_id=QUARTERLY_DAG_ID,
@@ -301,11 +299,8 @@ def quarterly_report_dag(default: Path) -> DAG:
             quarter = (context["params"].get("quarter") or "").strip()
             if not quarter:
                 moment = context.get("logical_date") or context["dag_run"].run_after
-                quarter = tasks.previous_quarter(moment)
-            try:
-                return tasks.quarterly_report(quarter, _all_specs(default))
-            except tasks.StepSkipped as skip:
-                raise AirflowSkipException(str(skip)) from None
+                quarter = previous_quarter(moment)
+            return tasks.quarterly_report(quarter, _all_specs(default))
 
         build_report()
     return dag
@@ -314,7 +309,6 @@ def quarterly_report_dag(default: Path) -> DAG:
 def housekeeping_dag(default: Path) -> DAG:
     """Retries the outbox and deletes staged rows older than each spec's ``staging_retention``."""
     from airflow.sdk import DAG, CronTriggerTimetable, task
-    from airflow.sdk.exceptions import AirflowSkipException
 
     with DAG(
         dag_id=HOUSEKEEPING_DAG_ID,
@@ -329,10 +323,7 @@ def housekeeping_dag(default: Path) -> DAG:
 
         @task(task_id="flush_outbox")
         def flush_outbox() -> dict:
-            try:
-                return tasks.deliver()
-            except tasks.StepSkipped as skip:
-                raise AirflowSkipException(str(skip)) from None
+            return tasks.deliver()
 
         @task(task_id="prune_staging")
         def prune_staging() -> dict:

@@ -4,14 +4,11 @@ Each step opens the results database from the ``ethics_audit_db`` connection, ca
 runner functions the CLI uses, and hands the next step paths and ids only: a window is staged
 as parquet under ``$ETHICS_AUDIT_HOME/staging`` by ``extract``, each family writes its output
 next to it, and ``record`` judges and commits results, incidents and outbox rows in one
-transaction. Delivery happens after the commit. Pieces built elsewhere (notifications,
-reports) are imported when they run; a step whose piece is not installed is skipped with a
-log line.
+transaction. Delivery happens after the commit.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import time
@@ -31,23 +28,11 @@ log = logging.getLogger(__name__)
 DEFAULT_STAGING_RETENTION = timedelta(days=7)
 
 
-class StepSkipped(Exception):
-    """The step has nothing to do here (e.g. its optional piece is not installed); not a failure."""
-
-
 def open_results_store() -> Store:
     from ethics_audit.airflow.connections import results_db_url
     from ethics_audit.store import Store
 
     return Store(results_db_url())
-
-
-def _available(module: str) -> bool:
-    """Is an optional piece installed? A piece that is there but broken must fail loudly, not skip."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def trigger_name(run_type: Any) -> str:
@@ -169,9 +154,7 @@ def record(spec: AuditSpec, staged: dict) -> dict:
 
 
 def deliver(audit_id: str | None = None) -> dict:
-    """Send what the outbox holds (for one audit, or all); raises ``StepSkipped`` without ``notify``."""
-    if not _available("ethics_audit.notify"):
-        raise StepSkipped("ethics_audit.notify is not installed: nothing delivers the outbox yet")
+    """Send what the outbox holds (for one audit, or all)."""
     from ethics_audit.notify import deliver_pending
 
     store = open_results_store()
@@ -181,25 +164,6 @@ def deliver(audit_id: str | None = None) -> dict:
         store.dispose()
     log.info("delivered the outbox%s: %s", f" of {audit_id}" if audit_id else "", result)
     return dict(result or {})
-
-
-def _channels(spec: AuditSpec, severity: str | None = "critical") -> list[str]:
-    """The spec's channels for a severity (all routed channels with ``None``), each once."""
-    channels: list[str] = []
-    for route in spec.notifications.routes:
-        if severity is None or severity in route.severities:
-            channels += [c for c in route.channels if c not in channels]
-    return channels
-
-
-def _enqueue(store: Store, audit_id: str, channels: list[str], key: str, payload: dict) -> int:
-    enqueue = getattr(store, "enqueue_notification", None)
-    if enqueue is None:
-        log.error("cannot notify %s (%s): Store.enqueue_notification is not available", audit_id, payload.get("title"))
-        return 0
-    for channel in channels:
-        enqueue(audit_id, channel, f"{key}:{channel}", payload)
-    return len(channels)
 
 
 def audit_failed(spec: AuditSpec, context: Any) -> None:
@@ -215,6 +179,8 @@ def audit_failed(spec: AuditSpec, context: Any) -> None:
 
 
 def _audit_failed(spec: AuditSpec, context: Any) -> None:
+    from ethics_audit.notify import announce, channels_for
+
     ti = context["ti"]
     dag_run = context.get("dag_run")
     error = safe_error(context.get("exception"))
@@ -228,33 +194,32 @@ def _audit_failed(spec: AuditSpec, context: Any) -> None:
             if run is not None and run.status == "running":
                 store.fail_run(run.run_id, f"Airflow task {ti.task_id} failed: {error}")
         run_id = getattr(dag_run, "run_id", None) or context.get("run_id")
-        payload = {
-            "kind": "audit_failed",
-            "title": f"The {spec.id} audit failed",
-            "text": f"Task {ti.task_id} of DAG {ti.dag_id} failed after {ti.try_number} tries: {error}",
-            "audit_id": spec.id,
-            "model": spec.model.name,
-            "window_start": window[0].isoformat() if window[0] else None,
-            "window_end": window[1].isoformat() if window[1] else None,
-            "dag_id": ti.dag_id,
-            "dag_run_id": run_id,
-            "task_id": ti.task_id,
-            "try_number": ti.try_number,
-            "error": error,
-            "log_url": getattr(ti, "log_url", None),
-            "owners": list(spec.owners.people),
-            "slack_channel": spec.owners.slack_channel,
-        }
-        key = f"airflow-failed:{ti.dag_id}:{run_id}:{ti.task_id}:{ti.try_number}"
-        sent = _enqueue(store, spec.id, _channels(spec, "critical"), key, payload)
+        log_url = getattr(ti, "log_url", None)
+        text = f"Task {ti.task_id} of DAG {ti.dag_id} failed after {ti.try_number} tries: {error}"
+        sent = announce(
+            store,
+            spec,
+            key=f"airflow-failed:{ti.dag_id}:{run_id}:{ti.task_id}:{ti.try_number}",
+            title=f"The {spec.id} audit failed",
+            text=text,
+            links=[{"text": "task log", "url": log_url}] if log_url else [],
+            severity="critical",
+            channels=channels_for(spec, "critical", chat_only=True),
+            extra={
+                "window_start": window[0].isoformat() if window[0] else None,
+                "window_end": window[1].isoformat() if window[1] else None,
+                "dag_id": ti.dag_id,
+                "dag_run_id": run_id,
+                "task_id": ti.task_id,
+                "try_number": ti.try_number,
+                "error": error,
+            },
+        )
     finally:
         store.dispose()
-    log.error("%s: %s (%d notifications queued)", spec.id, payload["text"], sent)
+    log.error("%s: %s (%d notifications queued)", spec.id, text, sent)
     if sent:
-        try:
-            deliver(spec.id)
-        except StepSkipped as skip:
-            log.warning("%s", skip)
+        deliver(spec.id)
 
 
 # --------------------------------------------------------------------------- housekeeping
@@ -281,45 +246,19 @@ def prune_staging(specs: list[AuditSpec], *, now: float | None = None) -> dict:
 # --------------------------------------------------------------------------- quarterly report
 
 
-def previous_quarter(moment: datetime) -> str:
-    """The last quarter that ended before ``moment``: ``2026-10-08`` -> ``2026Q3``."""
-    moment = as_utc(moment)
-    quarter = (moment.month - 1) // 3  # 0-based quarter of moment; the previous one is 1-based here
-    return f"{moment.year - 1}Q4" if quarter == 0 else f"{moment.year}Q{quarter}"
-
-
 def quarterly_report(quarter: str, specs: list[AuditSpec]) -> dict:
-    """Build the quarter's report and queue a note of where it is to every audited model's channels."""
+    """Build the quarter's report and queue a note of where it is to every audited model's chat channels."""
+    from ethics_audit.reports import quarterly_job
     from ethics_audit.windows import parse_quarter
 
     try:
         parse_quarter(quarter)
     except ValueError as exc:
         raise AuditError(f"quarterly report: {exc}") from None
-    if not _available("ethics_audit.reports"):
-        raise StepSkipped("ethics_audit.reports is not installed: the quarterly report cannot be built yet")
-    from ethics_audit.reports import build_quarterly_report
-
     store = open_results_store()
     try:
-        built = dict(build_quarterly_report(store, quarter) or {})
-        audited = set(store.audit_ids())
-        files = {k: str(v) for k, v in built.items() if isinstance(v, str | Path)}
-        queued = 0
-        for spec in specs:
-            if spec.id not in audited:
-                continue
-            payload = {
-                "kind": "quarterly_report",
-                "title": f"The {quarter} ethics report is ready",
-                "text": f"The quarterly ethics report for {quarter} covers {spec.model.name}: "
-                + ", ".join(f"{k}: {v}" for k, v in sorted(files.items())),
-                "audit_id": spec.id,
-                "quarter": quarter,
-                "files": files,
-            }
-            queued += _enqueue(store, spec.id, _channels(spec, None), f"quarterly-report:{quarter}:{spec.id}", payload)
+        result = quarterly_job(store, specs, quarter=quarter)
     finally:
         store.dispose()
-    log.info("quarterly report %s: %s; %d notifications queued", quarter, files, queued)
-    return {"quarter": quarter, "files": files, "notifications": queued}
+    log.info("quarterly report %s: %s; %d notifications queued", quarter, result["html"], result["notifications"])
+    return {"quarter": quarter, "html": result["html"], "pdf": result["pdf"], "notifications": result["notifications"]}

@@ -29,22 +29,26 @@ def announce(
     title: str,
     text: str,
     links: list[dict[str, str]] | None = None,
+    severity: str = "info",
+    channels: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> int:
-    """Queue a plain message to every chat channel of the spec's routes; ``key`` makes it idempotent.
-
-    Returns how many rows were queued (0 if this key was queued before).
+    """Queue a plain message (no incident) to ``channels``, by default every chat channel of the
+    spec's routes; ``key`` makes it idempotent. Returns how many rows were queued (0 if queued before).
     """
     payload: dict[str, Any] = {
+        **(extra or {}),
         "kind": "message",
         "audit_id": spec.id,
         "model": {"name": spec.model.name, "version": spec.model.version},
         "owners": spec.owners.model_dump(mode="json"),
-        "severity": "info",
+        "severity": severity,
         "title": title,
         "text": text,
         "links": links or [],
     }
-    channels: list[str] = []
-    for route in spec.notifications.routes:
-        channels += [c for c in route.channels if c in CHAT_CHANNELS and c not in channels]
+    if channels is None:
+        channels = []
+        for route in spec.notifications.routes:
+            channels += [c for c in route.channels if c in CHAT_CHANNELS and c not in channels]
     return sum(store.enqueue_notification(spec.id, c, f"{key}:{c}", payload) for c in channels)

@@ -93,11 +93,8 @@ class DeliveryContext:
     def _render(self, run_id: int) -> str | None:
         import logging
 
-        try:
-            from ethics_audit.reports import render_run_report
-        except ImportError:
-            self.report_note = "run report: not available in this installation (ethics_audit.reports is missing)"
-            return None
+        from ethics_audit.reports import render_run_report
+
         try:
             path = render_run_report(self.store, run_id)
         except Exception as exc:  # noqa: BLE001 - a report that fails to render must not stop the alert

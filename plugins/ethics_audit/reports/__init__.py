@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from ethics_audit.spec import AuditSpec
     from ethics_audit.store import Store
 
-__all__ = ["build_quarterly_report", "previous_quarter", "quarterly_job", "render_run_report"]
+__all__ = ["build_quarterly_report", "quarterly_job", "render_run_report"]
 
 
 def render_run_report(store: Store, run_id: int, *, out_dir: Path | None = None) -> Path:
@@ -43,45 +44,44 @@ def build_quarterly_report(
     return build(store, quarter, audit_ids=audit_ids, out_dir=out_dir, public=public, epsilon=epsilon, pdf=pdf, now=now)
 
 
-def previous_quarter(now: datetime | None = None) -> str:
-    """``2026Q3`` when ``now`` falls in 2026 Q4: the last complete quarter."""
-    from datetime import datetime, timedelta, timezone
+def quarterly_job(
+    store: Store,
+    specs: list[AuditSpec],
+    *,
+    quarter: str | None = None,
+    now: datetime | None = None,
+    out_dir: Path | None = None,
+) -> dict[str, Any]:
+    """What the quarterly Airflow DAG runs: a quarter's report (default: the previous one), and
+    "the report is ready" with its location to the chat channels of every audit it covers.
 
-    now = now or datetime.now(timezone.utc)
-    first_of_quarter = datetime(now.year, 3 * ((now.month - 1) // 3) + 1, 1, tzinfo=timezone.utc)
-    last = first_of_quarter - timedelta(days=1)
-    return f"{last.year}Q{(last.month - 1) // 3 + 1}"
-
-
-def quarterly_job(store: Store, *, now: datetime | None = None, out_dir: Path | None = None) -> dict[str, Any]:
-    """What the quarterly Airflow DAG runs: the previous quarter's report, and its location to each owner.
-
-    One outbox row per audit (``Store.enqueue_notification``, to the owners' Slack channel, or
-    the console channel when the spec names none), keyed by quarter and audit so a re-run of the
-    DAG never posts twice. Delivery happens later, with the rest of the outbox.
+    Notices go through the outbox, keyed by quarter and audit, so a re-run never posts twice;
+    delivery happens later with the rest of the outbox.
     """
-    from ethics_audit.reports.quarterly import build_quarterly_report as build
+    from datetime import datetime, timezone
 
-    quarter = previous_quarter(now)
+    from ethics_audit.notify import announce
+    from ethics_audit.reports.quarterly import build_quarterly_report as build
+    from ethics_audit.windows import previous_quarter
+
+    quarter = quarter or previous_quarter(now or datetime.now(timezone.utc))
     result = build(store, quarter, out_dir=out_dir, now=now)
-    enqueue = getattr(store, "enqueue_notification", None)
-    result["notifications"] = []
-    if enqueue is None:
-        result["notify_skipped"] = "this version of the store has no outbox for reports (Store.enqueue_notification)"
-        return result
-    for audit_id, facts in result.pop("facts", {}).items():
-        channel = "slack" if facts.get("slack_channel") else "console"
-        key = f"quarterly-report:{result['quarter']}:{audit_id}"
-        where = result["pdf"] or result["html"]
-        payload = {
-            "kind": "quarterly_report",
-            "quarter": result["quarter"],
-            "audit_id": audit_id,
-            "slack_channel": facts.get("slack_channel"),
-            "html": result["html"],
-            "pdf": result["pdf"],
-            "text": f"The {result['quarter']} ethics audit report for {facts.get('model_name', audit_id)} is ready: {where}",
-        }
-        enqueue(audit_id, channel, key, payload)
-        result["notifications"].append({"audit_id": audit_id, "channel": channel, "idempotency_key": key})
+    audited = set(store.audit_ids())
+    links = [{"text": "HTML report", "url": result["html"]}]
+    if result["pdf"]:
+        links.append({"text": "PDF", "url": result["pdf"]})
+    result["notifications"] = 0
+    for spec in specs:
+        if spec.id not in audited:
+            continue
+        result["notifications"] += announce(
+            store,
+            spec,
+            key=f"quarterly-report:{quarter}:{spec.id}",
+            title=f"The {result['quarter']} ethics audit report is ready",
+            text=f"The {result['quarter']} ethics audit report for {spec.model.name} is ready: "
+            f"{result['pdf'] or result['html']}",
+            links=links,
+            extra={"quarter": quarter},
+        )
     return result
