@@ -12,21 +12,20 @@ from collections.abc import Iterable
 from ethics_audit.results import Bound, Finding, MetricResult, Severity, Status, Threshold
 
 
-def _above(value: float, bound: float) -> bool:
-    # floating-point noise (0.8000000000000002 vs 0.8) is not a breach
-    return value > bound + 1e-12 * max(1.0, abs(bound))
-
-
 def _beyond(low: float, high: float, bound: Bound, direction: str) -> bool:
-    """Is the interval [low, high] wholly beyond ``bound``? (A point is low == high.)"""
+    """Is the interval [low, high] wholly beyond ``bound``? (A point is low == high.)
+
+    Comparisons are exact and strict: the drift family relies on that to reproduce Evidently's
+    own verdicts to the last float (it nudges inclusive bounds by one ulp).
+    """
     if bound is None:
         return False
     if direction == "above":
-        return _above(low, bound)  # type: ignore[arg-type]
+        return low > bound  # type: ignore[operator]
     if direction == "below":
-        return _above(-high, -bound)  # type: ignore[operator]
+        return high < bound  # type: ignore[operator]
     band_low, band_high = bound  # type: ignore[misc]
-    return _above(-high, -band_low) or _above(low, band_high)
+    return high < band_low or low > band_high
 
 
 def _has_interval(result: MetricResult) -> bool:
