@@ -382,9 +382,13 @@ def _expectations(rules: list[tuple[int, Rule]]) -> list[Any]:
 
 
 def _validate(frame: pd.DataFrame, expectations: list[Any], name: str) -> dict[str, Any]:
+    import logging
+
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    # GX pins this logger to INFO and announces a temporary docs folder on every ephemeral context
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     batch = (
