@@ -1,11 +1,13 @@
-"""The auditor must not leak: canary PII planted in a window appears in no output, table, log or file.
+"""The auditor must not leak: canary PII planted in a window appears in no output, table, log,
+file, report or notification.
 
 The full CLI runs as a subprocess against a fresh ``$ETHICS_AUDIT_HOME`` (SQLite store,
-artifacts, and whatever reports or notification payloads other parts of ethics-audit write
-there), with and without ``--json``, and with ``ETHICS_AUDIT_DEBUG=1`` logging. Then every
-stdout and stderr, every column of every table of the results database, and every file under
-the home are searched for the canaries in every spelling. The input data live outside the home.
-Every registered check family runs, so their sinks are covered too.
+artifacts, reports), with and without ``--json``, with ``ETHICS_AUDIT_DEBUG=1`` logging, and
+with every notification channel routed to local servers that speak the Slack, Jira, GitHub,
+PagerDuty and webhook APIs. Then every stdout and stderr, every column of every table of the
+results database, every file under the home (the per-run and quarterly reports included, and
+the PDF's text), and every request body the servers received are searched for the canaries in
+every spelling. The input data live outside the home. Every check family runs.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +27,8 @@ import pytest
 import yaml
 
 from ethics_audit import checks
+from fakes.channels import GITHUB_TOKEN, JIRA_TOKEN, OWNERS, PD_KEY, SLACK_TOKEN, WEBHOOK_PATH, WEBHOOK_SECRET
+from fakes.services import FakeGitHub, FakeJira, FakePagerDuty, FakeService, FakeSlack, FakeWebhook
 
 REPO = Path(__file__).resolve().parents[2]
 CANARY_EMAIL = "canary.k7q2@leak-probe.example"
@@ -105,16 +111,45 @@ def _write_inputs(folder: Path) -> Path:
             "text": ["post_text"],
         },
         "checks": {name: config for name, config in families.items() if name in checks.CHECKS},
-        "notifications": {"routes": [{"severities": ["warn", "critical"], "channels": ["console"]}]},
+        "owners": OWNERS,
+        "notifications": {
+            "routes": [
+                {"severities": ["warn", "critical"], "channels": ["console", "slack", "jira", "github", "webhook"]},
+                {"severities": ["critical"], "channels": ["pagerduty"]},
+            ]
+        },
     }
     path = folder / "canary.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
 
 
-def _cli(home: Path, *args: str, debug: bool = False) -> subprocess.CompletedProcess:
+@pytest.fixture
+def services() -> Iterator[dict[str, tuple[FakeService, dict[str, str]]]]:
+    """Every external channel as a local server, with the environment that points the CLI at it."""
+    slack, jira = FakeSlack(SLACK_TOKEN), FakeJira("audit-bot@example.com", JIRA_TOKEN)
+    github, pagerduty, webhook = FakeGitHub(GITHUB_TOKEN), FakePagerDuty(PD_KEY), FakeWebhook(WEBHOOK_SECRET)
+    servers = {
+        "slack": (slack, {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_API_URL": slack.api}),
+        "jira": (jira, {"JIRA_URL": jira.url, "JIRA_USER": "audit-bot@example.com", "JIRA_API_TOKEN": JIRA_TOKEN}),
+        "github": (github, {"GITHUB_TOKEN": GITHUB_TOKEN, "GITHUB_API_URL": github.url}),
+        "pagerduty": (pagerduty, {"PAGERDUTY_EVENTS_URL": pagerduty.url, OWNERS["oncall_routing_key_env"]: PD_KEY}),
+        "webhook": (
+            webhook,
+            {"ETHICS_AUDIT_WEBHOOK_URL": webhook.url + WEBHOOK_PATH, "ETHICS_AUDIT_WEBHOOK_SECRET": WEBHOOK_SECRET},
+        ),
+    }
+    yield servers
+    for server, _ in servers.values():
+        server.stop()
+
+
+def _cli(
+    home: Path, *args: str, debug: bool = False, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
+        **(extra_env or {}),
         "PYTHONPATH": f"{REPO / 'plugins'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
         "ETHICS_AUDIT_HOME": str(home),
         "GX_ANALYTICS_ENABLED": "false",
@@ -149,20 +184,31 @@ def _database_text(home: Path) -> str:
     return "\n".join(cells)
 
 
-def test_canaries_are_found_and_appear_in_no_sink(tmp_path: Path) -> None:
+def test_canaries_are_found_and_appear_in_no_sink(tmp_path: Path, services: dict) -> None:
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     home = tmp_path / "home"
     spec = _write_inputs(inputs)
     assert leaks(f"{CANARY_EMAIL} {CANARY_CARD} {CANARY_PHONE}")  # the search itself works
+    env = {key: value for _, server_env in services.values() for key, value in server_env.items()}
 
     runs = [
-        _cli(home, "run", str(spec), "--start", START, "--end", END),
-        _cli(home, "run", str(spec), "--start", START, "--end", END, "--json"),
-        _cli(home, "run", str(spec), "--start", START, "--end", END, "--all", debug=True),
+        _cli(home, "run", str(spec), "--start", START, "--end", END, extra_env=env),
+        _cli(home, "run", str(spec), "--start", START, "--end", END, "--json", extra_env=env),
+        _cli(home, "run", str(spec), "--start", START, "--end", END, "--all", debug=True, extra_env=env),
         _cli(home, "history", "canary-audit", "--json"),
+        _cli(home, "incidents", "list", "--status", "all", "--json"),
+        _cli(home, "notify", "list", "--json"),
     ]
     for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+    run_id = json.loads(runs[1].stdout)["run_id"]
+    runs += [
+        _cli(home, "report", "--run", str(run_id)),
+        _cli(home, "report", "--quarter", "2026Q3", "--json"),
+        _cli(home, "report", "--quarter", "2026Q3", "--public", "--epsilon", "0.5", "--no-pdf"),
+    ]
+    for run in runs[-3:]:
         assert run.returncode == 0, run.stderr[-2000:]
 
     # the check did see every canary: otherwise their absence below would prove nothing
@@ -178,14 +224,26 @@ def test_canaries_are_found_and_appear_in_no_sink(tmp_path: Path) -> None:
         assert leaks(run.stdout) == [], f"stdout of {run.args[3:]}"
         assert leaks(run.stderr) == [], f"stderr of {run.args[3:]}"
     assert leaks(_database_text(home)) == []
+
+    # every channel was really used (the alert reached each service), and no request carried a canary
+    for name, (server, _) in services.items():
+        assert server.requests, f"nothing reached {name}"
+        for request in server.requests:
+            assert leaks(request.path + json.dumps(request.query) + request.body.decode("utf-8", "replace")) == [], name
+
     files = [p for p in home.rglob("*") if p.is_file()]
-    assert any(p.name == "results.db" for p in files)
+    assert {"results.db", "report.html", "ethics-report-2026Q3.html"} <= {p.name for p in files}
     for path in files:
         content = path.read_bytes().decode("utf-8", errors="replace")
         assert leaks(content) == [], f"{path.relative_to(home)}"
         # SQLite and some report formats store text as UTF-16 or escape it: check those spellings too
         assert leaks(path.read_bytes().decode("utf-16-le", errors="replace")) == [], f"{path.relative_to(home)}"
         assert leaks(re.sub(r"\\u00([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), content)) == []
+    pdfs = [p for p in files if p.suffix == ".pdf"]
+    if pdfs and shutil.which("pdftotext"):  # the PDF's streams are compressed: read its text
+        for pdf in pdfs:
+            text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+            assert "canary" in text.lower() and leaks(text) == [], pdf.name
 
 
 @pytest.mark.parametrize("masked", ["c***@l***.example", "**** **** **** 5556", "+** **** ****61"])
