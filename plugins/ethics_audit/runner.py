@@ -111,14 +111,22 @@ def load(store: Store, spec: AuditSpec, start: datetime, end: datetime, *, now: 
 
 
 def blocking_reason(outputs: list[FamilyOutput]) -> str | None:
-    """If quality found a blocking problem (e.g. a required column missing), say which."""
+    """If quality found a blocking problem (e.g. a required column missing), say which, plainly."""
+    reasons = []
     for output in outputs:
         if output.family != "quality":
             continue
         for finding in judge_all(output.results):
-            if finding.severity is Severity.CRITICAL and finding.result.details.get("blocking"):
-                return f"quality: {finding.result.metric} {finding.result.slice or ''} {finding.reason}".strip()
-    return None
+            result = finding.result
+            if finding.severity is not Severity.CRITICAL or not result.details.get("blocking"):
+                continue
+            column = result.slice.get("column")
+            if result.metric == "column_missing" and column:
+                reasons.append(f"required column {column!r} is missing")
+            else:
+                where = f" on {column!r}" if column else ""
+                reasons.append(f"{result.details.get('expectation', result.metric)}{where} failed ({finding.reason})")
+    return f"quality: {'; '.join(reasons)}" if reasons else None
 
 
 def run_family(family: str, data: AuditData, *, skip_reason: str | None = None) -> FamilyOutput:
