@@ -10,7 +10,7 @@ import yaml
 
 from ethics_audit.errors import SpecError
 from ethics_audit.results import Threshold
-from ethics_audit.spec import EVIDENTLY_STATTESTS, json_schema, parse_spec, validate_paths
+from ethics_audit.spec import json_schema, parse_spec, validate_paths
 from helpers import BASE_SPEC, make_spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -199,9 +199,3 @@ def test_every_shipped_spec_is_valid() -> None:
     specs, problems = validate_paths([REPO / "audits"])
     assert problems == []
     assert "ad-delivery" in {s.id for s in specs}
-
-
-def test_stattest_names_match_evidentlys_registry() -> None:
-    from evidently.legacy.calculations.stattests.registry import _registered_stat_tests
-
-    assert set(EVIDENTLY_STATTESTS) == set(_registered_stat_tests)

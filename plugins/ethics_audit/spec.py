@@ -30,7 +30,7 @@ from ethics_audit.errors import SpecError, SpecProblem
 from ethics_audit.results import Threshold
 from ethics_audit.windows import as_utc, format_duration, parse_duration, parse_instant
 
-# Evidently 0.7's registered stat tests (tests/test_spec.py checks this list against Evidently).
+# Evidently 0.7's registered stat tests (tests/checks/test_drift_evidently.py checks them against Evidently).
 EVIDENTLY_STATTESTS = (
     "TVD", "abs_text_content_drift", "anderson", "chisquare", "cramer_von_mises", "ed",
     "empirical_mmd", "es", "fisher_exact", "g_test", "hellinger", "jensenshannon", "kl_div",
