@@ -395,8 +395,9 @@ def report(
     out_console.print(
         f"[bold]{escape(result['quarter'])}[/bold]{' (public edition)' if public else ''}: "
         f"{summary['windows_audited']} of {summary['windows_expected']} windows audited across {summary['audits']} audits, "
-        f"{summary['windows_missed']} missed; incidents {summary['incidents_opened']} opened, "
-        f"{summary['incidents_resolved']} resolved, {summary['incidents_open']} open"
+        f"{summary['windows_missed']} missed; problems {summary['problems_opened']} opened, "
+        f"{summary['problems_resolved']} resolved, {summary['problems_open']} open "
+        f"(incidents {summary['incidents_opened']}, {summary['incidents_resolved']}, {summary['incidents_open']})"
     )
     out_console.print(f"html: {escape(result['html'])}")
     if result["pdf"]:

@@ -5,14 +5,21 @@ The check families live in other branches, so this builds ``MetricResult``s shap
 ``drift_share``; privacy shares with entity types and masked examples; consent counts; quality
 null shares) for 12 weekly windows from Monday 2026-07-06, with the demo's problems injected:
 a gender gap in weeks 4-5, drift and nulls in week 8, PII in week 9, post-withdrawal
-predictions in week 10. Incidents and their events are inserted as the incidents code would.
+predictions in weeks 10 and 12 (the consent filter failed again, so that problem is still
+open at the end of the quarter). Incidents and alerts come from the real lifecycle
+(``Store.record_window``), each window recorded an hour after it ends; with ``handled=True``
+the owners then acknowledge, resolve and file tickets as ``HANDLING`` and ``TICKETS`` say,
+through the store's own commands, at known times.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
@@ -31,6 +38,7 @@ EMAIL = Threshold(warn=0.0, critical=0.001)
 CARD = Threshold(critical=0.0)
 CONSENT = Threshold(critical=0.0)
 NULLS = Threshold(warn=0.01, critical=0.05)
+CONSENT_WEEKS = (10, 12)
 SPEC = {
     "id": "ad-delivery",
     "model": {"name": "job-ad-delivery", "version": "2026.06.1", "purpose": "ad_targeting"},
@@ -257,7 +265,7 @@ def privacy_results(rng: np.random.Generator, week: int, rows: int) -> list[Metr
                 details={"entity_types": ["card"], "examples": ["**** **** **** 4242"]} if leak else {},
             )
         )
-    withdrawn = float(rng.integers(600, 900)) if week == 10 else 0.0
+    withdrawn = float(rng.integers(600, 900)) if week in CONSENT_WEEKS else 0.0
     out.append(
         MetricResult(
             "privacy",
@@ -278,8 +286,27 @@ def quality_results(rng: np.random.Generator, week: int) -> list[MetricResult]:
     return [MetricResult("quality", "null_share", share, {"column": "sessions_7d"}, n=20000, threshold=NULLS)]
 
 
-def build_history(store: Any, *, spec_overrides: dict | None = None, weeks: int = WEEKS, seed: int = 7) -> Built:
-    """Record ``weeks`` weekly windows through ``Store.begin_run``/``record_window``."""
+def recorded_at(week: int) -> datetime:
+    """When the scheduler records a week: an hour after the window ends."""
+    return week_window(week)[1] + timedelta(hours=1)
+
+
+@contextmanager
+def clock(at: datetime) -> Iterator[None]:
+    """The store's clock reads ``at``: the lifecycle stamps what it does (opened, resolved,
+    acknowledged) with ``utcnow``, and a history built in a second needs the times it would have had."""
+    with mock.patch("ethics_audit.store.models.utcnow", lambda: at):
+        yield
+
+
+def build_history(
+    store: Any, *, spec_overrides: dict | None = None, weeks: int = WEEKS, seed: int = 7, handled: bool = False
+) -> Built:
+    """Record ``weeks`` weekly windows through ``Store.begin_run``/``record_window``.
+
+    With ``handled``, the owners' actions of ``HANDLING`` and the tickets of ``TICKETS`` happen
+    between the windows, at their times.
+    """
     from ethics_audit.evaluate import judge_all
     from ethics_audit.runner import FamilyOutput, summarize
     from helpers import make_spec
@@ -288,8 +315,11 @@ def build_history(store: Any, *, spec_overrides: dict | None = None, weeks: int 
     spec = make_spec(overrides)
     rng = np.random.default_rng(seed)
     run_ids, starts, truth = [], [], {}
+    actions = sorted(HANDLING, key=lambda a: recorded_at(a.week) + a.after) if handled else []
     for week in range(1, weeks + 1):
         start, end = week_window(week)
+        while actions and recorded_at(actions[0].week) + actions[0].after < recorded_at(week):
+            _act(store, actions.pop(0))
         rows = 20000 + int(rng.integers(-500, 500))
         outputs = [
             FamilyOutput("quality", quality_results(rng, week), 0.1, "ran"),
@@ -302,109 +332,84 @@ def build_history(store: Any, *, spec_overrides: dict | None = None, weeks: int 
             MetricResult("window", "reference_row_count", 20000, n=20000),
         ]
         findings = judge_all(window + [r for o in outputs for r in o.results])
-        run_id = store.begin_run(spec, start, end, trigger="test")
-        store.record_window(
-            run_id,
-            spec,
-            findings,
-            status="succeeded",
-            rows=rows,
-            reference_rows=20000,
-            timings={},
-            summary=summarize(outputs, findings),
-        )
+        with clock(recorded_at(week)):
+            run_id = store.begin_run(spec, start, end, trigger="test")
+            store.record_window(
+                run_id,
+                spec,
+                findings,
+                status="succeeded",
+                rows=rows,
+                reference_rows=20000,
+                timings={},
+                summary=summarize(outputs, findings),
+            )
+        if handled:
+            _file_tickets(store, week)
         run_ids.append(run_id)
         starts.append(start)
+    for action in actions:
+        _act(store, action)
     return Built(spec, run_ids, starts, truth)
 
 
-INCIDENTS = (
-    # key parts, first week, last breached week, resolved week (None: still open), ack after, ticket
-    (
-        "fairness",
-        "demographic_parity_difference",
-        {"attribute": "gender"},
-        "warn",
-        4,
-        5,
-        7,
-        timedelta(hours=5),
-        "ADSML-12",
-    ),
-    ("drift", "drift_share", {}, "critical", 8, 8, 10, timedelta(hours=30), None),
-    ("privacy", "email_share", {"column": "post_text"}, "critical", 9, 9, 11, timedelta(minutes=40), "ADSML-17"),
-    ("privacy", "predictions_after_withdrawal", {}, "critical", 10, 10, None, timedelta(days=2), "ADSML-19"),
+@dataclass(frozen=True)
+class Action:
+    """Someone acts on the incidents of the problem (alert) of ``check`` that opened in ``week``,
+    ``after`` it opened; ``metrics`` picks some of its incidents (all when empty)."""
+
+    week: int
+    check: str
+    kind: str  # acknowledge | resolve
+    after: timedelta
+    metrics: tuple[str, ...] = ()
+
+
+HANDLING = (
+    # the gender gap: the four-fifths rule is acknowledged first, the parity gaps 3 h later
+    Action(4, "fairness", "acknowledge", timedelta(hours=5), ("disparate_impact_ratio",)),
+    Action(4, "fairness", "acknowledge", timedelta(hours=8), ("demographic_parity_difference",)),
+    Action(8, "drift", "acknowledge", timedelta(hours=30)),
+    # the share of drifted columns is closed by hand; the columns' incidents resolve after clean weeks
+    Action(8, "drift", "resolve", timedelta(days=2), ("drift_share",)),
+    # the missing values (quality, week 8) are never acknowledged: they resolve by themselves
+    Action(9, "privacy", "acknowledge", timedelta(minutes=40)),
+    Action(10, "privacy", "acknowledge", timedelta(days=2)),
 )
+# the ticket the Jira channel filed for the problem of (week opened, check)
+TICKETS = {(4, "fairness"): "ADSML-12", (9, "privacy"): "ADSML-17", (10, "privacy"): "ADSML-19"}
 
 
-def add_incidents(store: Any, audit_id: str = "ad-delivery") -> list[int]:
-    """Curated incidents, opened at each window's end (+1 h), acknowledged and resolved at known times.
+def _alert_of(store: Any, week: int, check: str) -> dict[str, Any]:
+    opened = week_window(week)[0].isoformat()
+    return next(a for a in store.alerts() if a["check"] == check and a["opened_window_start"] == opened)
 
-    ``build_history`` already opened incidents through the real lifecycle, all within the same
-    second; these replace them so the report's times-to-acknowledge and tickets have known values.
-    """
-    from sqlalchemy import delete
 
-    from ethics_audit.results import slice_key
-    from ethics_audit.store.models import Alert, Incident, IncidentEvent, Notification
+def _act(store: Any, action: Action) -> None:
+    alert = _alert_of(store, action.week, action.check)
+    ids = [
+        i["id"]
+        for i in store.incidents(statuses=["open", "acknowledged"])
+        if i["id"] in alert["incidents"] and (not action.metrics or i["metric"] in action.metrics)
+    ]
+    assert ids, f"nothing to {action.kind} in {alert['key']}"
+    with clock(recorded_at(action.week) + action.after):
+        if action.kind == "acknowledge":
+            store.acknowledge_incidents(ids, actor="tom.okafor")
+        else:
+            store.resolve_incidents(ids, actor="priya.raman", note="fixed the Android logging")
 
-    ids = []
-    with store.session() as s:
-        s.execute(delete(Notification).where(Notification.audit_id == audit_id))
-        s.execute(delete(Incident).where(Incident.audit_id == audit_id))
-        s.execute(delete(Alert).where(Alert.audit_id == audit_id))
-        for check, metric, slice_, sev, first, last, resolved, ack_after, ticket in INCIDENTS:
-            opened = week_window(first)[1] + timedelta(hours=1)
-            resolved_at = week_window(resolved)[1] + timedelta(hours=1) if resolved else None
-            incident = Incident(
-                audit_id=audit_id,
-                key=f"{check}:{metric}:{slice_key(slice_)}",
-                check=check,
-                metric=metric,
-                slice=slice_,
-                status="resolved" if resolved else "acknowledged",
-                severity=sev,
-                worst_severity=sev,
-                opened_at=opened,
-                first_window_start=week_window(first)[0],
-                last_window_start=week_window(last)[0],
-                last_value=0.13,
-                occurrences=last - first + 1,
-                clean_streak=2 if resolved else 0,
-                acknowledged_at=opened + ack_after,
-                acknowledged_by="tom.okafor",
-                resolved_at=resolved_at,
-                resolved_by="auto" if resolved else None,
-                external={"jira": {"key": ticket, "url": f"https://jira.example.com/browse/{ticket}"}}
-                if ticket
-                else {},
-            )
-            s.add(incident)
-            s.flush()
-            ids.append(incident.id)
-            s.add(
-                IncidentEvent(
-                    incident_id=incident.id,
-                    at=opened,
-                    actor="audit",
-                    transition="opened",
-                    window_start=week_window(first)[0],
-                    severity=sev,
-                )
-            )
-            s.add(
-                IncidentEvent(
-                    incident_id=incident.id, at=opened + ack_after, actor="tom.okafor", transition="acknowledged"
-                )
-            )
-            if resolved_at:
-                s.add(
-                    IncidentEvent(
-                        incident_id=incident.id,
-                        at=resolved_at,
-                        actor="audit",
-                        transition="resolved",
-                        window_start=week_window(resolved)[0],
-                    )
-                )
-    return ids
+
+def _file_tickets(store: Any, week: int) -> None:
+    """As the Jira channel does after creating a ticket: the alert (and its incidents) keep its key."""
+    for (opened, check), key in TICKETS.items():
+        if opened != week:
+            continue
+        alert = _alert_of(store, week, check)
+        notification = next(n for n in store.notifications(limit=1000) if n.alert_id == alert["id"])
+        store.notification_sent(
+            notification.id,
+            now=recorded_at(week),
+            ref={"key": key},
+            alert_refs={"jira": {"key": key, "url": f"https://jira.example.com/browse/{key}"}},
+        )

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from history import add_incidents, build_history
+from history import build_history
 from pngpixels import count_colour, read_png
 
 from ethics_audit.reports import build_quarterly_report, render_run_report
@@ -42,8 +43,7 @@ def _keep(png: Path) -> None:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_quarterly_report_png_and_pdf(store, tmp_path: Path) -> None:
-    build_history(store)
-    add_incidents(store)
+    build_history(store, handled=True)
     result = build_quarterly_report(store, "2026Q3", out_dir=tmp_path / "q", now=AFTER)
     pdf = Path(result["pdf"])
     data = pdf.read_bytes()
@@ -62,6 +62,21 @@ def test_quarterly_report_png_and_pdf(store, tmp_path: Path) -> None:
     blank = read_png(screenshot(Path(empty["html"]), tmp_path / "empty.png", width=1280, height=1200))
     assert count_colour(blank, ZONE_FILL["critical"], tolerance=2) == 0
     assert count_colour(blank, COLOURS["series"]) == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_pdf_lists_every_incident_of_every_problem(store, tmp_path: Path) -> None:
+    """On screen a problem's incidents are folded away (``<details>``); on paper they are printed."""
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        pytest.skip("no pdftotext to read the PDF with: apt-get install poppler-utils")
+    build_history(store, handled=True)
+    pdf = build_quarterly_report(store, "2026Q3", out_dir=tmp_path, now=AFTER)["pdf"]
+    text = subprocess.run([pdftotext, "-layout", pdf, "-"], capture_output=True, text=True, check=True).stdout
+    problems = text[text.index("Problems\n") : text.index("Thresholds and audit specifications")]
+    assert len(re.findall(r"#\d+ · ", problems)) == 5  # the problem rows
+    assert sorted(int(n) for n in re.findall(r"^\s*#(\d+)\s+[▲◆]", problems, re.M)) == list(range(1, 15))
+    assert "incidents of this problem" not in problems  # the fold's label is for the screen
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

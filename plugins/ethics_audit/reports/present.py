@@ -77,6 +77,8 @@ METRICS: dict[str, str] = {
     "window_rows": "Rows in the window",
 }
 
+_METRIC_RANK = {metric: rank for rank, metric in enumerate(METRICS)}
+
 # metrics whose values are shares or rates in [0, 1]: shown as percentages
 PERCENT_METRICS = frozenset(
     {
@@ -157,6 +159,26 @@ def slice_text(slice_: dict[str, Any] | None) -> str:
     if threshold is not None:
         text += f" (score cut-off {threshold})"
     return text
+
+
+def metric_rank(metric: str) -> int:
+    """Reading order: metrics in the order ``METRICS`` lists them (most telling of a family first), then the rest."""
+    return _METRIC_RANK.get(metric, len(_METRIC_RANK))
+
+
+def measure_text(metric: str, slice_: dict[str, Any] | None) -> str:
+    """``Selection-rate gap across gender``, ``Missing values in column age``, ``Rows audited``."""
+    if not slice_:
+        return metric_name(metric)
+    joiner = "" if "attribute" in slice_ else (" in" if "column" in slice_ else " for")
+    return f"{metric_name(metric)}{joiner} {slice_text(slice_)}"
+
+
+def and_join(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def is_percent(metric: str) -> bool:

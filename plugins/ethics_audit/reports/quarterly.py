@@ -1,14 +1,15 @@
 """The quarterly ethics report: what the periodic audits found over a quarter, for people to read.
 
 Built from the results store alone. For every audit (or the ones named): an executive summary
-(audits run, windows covered and missed, incidents opened, resolved and still open, the worst
-findings); per model a scorecard, a week-by-week status strip and trend charts of the headline
-fairness gaps (with intervals), drift share and privacy findings with the thresholds drawn;
-the incidents with time to acknowledge, time to resolve and tickets; the thresholds and spec
-versions in force; and a methods section from each check family's ``METHODS``. A window
-belongs to the quarter it ends in. The public variant replaces every number derived from
-individual rows with differentially private group counts and rates (``dp.py``) and spends
-privacy budget from the ledger first.
+(audits run, windows covered and missed, problems opened, resolved and still open with their
+incidents as the second number, the worst findings); per model a scorecard, a week-by-week
+status strip and trend charts of the headline fairness gaps (with intervals), drift share and
+privacy findings with the thresholds drawn; the problems (one per alert: the incidents one
+cause opened together) with time to acknowledge, time to resolve, tickets and their incidents;
+the thresholds and spec versions in force; and a methods section from each check family's
+``METHODS``. A window belongs to the quarter it ends in. The public variant replaces every
+number derived from individual rows with differentially private group counts and rates
+(``dp.py``) and spends privacy budget from the ledger first.
 """
 
 from __future__ import annotations
@@ -21,8 +22,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import AuditError
+from ethics_audit.incidents import SYSTEM_ACTOR
 from ethics_audit.reports import charts, views
-from ethics_audit.reports.present import family_name, metric_name, severity, short_day, slice_text
+from ethics_audit.reports.present import (
+    and_join,
+    family_name,
+    measure_text,
+    metric_name,
+    metric_rank,
+    severity,
+    short_day,
+)
 
 if TYPE_CHECKING:
     from ethics_audit.results import Finding
@@ -179,7 +189,7 @@ def _charts(windows: list[WindowView], period: tuple[datetime, datetime]) -> lis
             if not any(p.value is not None for p in points):
                 continue
             threshold = _threshold_of(windows, "fairness", metric, slice_)
-            title = f"{metric_name(metric)} {slice_text(slice_)}"
+            title = measure_text(metric, slice_)
             out.append(
                 {
                     "family": "fairness",
@@ -202,7 +212,7 @@ def _charts(windows: list[WindowView], period: tuple[datetime, datetime]) -> lis
             if not any(p.value is not None for p in points):
                 continue
             threshold = _threshold_of(windows, "drift", metric, slice_)
-            title = metric_name(metric) + ("" if not slice_ else f" {slice_text(slice_)}")
+            title = measure_text(metric, slice_)
             out.append(
                 {
                     "family": "drift",
@@ -382,6 +392,8 @@ def _incident_rows(
             {
                 "id": i["id"],
                 "audit_id": i["audit_id"],
+                "alert_id": i.get("alert_id"),
+                "alert": i.get("alert"),
                 "model": facts.get(i["audit_id"], {}).get("model_name", i["audit_id"]),
                 "check": i.get("check", ""),
                 "metric": i.get("metric", ""),
@@ -390,6 +402,9 @@ def _incident_rows(
                 "status": i.get("status", "open"),
                 "first_window": first_window,
                 "last_window": i.get("last_window_start"),
+                # an incident written without its window observations (older data) breached at least there
+                "breach_windows": i.get("breach_windows")
+                or sorted({first_window, i.get("last_window_start")} - {None}),
                 "occurrences": i.get("occurrences"),
                 "resolved_window": resolved_window,
                 "opened_in_quarter": first_window is not None and start <= first_window < end,
@@ -398,13 +413,124 @@ def _incident_rows(
                     (resolved_window is not None and start <= resolved_window < end)
                     or (resolved_window is None and start <= resolved_at < end)
                 ),
+                "opened_at": opened,
+                "acknowledged_at": acked,
+                "resolved_at": resolved_at,
                 "to_ack": (acked - opened) if acked and opened else None,
                 "to_resolve": (resolved_at - opened) if resolved_at and opened else None,
                 "acknowledged_by": i.get("acknowledged_by") or "",
+                "resolved_by_hand": resolved_at is not None and i.get("resolved_by") not in (None, SYSTEM_ACTOR),
                 "tickets": _tickets(i.get("external")),
             }
         )
     return rows
+
+
+def _headline_order(incident: dict[str, Any]) -> tuple:
+    """The incident that best names a problem: a headline metric, the worst, the simplest slice, first."""
+    return (
+        incident["metric"] not in FAIRNESS_HEADLINES + DRIFT_HEADLINES,
+        -severity(incident["severity"]).rank,
+        len(incident["slice"]),
+        metric_rank(incident["metric"]),
+        incident["metric"],
+        incident["id"],
+    )
+
+
+def _scope(slice_: dict[str, Any]) -> tuple[str, str]:
+    """("across", "gender") for groups and gaps, ("in", "post_text") for columns, ("", "") for a whole window."""
+    if "column" in slice_:
+        return "in", str(slice_["column"])
+    if "attribute" in slice_:
+        return "across", str(slice_["attribute"]).replace("+", " × ")
+    groups = sorted(k for k in slice_ if k not in views.META_KEYS)
+    return ("across", " × ".join(groups)) if groups else ("", "")
+
+
+def _problem_what(members: list[dict[str, Any]]) -> dict[str, Any]:
+    """A problem in plain words: its headline incident, then which measures and where.
+
+    ``{"headline": "Selection-rate gap across gender (and 15 related measures)",
+    "measures": ["Selection-rate gap", ...], "where": "across gender and age_band × gender"}``
+    """
+    top = members[0]
+    others = len(members) - 1
+    headline = measure_text(top["metric"], top["slice"])
+    if others:
+        headline += f" (and {others} related measure{'' if others == 1 else 's'})"
+    scopes: dict[str, list[str]] = defaultdict(list)
+    for m in members:
+        word, what = _scope(m["slice"])
+        if what and what not in scopes[word]:
+            scopes[word].append(what)
+    where = []
+    if scopes["across"]:
+        where.append("across " + and_join(scopes["across"]))
+    if scopes["in"]:
+        where.append(f"in column{'s' if len(scopes['in']) > 1 else ''} " + and_join(scopes["in"]))
+    return {
+        "headline": headline,
+        "measures": list(dict.fromkeys(metric_name(m["metric"]) for m in members)),
+        "where": "; ".join(where),
+    }
+
+
+def _problem_rows(incidents: list[dict[str, Any]], start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """One row per problem: the incidents that share an alert, its facts drawn from theirs.
+
+    A problem is acknowledged when its first incident is and resolved when its last one is;
+    both times count from its first incident's opening. An incident without an alert (a
+    backfilled breach nobody was told about) is a problem of its own.
+    """
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for i in incidents:
+        groups[("alert", i["alert_id"]) if i["alert_id"] is not None else ("incident", i["id"])].append(i)
+    rows = []
+    for members in groups.values():
+        members.sort(key=_headline_order)
+        # beneath the headline, the worst first
+        members[1:] = sorted(members[1:], key=lambda m: (-severity(m["severity"]).rank, *_headline_order(m)))
+        alert = members[0]["alert"]
+        active = [m for m in members if m["status"] != "resolved"]
+        opened = min((m["opened_at"] for m in members if m["opened_at"]), default=None)
+        acked = sorted((m for m in members if m["acknowledged_at"]), key=lambda m: m["acknowledged_at"])
+        resolved = sorted((m for m in members if m["resolved_at"]), key=lambda m: m["resolved_at"])
+        last = resolved[-1] if resolved and not active else None  # the incident whose resolution resolved it
+        first_window = min(m["first_window"] for m in members)
+        if alert is not None:
+            first_window = min(first_window, alert["opened_window_start"])
+        weeks = sorted({w for m in members for w in m["breach_windows"] if w >= first_window})
+        if not active:
+            status = "resolved"
+        elif all(m["status"] == "muted" for m in active):
+            status = "muted"
+        else:
+            status = "acknowledged" if acked else "open"
+        rows.append(
+            {
+                "id": alert["id"] if alert is not None else None,
+                "audit_id": members[0]["audit_id"],
+                "model": members[0]["model"],
+                "check": members[0]["check"],
+                "severity": max((m["severity"] for m in members), key=lambda s: severity(s).rank),
+                "status": status,
+                "what": _problem_what(members),
+                "first_window": first_window,
+                "last_window": max(m["last_window"] for m in members),
+                "weeks": weeks,
+                "resolved_window": last["resolved_window"] if last else None,
+                "resolved_by_hand": bool(last and last["resolved_by_hand"]),
+                "opened_in_quarter": start <= first_window < end,
+                "resolved_in_quarter": bool(last and last["resolved_in_quarter"]),
+                "to_ack": acked[0]["acknowledged_at"] - opened if acked and opened else None,
+                "to_resolve": last["resolved_at"] - opened if last and last["resolved_at"] and opened else None,
+                "acknowledged_by": acked[0]["acknowledged_by"] if acked else "",
+                "tickets": _tickets(alert["external"]) if alert is not None else members[0]["tickets"],
+                "incidents": members,
+            }
+        )
+    return sorted(rows, key=lambda p: (p["first_window"], p["id"] or 0))
 
 
 def _median(deltas: list[timedelta]) -> timedelta | None:
@@ -537,6 +663,7 @@ def build_quarterly_report(
     incidents = _incident_rows(
         store.incidents_between(start, end, audit_ids=[a["audit_id"] for a in audits]), start, end, facts_by_audit
     )
+    problems = _problem_rows(incidents, start, end)
     budget = None
     if public:
         from ethics_audit.reports.dp import publish
@@ -558,12 +685,16 @@ def build_quarterly_report(
         "windows_expected": sum(a["expected"] for a in audits),
         "windows_missed": sum(len(a["missed"]) for a in audits),
         "rows_audited": sum(a["rows"] for a in audits),
+        # a problem is one alert: the incidents one cause opened together (see _problem_rows)
+        "problems_opened": sum(p["opened_in_quarter"] for p in problems),
+        "problems_resolved": sum(p["resolved_in_quarter"] for p in problems),
+        "problems_open": sum(p["status"] != "resolved" for p in problems),
         "incidents_opened": sum(i["opened_in_quarter"] for i in incidents),
         "incidents_resolved": sum(i["resolved_in_quarter"] for i in incidents),
         "incidents_open": sum(i["status"] != "resolved" for i in incidents),
         "critical_windows": sum(any(f.severity.value == "critical" for f in w.findings) for w in all_windows),
-        "median_to_ack": _median([i["to_ack"] for i in incidents if i["to_ack"] is not None]),
-        "median_to_resolve": _median([i["to_resolve"] for i in incidents if i["to_resolve"] is not None]),
+        "median_to_ack": _median([p["to_ack"] for p in problems if p["to_ack"] is not None]),
+        "median_to_resolve": _median([p["to_resolve"] for p in problems if p["to_resolve"] is not None]),
     }
     context = {
         "quarter": quarter_label(start),
@@ -575,7 +706,7 @@ def build_quarterly_report(
         "audits": audits,
         "brief": _brief(audits),
         "scorecard_families": views.family_order(sorted({f for a in audits for f in a["families"]})),
-        "incidents": incidents,
+        "problems": problems,
         "summary": summary,
         "worst_overall": worst_overall,
         "methods": _methods(windows_by_audit),

@@ -521,11 +521,13 @@ class Store:
         """Incidents live at any time in ``[start, end)`` (by the windows they cover), with their events.
 
         Each incident is a dict of every mapped column (so columns added later come along) plus
-        ``events``, oldest first.
+        ``events``, oldest first; ``breach_windows``, the starts of the windows that breached its
+        key, oldest first; and ``alert``, its alert's columns (or None), so a report can group
+        the incidents one problem caused.
         """
         from sqlalchemy import inspect, or_, select
 
-        from ethics_audit.store.models import Incident, IncidentEvent
+        from ethics_audit.store.models import Alert, Incident, IncidentEvent, IncidentObservation
 
         query = (
             select(Incident)
@@ -543,10 +545,13 @@ class Store:
             query = query.where(Incident.audit_id.in_(audit_ids))
         incident_cols = [c.key for c in inspect(Incident).column_attrs]
         event_cols = [c.key for c in inspect(IncidentEvent).column_attrs]
+        alert_cols = [c.key for c in inspect(Alert).column_attrs]
         with self.session() as s:
             incidents = [{k: getattr(i, k) for k in incident_cols} for i in s.execute(query).scalars()]
             ids = [i["id"] for i in incidents]
             events: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+            breaches: dict[int, list[datetime]] = {i: [] for i in ids}
+            alerts: dict[int, dict[str, Any]] = {}
             if ids:
                 for e in s.execute(
                     select(IncidentEvent)
@@ -554,8 +559,20 @@ class Store:
                     .order_by(IncidentEvent.at, IncidentEvent.id)
                 ).scalars():
                     events[e.incident_id].append({k: getattr(e, k) for k in event_cols})
+                for incident_id, window_start in s.execute(
+                    select(IncidentObservation.incident_id, IncidentObservation.window_start)
+                    .where(IncidentObservation.incident_id.in_(ids), IncidentObservation.outcome == "breach")
+                    .order_by(IncidentObservation.window_start)
+                ):
+                    breaches[incident_id].append(window_start)
+                alert_ids = sorted({i["alert_id"] for i in incidents if i["alert_id"] is not None})
+                if alert_ids:
+                    for a in s.execute(select(Alert).where(Alert.id.in_(alert_ids))).scalars():
+                        alerts[a.id] = {k: getattr(a, k) for k in alert_cols}
         for incident in incidents:
             incident["events"] = events[incident["id"]]
+            incident["breach_windows"] = breaches[incident["id"]]
+            incident["alert"] = alerts.get(incident["alert_id"])
         return incidents
 
     # ------------------------------------------------------------------ privacy budget
