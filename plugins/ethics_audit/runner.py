@@ -235,6 +235,7 @@ def finish(
         reference_rows=data.reference_rows if data.reference is not None else None,
         timings=timings,
         summary=summary,
+        now=data.now,
     )
     return RunOutcome(
         run_id=run_id,

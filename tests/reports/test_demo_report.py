@@ -36,7 +36,7 @@ def test_the_demo_report_shows_its_five_problems(tmp_path: Path, monkeypatch: py
     gap, drift, quality, pii, consent = (head for head, _ in problems)
     assert "#1 · Bias and fairness Selection-rate gap across gender (and 15 related measures)" in gap
     assert "27 Jul, 3 Aug 2026 2 weeks resolved after clean weeks, week of 17 Aug" in gap  # weeks 4-5, clean 6-7
-    assert "#2 · Data drift Column drift in column score (and 2 related measures)" in drift
+    assert "#2 · Data drift Distribution change in column score (and 2 related measures)" in drift
     assert "24 Aug 2026 1 week resolved after clean weeks, week of 7 Sep" in drift  # week 8
     assert "#3 · Data quality Missing values in column sessions_7d (and 1 related measure)" in quality
     assert "24 Aug 2026 1 week resolved after clean weeks, week of 7 Sep" in quality  # week 8

@@ -47,6 +47,7 @@ METRICS: dict[str, str] = {
     "suppressed_groups": "Groups too small to judge",
     "labelled_share": "Share of rows with outcome labels",
     "drift_share": "Share of drifted columns",
+    "column_drift": "Distribution change",
     "email_share": "Rows containing email addresses",
     "phone_share": "Rows containing phone numbers",
     "card_count": "Payment card numbers found",

@@ -211,8 +211,12 @@ class Store:
         timings: dict[str, float],
         summary: dict[str, Any],
         artifacts: list[PendingArtifact] | None = None,
+        now: datetime | None = None,
     ) -> dict[str, Any]:
         """Make ``findings`` the window's results, in one transaction.
+
+        ``now`` is the audit's time (``AuditData.now``): incident transitions are stamped with it,
+        so a replayed or simulated history (the demo) keeps its own clock.
 
         Replaces the results of the window's previous current run, points the window at this
         run, snapshots the spec, and advances the incidents (with the outbox rows their changes
@@ -286,7 +290,7 @@ class Store:
             s.flush()
             from ethics_audit.incidents import advance
 
-            changes = advance(s, spec, run, findings)
+            changes = advance(s, spec, run, findings, now=now)
             run.summary = {**summary, "incidents": changes}
             return changes
 
