@@ -8,40 +8,19 @@ noise. Heavy work (Jinja2, OpenDP, Chromium) starts only inside these functions.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ethics_audit.reports.quarterly import build_quarterly_report
+from ethics_audit.reports.run_report import render_run_report
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
 
     from ethics_audit.spec import AuditSpec
     from ethics_audit.store import Store
 
 __all__ = ["build_quarterly_report", "quarterly_job", "render_run_report"]
-
-
-def render_run_report(store: Store, run_id: int, *, out_dir: Path | None = None) -> Path:
-    """Write the HTML report of one run and record it as the run's artifact; returns its path."""
-    from ethics_audit.reports.run_report import render_run_report as render
-
-    return render(store, run_id, out_dir=out_dir)
-
-
-def build_quarterly_report(
-    store: Store,
-    quarter: str,
-    *,
-    audit_ids: list[str] | None = None,
-    out_dir: Path | None = None,
-    public: bool = False,
-    epsilon: float | None = None,
-    pdf: bool = True,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """Write the quarter's ethics report (HTML, and PDF when a renderer exists); returns paths and a summary."""
-    from ethics_audit.reports.quarterly import build_quarterly_report as build
-
-    return build(store, quarter, audit_ids=audit_ids, out_dir=out_dir, public=public, epsilon=epsilon, pdf=pdf, now=now)
 
 
 def quarterly_job(
@@ -61,11 +40,10 @@ def quarterly_job(
     from datetime import datetime, timezone
 
     from ethics_audit.notify import announce
-    from ethics_audit.reports.quarterly import build_quarterly_report as build
     from ethics_audit.windows import previous_quarter
 
     quarter = quarter or previous_quarter(now or datetime.now(timezone.utc))
-    result = build(store, quarter, out_dir=out_dir, now=now)
+    result = build_quarterly_report(store, quarter, out_dir=out_dir, now=now)
     audited = set(store.audit_ids())
     links = [{"text": "HTML report", "url": result["html"]}]
     if result["pdf"]:

@@ -181,54 +181,41 @@ def _slices_of(
     return [seen[k] for k in sorted(seen, key=lambda k: (len(seen[k].get("attribute", "")), k))]
 
 
+# what each trend chart's note says, per family
+_TREND_NOTES = {
+    "fairness": "Gap between the groups with the highest and lowest rate; the band is its 95% interval.",
+    "drift": "Share of the audited columns whose distribution moved away from the reference.",
+}
+
+
+def _trend_chart(
+    windows: list[WindowView], period: tuple[datetime, datetime], family: str, metric: str, slice_: dict[str, Any]
+) -> dict[str, Any] | None:
+    """One metric's trend over the quarter with its thresholds; None when it was never measured."""
+    points = _trend(windows, family, metric, slice_)
+    if not any(p.value is not None for p in points):
+        return None
+    threshold = _threshold_of(windows, family, metric, slice_)
+    title = measure_text(metric, slice_)
+    return {
+        "family": family,
+        "title": title,
+        "note": _TREND_NOTES[family],
+        "threshold": threshold,
+        "metric": metric,
+        "svg": charts.trend_chart(
+            points, period=period, label=title, metric=metric, thresholds=charts.ThresholdLines.from_dict(threshold)
+        ),
+    }
+
+
 def _charts(windows: list[WindowView], period: tuple[datetime, datetime]) -> list[dict[str, Any]]:
-    out = []
-    for metric in FAIRNESS_HEADLINES:
-        for slice_ in _slices_of(windows, "fairness", metric, keys={"attribute"}):
-            points = _trend(windows, "fairness", metric, slice_)
-            if not any(p.value is not None for p in points):
-                continue
-            threshold = _threshold_of(windows, "fairness", metric, slice_)
-            title = measure_text(metric, slice_)
-            out.append(
-                {
-                    "family": "fairness",
-                    "title": title,
-                    "note": "Gap between the groups with the highest and lowest rate; the band is its 95% interval.",
-                    "threshold": threshold,
-                    "metric": metric,
-                    "svg": charts.trend_chart(
-                        points,
-                        period=period,
-                        label=title,
-                        metric=metric,
-                        thresholds=charts.ThresholdLines.from_dict(threshold),
-                    ),
-                }
-            )
-    for metric in DRIFT_HEADLINES:
-        for slice_ in _slices_of(windows, "drift", metric):
-            points = _trend(windows, "drift", metric, slice_)
-            if not any(p.value is not None for p in points):
-                continue
-            threshold = _threshold_of(windows, "drift", metric, slice_)
-            title = measure_text(metric, slice_)
-            out.append(
-                {
-                    "family": "drift",
-                    "title": title,
-                    "note": "Share of the audited columns whose distribution moved away from the reference.",
-                    "threshold": threshold,
-                    "metric": metric,
-                    "svg": charts.trend_chart(
-                        points,
-                        period=period,
-                        label=title,
-                        metric=metric,
-                        thresholds=charts.ThresholdLines.from_dict(threshold),
-                    ),
-                }
-            )
+    wanted = [
+        ("fairness", metric, slice_)
+        for metric in FAIRNESS_HEADLINES
+        for slice_ in _slices_of(windows, "fairness", metric, keys={"attribute"})
+    ] + [("drift", metric, slice_) for metric in DRIFT_HEADLINES for slice_ in _slices_of(windows, "drift", metric)]
+    out = [chart for f, m, sl in wanted if (chart := _trend_chart(windows, period, f, m, sl)) is not None]
     privacy = [(w.start, w.end, _counts(w, "privacy")) for w in windows if w.audited]
     if any(f.result.check == "privacy" for w in windows for f in w.findings):
         out.append(
