@@ -40,7 +40,8 @@ class AuditData:
     ``consent``: the consent ledger up to the window end, when configured.
     ``training_members``: manifest of training-set entity ids, when configured as a source.
     ``row_count_history``: row counts of earlier windows of this audit, oldest first.
-    ``now``: the audit's wall-clock time (for retention); fixed by the caller for reproducibility.
+    ``now``: the audit's time, fixed once per window (``load_window`` defaults it to the wall clock):
+    retention is judged against it and incident transitions are stamped with it.
     ``artifacts``: files checks produced for the run (see ``PendingArtifact``).
     """
 
