@@ -343,6 +343,18 @@ def demo(
         _print_json(result)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+) -> None:
+    """Serve Slack's interactivity URL (POST /ethics-audit/slack/actions) without Airflow."""
+    from ethics_audit.web.serve import serve as run_server
+
+    console(stderr=True).print(f"Slack interactivity URL: http://{host}:{port}/ethics-audit/slack/actions")
+    run_server(host, port)
+
+
 # --------------------------------------------------------------------------- report
 
 

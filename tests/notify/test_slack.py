@@ -19,7 +19,9 @@ def texts(message: dict) -> str:
     for block in message["blocks"]:
         if "text" in block:
             out.append(block["text"]["text"])
-        out += [e.get("text", "") for e in block.get("elements", [])]
+        for element in block.get("elements", []):
+            text = element.get("text", "")
+            out.append(text["text"] if isinstance(text, dict) else text)  # a button's label is an object
     return "\n".join(out)
 
 

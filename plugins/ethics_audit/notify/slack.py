@@ -23,7 +23,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import NotificationError
-from ethics_audit.notify import render
+from ethics_audit.notify import render, slack_buttons
 from ethics_audit.notify.base import (
     Channel,
     DeliveryContext,
@@ -329,6 +329,9 @@ def message_blocks(item: OutboxItem, ctx: DeliveryContext, mark: str) -> list[di
             + f" · alert `{esc(alert['key'])}`"
         )
     )
+    buttons = slack_buttons.actions_block(kind, item.alert_id, ctx.links(item).get("run report"))
+    if buttons is not None:
+        blocks.append(buttons)
     return blocks
 
 

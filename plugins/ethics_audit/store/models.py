@@ -306,3 +306,22 @@ class PrivacyBudgetEntry(Base):
     purpose: Mapped[str] = mapped_column(String(200))
     spent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     details: Mapped[dict] = mapped_column(JsonType, default=dict)
+
+
+class ActionClaim(Base):
+    """A person's action from outside the CLI (a Slack button), claimed once by its key.
+
+    Added by 0003_slack_actions. The unique key makes a replayed request, or a double click that
+    finds the same incidents in the same state, apply nothing the second time."""
+
+    __tablename__ = "action_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(20))  # slack
+    action: Mapped[str] = mapped_column(String(40))
+    alert_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(20), default="claimed")  # claimed | applied | refused | failed
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
