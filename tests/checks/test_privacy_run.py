@@ -113,7 +113,7 @@ def test_an_internal_error_is_reported_without_its_message(monkeypatch: pytest.M
     [error] = [r for r in results if r.status is Status.ERROR]
     assert error.slice == {"part": "reidentification"}
     assert "ValueError at test_privacy_run.py:" in error.details["error"]
-    assert "(called from __init__.py:" in error.details["error"]
+    assert "(called from parts.py:" in error.details["error"]
     assert "jane" not in error.details["error"]
 
 

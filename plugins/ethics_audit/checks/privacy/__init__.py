@@ -1,30 +1,22 @@
 """The privacy check family: PII in the data, re-identification risk, consent and retention, membership inference.
 
 ``run`` calls each part in turn (``pii``, ``reidentification``, ``consent``, ``retention``,
-``membership``). A part whose input is wrong (a quasi-identifier that is not a column, a
-consent ledger with unknown events) yields one ``check_error`` result naming the part and the
-fix, and the other parts still run: a broken consent ledger must not hide a PII leak. The
-auditor must not leak either: results carry counts, entity types and masked examples only, and
-an unexpected exception is reported by type and place, never by its message, which could quote
-a data value.
+``membership``) through ``checks.parts.run_parts``: a part whose input is wrong (a
+quasi-identifier that is not a column, a consent ledger with unknown events) yields one
+``check_error`` result naming the part and the fix, and the other parts still run. The auditor
+must not leak either: results carry counts, entity types and masked examples only.
 """
 
 from __future__ import annotations
 
-import logging
-import traceback
-from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ethics_audit.errors import AuditError
-from ethics_audit.results import MetricResult, Status
+from ethics_audit.checks.parts import Part, run_parts
 
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
+    from ethics_audit.results import MetricResult
     from ethics_audit.spec import PrivacyConfig
-
-log = logging.getLogger(__name__)
 
 METHODS: dict[str, str] = {
     "pii_share": (
@@ -99,8 +91,6 @@ METHODS: dict[str, str] = {
     "check_error": "A part of the privacy check that could not run; details name the part and the fix.",
 }
 
-Part = Callable[["PrivacyConfig", "AuditData"], list[MetricResult]]
-
 
 def _parts() -> list[tuple[str, Part]]:
     from ethics_audit.checks.privacy import consent, membership, pii, reidentification
@@ -114,36 +104,5 @@ def _parts() -> list[tuple[str, Part]]:
     ]
 
 
-def _safe_internal_error(part: str, exc: Exception) -> str:
-    """Type and place of an unexpected exception, without its message."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = ""
-    if frames:
-        where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}"
-        ours = [f for f in frames[:-1] if "ethics_audit" in f.filename]
-        if ours and "ethics_audit" not in frames[-1].filename:
-            where += f" (called from {Path(ours[-1].filename).name}:{ours[-1].lineno})"
-    return (
-        f"internal error in the privacy check ({part}): {type(exc).__name__}{where}; the message is withheld "
-        "because it may quote data values. This is a bug in ethics-audit: please report it"
-    )
-
-
 def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
-    results: list[MetricResult] = []
-    for part, compute in _parts():
-        try:
-            results += compute(config, data)
-        except AuditError as exc:
-            results.append(
-                MetricResult("privacy", "check_error", None, slice={"part": part}, status=Status.ERROR,
-                             details={"error": str(exc), "part": part})
-            )  # fmt: skip
-        except Exception as exc:  # noqa: BLE001 - reported as a result, without a message that may hold PII
-            message = _safe_internal_error(part, exc)
-            log.error(message)
-            results.append(
-                MetricResult("privacy", "check_error", None, slice={"part": part}, status=Status.ERROR,
-                             details={"error": message, "part": part})
-            )  # fmt: skip
-    return results
+    return run_parts("privacy", _parts(), config, data)
