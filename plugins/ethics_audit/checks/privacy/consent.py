@@ -13,7 +13,7 @@ and entities are reported, never an id.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import DataError
@@ -147,11 +147,16 @@ def _flags(codes: np.ndarray, count: int) -> np.ndarray:
     return table
 
 
-def blocked_since(events: pd.DataFrame) -> pd.DataFrame:
-    """Grant/withdraw/object events; for each blocking one, since when the entity stopped consenting."""
+def blocked_since(events: pd.DataFrame, blocking: np.ndarray | None = None) -> pd.DataFrame:
+    """Grant/withdraw/object events; for each blocking one, since when the entity stopped consenting.
+
+    ``blocking`` marks the events that block (default: withdrawals and objections); the
+    transparency family passes "the control is set to the restricting value".
+    """
     import numpy as np
 
-    blocking = events["event"].isin(BLOCKING).to_numpy()
+    if blocking is None:
+        blocking = events["event"].isin(BLOCKING).to_numpy()
     # by entity, then time; at one instant a withdrawal outranks a grant, so it sorts after
     order = np.lexsort((blocking, events["ts_ns"].to_numpy(), events["code"].to_numpy()))
     events = events.iloc[order].reset_index(drop=True).assign(blocking=blocking[order])
@@ -165,11 +170,53 @@ def blocked_since(events: pd.DataFrame) -> pd.DataFrame:
     return events.assign(since=ts[latest_start])
 
 
+def made_while_blocked(
+    events: pd.DataFrame,
+    codes: np.ndarray,
+    count: int,
+    stamps: pd.Series,
+    grace_period: timedelta,
+    rows: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The as-of join: the rows made while their entity's latest event, as of the row's time,
+    was blocking, more than ``grace_period`` after the block began.
+
+    ``events``: ``blocked_since``'s output (``code``, ``ts_ns``, ``event``, ``blocking``,
+    ``since``); ``codes``/``count``: ``window_entities``'; ``stamps``: each row's UTC time;
+    ``rows``: the row positions to consider (default: all). Returns the matched rows with
+    their position in ``row`` and the blocking event in ``event``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    ever_blocked = _flags(events.loc[events["blocking"], "code"].to_numpy(), count)
+    candidate = ever_blocked[codes] & stamps.notna().to_numpy()
+    if rows is not None:
+        keep = np.zeros(len(codes), dtype=bool)
+        keep[rows] = True
+        candidate &= keep
+    positions = np.flatnonzero(candidate)
+    if not len(positions):
+        return pd.DataFrame({"row": np.zeros(0, np.int64), "event": pd.Series([], dtype=object)})
+    predictions = pd.DataFrame({"code": codes[positions], "ts_ns": _ns(stamps.iloc[positions]), "row": positions})
+    joined = pd.merge_asof(
+        predictions.sort_values("ts_ns", kind="stable"),
+        events[["code", "ts_ns", "event", "blocking", "since"]].sort_values("ts_ns", kind="stable"),
+        on="ts_ns",
+        by="code",
+        direction="backward",
+        allow_exact_matches=True,
+    )
+    grace = int(grace_period.total_seconds() * 1e9)
+    matched = joined[joined["blocking"].eq(True)]
+    late = matched["ts_ns"].to_numpy() > matched["since"].to_numpy().astype(np.int64) + grace
+    return matched.loc[late, ["row", "event"]].reset_index(drop=True)
+
+
 def predictions_after_withdrawal(
     config: PrivacyConfig, data: AuditData, codes: np.ndarray, count: int, ledger: pd.DataFrame
 ) -> list[MetricResult]:
     import numpy as np
-    import pandas as pd
 
     spec = config.consent
     assert spec is not None
@@ -179,25 +226,9 @@ def predictions_after_withdrawal(
     state = ledger[(ledger["purpose"] == purpose) & ledger["event"].isin(("granted", *BLOCKING))]
     events = blocked_since(state)
     stamps = _utc(frame[columns.timestamp], "columns.timestamp", columns.timestamp)
-    ever_blocked = _flags(events.loc[events["blocking"], "code"].to_numpy(), count)
-    rows = np.flatnonzero(ever_blocked[codes] & stamps.notna().to_numpy())
-    violating = np.zeros(0, dtype=np.int64)
-    by_event: dict[str, int] = {}
-    if len(rows):
-        predictions = pd.DataFrame({"code": codes[rows], "ts_ns": _ns(stamps.iloc[rows]), "row": rows})
-        joined = pd.merge_asof(
-            predictions.sort_values("ts_ns", kind="stable"),
-            events[["code", "ts_ns", "event", "blocking", "since"]].sort_values("ts_ns", kind="stable"),
-            on="ts_ns",
-            by="code",
-            direction="backward",
-            allow_exact_matches=True,
-        )
-        grace = int(spec.grace_period.total_seconds() * 1e9)
-        matched = joined[joined["blocking"].eq(True)]
-        late = matched["ts_ns"].to_numpy() > matched["since"].to_numpy().astype(np.int64) + grace
-        violating = matched.loc[late, "row"].to_numpy()
-        by_event = {str(k): int(v) for k, v in matched.loc[late, "event"].value_counts().items() if v}
+    late = made_while_blocked(events, codes, count, stamps, spec.grace_period)
+    violating = late["row"].to_numpy()
+    by_event = {str(k): int(v) for k, v in late["event"].value_counts().items() if v}
     granted = _flags(state.loc[state["event"] == "granted", "code"].to_numpy(), count)
     without_grant = count - int(granted.sum())
     return [
