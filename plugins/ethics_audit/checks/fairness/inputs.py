@@ -61,10 +61,10 @@ def _columns_list(frame: pd.DataFrame) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
 
 
-def _column(frame: pd.DataFrame, name: str, field: str, fix: str) -> pd.Series:
+def _column(frame: pd.DataFrame, name: str, field: str, fix: str, where: str = "checks.fairness") -> pd.Series:
     if name not in frame.columns:
         raise DataError(
-            f"checks.fairness: {field} names {name!r}, which is not a column of the window "
+            f"{where}: {field} names {name!r}, which is not a column of the window "
             f"(columns: {_columns_list(frame)}); {fix}"
         )
     return frame[name]
@@ -81,7 +81,9 @@ def json_scalar(value: Any) -> Any:
     return str(value)
 
 
-def _encode_attribute(series: pd.Series, name: str, field: str) -> tuple[np.ndarray, list[Any]]:
+def _encode_attribute(
+    series: pd.Series, name: str, field: str, where: str = "checks.fairness"
+) -> tuple[np.ndarray, list[Any]]:
     """Codes 0..k-1 in sorted value order; a missing value is a group of its own (``None``)."""
     try:
         codes, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
@@ -90,7 +92,7 @@ def _encode_attribute(series: pd.Series, name: str, field: str) -> tuple[np.ndar
     values = [json_scalar(v) for v in uniques]
     if len(values) > MAX_GROUPS_PER_ATTRIBUTE:
         raise DataError(
-            f"checks.fairness: the sensitive attribute {name!r} ({field}) has {len(values)} distinct values; "
+            f"{where}: the sensitive attribute {name!r} ({field}) has {len(values)} distinct values; "
             "a sensitive attribute must be categorical: bin it (e.g. age into bands) or remove it from "
             f"{field}"
         )
@@ -101,7 +103,7 @@ def _encode_attribute(series: pd.Series, name: str, field: str) -> tuple[np.ndar
         values.append(None)
     if len(values) == 1:
         raise DataError(
-            f"checks.fairness: every row of the window has {name}={values[0]!r} ({field}), one group, so there "
+            f"{where}: every row of the window has {name}={values[0]!r} ({field}), one group, so there "
             "is nothing to compare; check the source's filter, or audit attributes with two or more groups"
         )
     return codes, values
@@ -244,28 +246,49 @@ def prepare(config: FairnessConfig, data: AuditData) -> Inputs:
     if unknown:
         raise DataError(f"checks.fairness.reference_group: {unknown} are not among the attributes {attributes}")
 
-    fix = f"fix {field} or the source"
-    codes, values = [], []
-    for name in attributes:
-        code, vals = _encode_attribute(_column(frame, name, field, fix), name, field)
-        codes.append(code)
-        values.append(vals)
-    cell_codes, cell_of_row = _cells(codes, [len(v) for v in values])
-
+    groups = encode_groups(frame, attributes, config.intersections, field=field)
     score = _scores(frame, data)
     decisions = _decisions(frame, data, config, score)
     label_state = _label_state(frame, data, config)
-
-    group_sets: list[tuple[int, ...]] = [(i,) for i in range(len(attributes))]
-    for combo in config.intersections:
-        group_sets.append(tuple(sorted(attributes.index(a) for a in combo)))
     return Inputs(
         attributes=attributes,
-        values=values,
-        cell_codes=cell_codes,
-        cell_of_row=cell_of_row,
+        values=groups.values,
+        cell_codes=groups.cell_codes,
+        cell_of_row=groups.cell_of_row,
         decisions=decisions,
         label_state=label_state,
         score=score,
-        group_sets=group_sets,
+        group_sets=groups.group_sets,
     )
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Each row's cell (combination of attribute values) and the attribute sets to report."""
+
+    values: list[list[Any]]
+    cell_codes: np.ndarray
+    cell_of_row: np.ndarray
+    group_sets: list[tuple[int, ...]]
+
+
+def encode_groups(
+    frame: pd.DataFrame,
+    attributes: list[str],
+    intersections: list[list[str]],
+    *,
+    field: str,
+    where: str = "checks.fairness",
+) -> Groups:
+    """Encode the sensitive attributes of ``frame`` as cells; the transparency family uses it too."""
+    fix = f"fix {field} or the source"
+    codes, values = [], []
+    for name in attributes:
+        code, vals = _encode_attribute(_column(frame, name, field, fix, where), name, field, where)
+        codes.append(code)
+        values.append(vals)
+    cell_codes, cell_of_row = _cells(codes, [len(v) for v in values])
+    group_sets: list[tuple[int, ...]] = [(i,) for i in range(len(attributes))]
+    for combo in intersections:
+        group_sets.append(tuple(sorted(attributes.index(a) for a in combo)))
+    return Groups(values, cell_codes, cell_of_row, group_sets)
