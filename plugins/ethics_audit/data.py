@@ -39,6 +39,9 @@ class AuditData:
     ``reference``: the baseline or previous windows, or None when there is none.
     ``consent``: the consent ledger up to the window end, when configured.
     ``training_members``: manifest of training-set entity ids, when configured as a source.
+    ``explanations``, ``controls``, ``appeals``: the transparency family's explanation log (when it
+    is a separate source), user-controls ledger (up to the window end) and appeals ledger (whole:
+    appeals of the window's decisions arrive after it), when configured.
     ``row_count_history``: row counts of earlier windows of this audit, oldest first.
     ``now``: the audit's time, fixed once per window (``load_window`` defaults it to the wall clock):
     retention is judged against it and incident transitions are stamped with it.
@@ -52,6 +55,9 @@ class AuditData:
     reference: pd.DataFrame | None = None
     consent: pd.DataFrame | None = None
     training_members: pd.DataFrame | None = None
+    explanations: pd.DataFrame | None = None
+    controls: pd.DataFrame | None = None
+    appeals: pd.DataFrame | None = None
     row_count_history: list[int] = field(default_factory=list)
     now: datetime | None = None
     artifacts: list[PendingArtifact] = field(default_factory=list)

@@ -1,4 +1,4 @@
-"""Read one audit window, its reference, late labels, the consent ledger and training manifest.
+"""Read one audit window, its reference, late labels, the consent ledger, training manifest and transparency ledgers.
 
 SQL sources run the spec's query through SQLAlchemy with ``:window_start``/``:window_end``
 bound as parameters. File sources read parquet or CSV (a glob or a directory is fine) and keep
@@ -253,6 +253,24 @@ def _join_labels(current: pd.DataFrame, spec: AuditSpec, start: datetime, end: d
     return merged.rename(columns={"__label__": target})
 
 
+def _transparency_ledgers(spec: AuditSpec, start: datetime, end: datetime) -> dict[str, pd.DataFrame]:
+    """The explanation log, controls ledger (up to the window end) and the whole appeals ledger:
+    appeals of the window's decisions are filed after it. SQL sources get the window bound."""
+    config = spec.checks.transparency
+    if config is None or not config.enabled:
+        return {}
+    field = "checks.transparency"
+    out = {}
+    if config.explanations is not None and config.explanations.source is not None:
+        where = f"{field}.explanations.source"
+        out["explanations"] = read_source(config.explanations.source, spec, where, start=start, end=end)
+    if config.controls is not None:
+        out["controls"] = read_source(config.controls.source, spec, f"{field}.controls.source", start=start, end=end)
+    if config.appeals is not None:
+        out["appeals"] = read_source(config.appeals.source, spec, f"{field}.appeals.source", start=start, end=end)
+    return out
+
+
 def load_window(
     spec: AuditSpec,
     window_start: datetime,
@@ -291,6 +309,7 @@ def load_window(
     if privacy is not None and privacy.enabled and privacy.membership is not None and privacy.membership.source:
         members = read_source(privacy.membership.source, spec, "checks.privacy.membership.source")
 
+    ledgers = _transparency_ledgers(spec, start, end)
     return AuditData(
         spec=spec,
         window_start=start,
@@ -299,6 +318,7 @@ def load_window(
         reference=reference,
         consent=consent,
         training_members=members,
+        **ledgers,
         row_count_history=list(row_count_history or []),
         # fixed once, so every check (and every Airflow task) judges retention against the same time
         now=as_utc(now) if now else datetime.now(timezone.utc),

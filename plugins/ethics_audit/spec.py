@@ -688,17 +688,22 @@ class PrivacyConfig(Strict):
     membership: MembershipSpec | None = None
 
 
+# the fifth family's models live in their own module; it needs the base models above
+from ethics_audit.spec_transparency import TransparencyConfig, transparency_problems  # noqa: E402
+
+FAMILIES = ("quality", "drift", "fairness", "privacy", "transparency")
+
+
 class ChecksConfig(Strict):
     quality: QualityConfig | None = None
     drift: DriftConfig | None = None
     fairness: FairnessConfig | None = None
     privacy: PrivacyConfig | None = None
+    transparency: TransparencyConfig | None = None
 
     def enabled(self) -> list[str]:
         """Configured and enabled families, in the order they run."""
-        return [
-            name for name in ("quality", "drift", "fairness", "privacy") if (c := getattr(self, name)) and c.enabled
-        ]
+        return [name for name in FAMILIES if (c := getattr(self, name)) and c.enabled]
 
 
 # --------------------------------------------------------------------------- incidents, notifications
@@ -712,7 +717,7 @@ class Route(Strict):
 
     severities: list[Literal["warn", "critical"]] = Field(default_factory=lambda: ["warn", "critical"])
     channels: list[Literal[CHANNELS]]  # type: ignore[valid-type]
-    checks: list[Literal["quality", "drift", "fairness", "privacy"]] | None = Field(
+    checks: list[Literal[FAMILIES]] | None = Field(  # type: ignore[valid-type]
         None, description="only alerts of these check families (default: all)"
     )
 
@@ -832,6 +837,7 @@ def cross_field_problems(spec: AuditSpec) -> list[tuple[str, str]]:
     privacy = spec.checks.privacy
     if privacy and privacy.consent and not (privacy.consent.purpose or spec.model.purpose):
         problems.append(("checks.privacy.consent.purpose", "is required (or set model.purpose)"))
+    problems += transparency_problems(spec)
     problems += _route_problems(spec)
     return problems
 

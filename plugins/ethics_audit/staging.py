@@ -1,7 +1,7 @@
 """Stage one audit window on disk so separate processes (Airflow tasks) can share it.
 
 ``save_audit_data`` writes a window's ``AuditData`` as parquet (current rows, reference,
-consent ledger, training manifest) plus ``window.json`` (the window, the row-count history and
+consent ledger, training manifest, the transparency ledgers) plus ``window.json`` (the window, the row-count history and
 the row counts); ``load_audit_data`` reads it back into an equal ``AuditData``. Family outputs
 travel the same way (``save_family_output`` / ``load_family_outputs``), with the files the
 checks produced. A staged folder holds raw rows, so it lives under ``$ETHICS_AUDIT_HOME/staging``
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MANIFEST = "window.json"
-FRAMES = ("current", "reference", "consent", "training_members")
+FRAMES = ("current", "reference", "consent", "training_members", "explanations", "controls", "appeals")
 FORMAT_VERSION = 1
 
 

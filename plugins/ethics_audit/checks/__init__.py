@@ -22,6 +22,7 @@ CHECKS: dict[str, str] = {
     "drift": "ethics_audit.checks.drift",
     "fairness": "ethics_audit.checks.fairness",
     "privacy": "ethics_audit.checks.privacy",
+    "transparency": "ethics_audit.checks.transparency",
 }
 
 

@@ -18,12 +18,14 @@ FAMILIES: dict[str, str] = {
     "drift": "Data drift",
     "fairness": "Bias and fairness",
     "privacy": "Privacy",
+    "transparency": "Transparency and appeals",
     "window": "Window",
 }
-FAMILY_ORDER = ("fairness", "privacy", "drift", "quality")
+FAMILY_ORDER = ("fairness", "privacy", "transparency", "drift", "quality")
 FAMILY_QUESTIONS: dict[str, str] = {
     "fairness": "Does the model treat groups of people alike?",
     "privacy": "Do personal data leak, and are consent and retention respected?",
+    "transparency": "Are people told why, are their choices honoured, and are their appeals answered fairly and in time?",
     "drift": "Is the model still seeing the kind of data it was built for?",
     "quality": "Is the data the audit reads complete and well-formed?",
 }
@@ -74,6 +76,27 @@ METRICS: dict[str, str] = {
     "unexpected_category_share": "Unexpected categories",
     "duplicate_id_share": "Duplicate prediction ids",
     "outside_window_share": "Rows outside the window",
+    "explanation_coverage": "Decisions with an explanation",
+    "adverse_explanation_coverage": "Adverse decisions with an explanation",
+    "explanation_coverage_ratio": "Explanation coverage ratio (worst / best group)",
+    "adverse_explanation_coverage_ratio": "Adverse-decision explanation ratio (worst / best group)",
+    "unexplained_adverse_decisions": "Adverse decisions without an explanation",
+    "reason_code_skew": "Reason-code skew across groups (Cramér's V)",
+    "decisions_ignoring_controls": "Decisions that ignored a user's setting",
+    "appeal_rate": "Appeal rate",
+    "overturn_rate": "Overturn rate",
+    "appeal_rate_difference": "Appeal-rate gap",
+    "overturn_rate_difference": "Overturn-rate gap",
+    "overturn_rate_ratio": "Overturn-rate ratio",
+    "median_days_to_decide": "Median days to decide an appeal",
+    "p90_days_to_decide": "Days to decide 9 in 10 appeals",
+    "decided_past_sla_share": "Appeals decided late (past the SLA)",
+    "open_appeals_past_sla": "Open appeals past the SLA",
+    "adverse_decisions": "Adverse decisions",
+    "appeals_received": "Appeals received",
+    "appeals_decided": "Appeals decided",
+    "appeals_overturned": "Appeals overturned",
+    "appeals_pending": "Appeals pending",
     "check_error": "The check failed",
     "window_rows": "Rows in the window",
 }
@@ -104,10 +127,33 @@ PERCENT_METRICS = frozenset(
         "duplicate_id_share",
         "outside_window_share",
         "row_count_drop",
+        "explanation_coverage",
+        "adverse_explanation_coverage",
+        "appeal_rate",
+        "overturn_rate",
+        "appeal_rate_difference",
+        "overturn_rate_difference",
+        "decided_past_sla_share",
     }
 )
 COUNT_METRICS = frozenset(
-    {"count", "row_count", "reference_row_count", "window_rows", "suppressed_groups", "card_count", "iban_count"}
+    {
+        "count",
+        "row_count",
+        "reference_row_count",
+        "window_rows",
+        "suppressed_groups",
+        "card_count",
+        "iban_count",
+        "unexplained_adverse_decisions",
+        "decisions_ignoring_controls",
+        "open_appeals_past_sla",
+        "adverse_decisions",
+        "appeals_received",
+        "appeals_decided",
+        "appeals_overturned",
+        "appeals_pending",
+    }
 )
 
 
