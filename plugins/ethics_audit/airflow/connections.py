@@ -13,6 +13,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ethics_audit.errors import SourceError
@@ -97,6 +98,11 @@ def _from_airflow(conn_id: str) -> ConnectionFields | None:
         conn = BaseHook.get_connection(conn_id)
     except Exception:  # noqa: BLE001 - Airflow raises AirflowNotFoundException and friends
         return None
+    return fields_of(conn)
+
+
+def fields_of(conn: Any) -> ConnectionFields:
+    """The fields of an Airflow ``Connection`` (the task SDK's or the api-server's model)."""
     return ConnectionFields(
         conn_type=conn.conn_type or "",
         host=conn.host,

@@ -554,6 +554,70 @@ def _methods(windows_by_audit: dict[str, list[WindowView]]) -> list[dict[str, An
     return out
 
 
+def audit_view(
+    store: Store,
+    audit_id: str,
+    own: list[RunRecord],
+    findings: dict[int, list[Finding]],
+    period: tuple[datetime, datetime],
+    now: datetime,
+    *,
+    public: bool = False,
+) -> dict[str, Any]:
+    """One audit's part of the report over ``period``: facts, the week grid, scorecard, trend charts.
+
+    ``own`` are the audit's current runs in the period, ``findings`` their findings by run id.
+    Also drawn by the audit page of the Airflow plugin (``ethics_audit.web.pages``).
+    """
+    start, end = period
+    snapshots = store.spec_snapshots([r.spec_hash for r in own[-1:]])
+    spec = snapshots.get(own[-1].spec_hash, {}).get("spec") if own else None
+    if spec is None:
+        spec = _latest_spec(store, audit_id)
+    facts = views.spec_facts(spec)
+    due = expected_windows(store.first_window(audit_id), _lag(spec), start, end, now)
+    by_window = {(r.window_start, r.window_end): r for r in own}
+    grid = [
+        WindowView(
+            s, e, by_window.get((s, e)), findings.get(by_window[(s, e)].run_id, []) if (s, e) in by_window else []
+        )
+        for s, e in due
+    ]
+    extra = [
+        WindowView(r.window_start, r.window_end, r, findings.get(r.run_id, []))
+        for key, r in by_window.items()
+        if key not in set(due)
+    ]
+    windows = sorted(grid + extra, key=lambda w: w.start)
+    families = views.family_order(
+        sorted(
+            {f.result.check for w in windows for f in w.findings}
+            | {k for r in own for k in r.summary.get("checks", {})}
+        )
+    )
+    versions = _spec_versions(store, own)
+    return {
+        "audit_id": audit_id,
+        "in_period": bool(own or due),
+        "facts": facts,
+        "windows": windows,
+        "audited": sum(w.audited for w in windows),
+        "expected": len(due),
+        "missed": [w for w in windows if not w.audited],
+        "rows": sum((w.run.rows or 0) for w in windows if w.run),
+        "families": families,
+        "scorecard_map": {row["family"]: row for row in _scorecard(windows, families)},
+        "strip": _strip(windows, families, f"Week-by-week results of {facts['model_name']}")
+        if windows and families
+        else None,
+        "charts": [] if public else _charts(windows, (start, end)),
+        "worst": _aggregate(windows)[:WORST_LIMIT],
+        "versions": versions,
+        "threshold_matrix": _threshold_matrix(versions),
+        "dp": None,
+    }
+
+
 def build_quarterly_report(
     store: Store,
     quarter: str,
@@ -594,58 +658,11 @@ def build_quarterly_report(
     windows_by_audit: dict[str, list[WindowView]] = {}
     facts_by_audit: dict[str, dict[str, Any]] = {}
     for audit_id in chosen:
-        own = runs_by_audit.get(audit_id, [])
-        snapshots = store.spec_snapshots([r.spec_hash for r in own[-1:]])
-        spec = snapshots.get(own[-1].spec_hash, {}).get("spec") if own else None
-        if spec is None:
-            spec = _latest_spec(store, audit_id)
-        facts = views.spec_facts(spec)
-        facts_by_audit[audit_id] = facts
-        due = expected_windows(store.first_window(audit_id), _lag(spec), start, end, now)
-        by_window = {(r.window_start, r.window_end): r for r in own}
-        grid = [
-            WindowView(
-                s, e, by_window.get((s, e)), findings.get(by_window[(s, e)].run_id, []) if (s, e) in by_window else []
-            )
-            for s, e in due
-        ]
-        extra = [
-            WindowView(r.window_start, r.window_end, r, findings.get(r.run_id, []))
-            for key, r in by_window.items()
-            if key not in set(due)
-        ]
-        windows = sorted(grid + extra, key=lambda w: w.start)
-        windows_by_audit[audit_id] = windows
-        if not own and not due:
-            continue  # the audit started after this quarter: not part of it
-        families = views.family_order(
-            sorted(
-                {f.result.check for w in windows for f in w.findings}
-                | {k for r in own for k in r.summary.get("checks", {})}
-            )
-        )
-        versions = _spec_versions(store, own)
-        audits.append(
-            {
-                "audit_id": audit_id,
-                "facts": facts,
-                "windows": windows,
-                "audited": sum(w.audited for w in windows),
-                "expected": len(due),
-                "missed": [w for w in windows if not w.audited],
-                "rows": sum((w.run.rows or 0) for w in windows if w.run),
-                "families": families,
-                "scorecard_map": {row["family"]: row for row in _scorecard(windows, families)},
-                "strip": _strip(windows, families, f"Week-by-week results of {facts['model_name']}")
-                if windows and families
-                else None,
-                "charts": [] if public else _charts(windows, (start, end)),
-                "worst": _aggregate(windows)[:WORST_LIMIT],
-                "versions": versions,
-                "threshold_matrix": _threshold_matrix(versions),
-                "dp": None,
-            }
-        )
+        audit = audit_view(store, audit_id, runs_by_audit.get(audit_id, []), findings, (start, end), now, public=public)
+        facts_by_audit[audit_id] = audit["facts"]
+        windows_by_audit[audit_id] = audit["windows"]
+        if audit["in_period"]:  # else the audit started after this quarter: not part of it
+            audits.append(audit)
 
     incidents = _incident_rows(
         store.incidents_between(start, end, audit_ids=[a["audit_id"] for a in audits]), start, end, facts_by_audit
