@@ -97,7 +97,7 @@ def test_reading_needs_read_access_to_the_audits_dag(api: Any, audit: dict) -> N
     assert "test-model" not in get(api, "/", who=nobody).text  # the overview lists only what one may read
     viewer = get(api, "/audits/test-model", who=token("viewer"))
     assert viewer.status_code == 200
-    assert "Week by week" in viewer.text and "Acknowledge</button>" not in viewer.text
+    assert "week by week" in viewer.text and "Acknowledge</button>" not in viewer.text
     assert "need edit access to the DAG <code>ethics_audit__test-model</code>" in viewer.text
     overview = get(api, "/", who=token("viewer"))
     assert overview.status_code == 200 and 'data-audit="test-model"' in overview.text

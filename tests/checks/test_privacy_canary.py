@@ -231,6 +231,18 @@ def test_canaries_are_found_and_appear_in_no_sink(tmp_path: Path, services: dict
         for request in server.requests:
             assert leaks(request.path + json.dumps(request.query) + request.body.decode("utf-8", "replace")) == [], name
 
+    # the Ethics pages of the Airflow plugin, rendered from the same store
+    from ethics_audit.store import Store
+    from ethics_audit.web import pages
+
+    store = Store(f"sqlite:///{home / 'results.db'}")
+    try:
+        ethics = pages.overview(store, ["canary-audit"]) + (pages.audit_page(store, "canary-audit", can_act=True) or "")
+    finally:
+        store.dispose()
+    assert 'data-audit="canary-audit"' in ethics and "/acknowledge" in ethics
+    assert leaks(ethics) == []
+
     files = [p for p in home.rglob("*") if p.is_file()]
     assert {"results.db", "report.html", "ethics-report-2026Q3.html"} <= {p.name for p in files}
     for path in files:
