@@ -122,6 +122,9 @@ def test_an_editor_acknowledges_mutes_and_resolves_as_the_logged_in_user(api: An
     assert [(e["actor"], e["note"]) for e in item["events"] if e["transition"] == "acknowledged"] == [
         ("priya", "looking at it")
     ]
+    twice = post(api, f"/audits/test-model/incidents/{first}/acknowledge", who=editor, data={"note": "again"})
+    assert "is%20acknowledged%20by%20priya%3B%20nothing%20to%20acknowledge" in twice.headers["location"]
+    assert len(store.incident(first)["events"]) == len(item["events"])  # the form sent twice changed nothing
     shown = get(api, done.headers["location"].removeprefix("/ethics-audit"), who=editor).text
     assert f"#{first} acknowledged by priya" in shown
     assert re.search(rf'id="incident-{first}" data-status="acknowledged"', shown)

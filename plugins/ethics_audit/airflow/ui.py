@@ -194,7 +194,12 @@ def create_app() -> FastAPI:
         incident = store.incident(incident_id)
         if incident is None or incident["audit_id"] != audit_id:
             raise HTTPException(404, f"audit {audit_id} has no incident {incident_id}")
-        message = _apply(store, action, incident_id, actor=user.get_name(), note=note.strip()[:500], until=until)
+        if action == "acknowledge" and incident["status"] != "open":
+            # a form sent twice (a double click, a reload) acknowledges once
+            by = f" by {incident['acknowledged_by']}" if incident["acknowledged_by"] else ""
+            message = f"#{incident_id} is {incident['status']}{by}; nothing to acknowledge"
+        else:
+            message = _apply(store, action, incident_id, actor=user.get_name(), note=note.strip()[:500], until=until)
         if not message.startswith("error"):
             from ethics_audit.notify import deliver_pending
 
