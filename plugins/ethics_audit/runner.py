@@ -225,6 +225,8 @@ def finish(
     for output in outputs:
         timings[output.family] = round(output.seconds, 4)
     artifacts = [a for output in outputs for a in output.artifacts]
+    from ethics_audit.ledger.fingerprint import of_window
+
     summary["incidents"] = store.record_window(
         run_id,
         spec,
@@ -236,6 +238,7 @@ def finish(
         timings=timings,
         summary=summary,
         now=data.now,
+        fingerprint=of_window(data.current, data.reference),
     )
     return RunOutcome(
         run_id=run_id,

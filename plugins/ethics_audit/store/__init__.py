@@ -212,8 +212,12 @@ class Store:
         summary: dict[str, Any],
         artifacts: list[PendingArtifact] | None = None,
         now: datetime | None = None,
+        fingerprint: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Make ``findings`` the window's results, in one transaction.
+
+        The same transaction appends the window's ledger entry (``fingerprint``, from
+        ``ledger.fingerprint.of_window``, describes the input data it was computed from).
 
         ``now`` is the audit's time (``AuditData.now``): incident transitions are stamped with it,
         so a replayed or simulated history (the demo) keeps its own clock.
@@ -285,13 +289,25 @@ class Store:
             window.updated_at = finished
             for artifact in artifacts or []:
                 s.add(_write_artifact(run, artifact))
-            if s.get(SpecSnapshot, run.spec_hash) is None:
-                s.add(SpecSnapshot(spec_hash=run.spec_hash, audit_id=spec.id, spec=spec.model_dump(mode="json")))
+            snapshot = s.get(SpecSnapshot, run.spec_hash)
+            if snapshot is None:
+                snapshot = SpecSnapshot(spec_hash=run.spec_hash, audit_id=spec.id, spec=spec.model_dump(mode="json"))
+                s.add(snapshot)
             s.flush()
             from ethics_audit.incidents import advance
+            from ethics_audit.store import ledger
 
             changes = advance(s, spec, run, findings, now=now)
             run.summary = {**summary, "incidents": changes}
+            ledger.append_window(
+                s,
+                run,
+                rows_out,
+                spec=snapshot.spec,
+                worst_severity=window.worst_severity,
+                fingerprint=fingerprint,
+                recorded_at=finished,
+            )
             return changes
 
     def fail_run(self, run_id: int, error: str, *, timings: dict[str, float] | None = None) -> None:
@@ -628,9 +644,10 @@ class Store:
         with self.session() as s:
             if s.get_bind().dialect.name == "postgresql":
                 s.execute(text("SELECT pg_advisory_xact_lock(72657474)"))
+            added = []
             for spend in spends:
                 # SQLite: this insert takes the write lock before the sum is read
-                s.add(
+                added.append(
                     PrivacyBudgetEntry(
                         audit_id=spend.audit_id,
                         year=spend.year,
@@ -639,6 +656,7 @@ class Store:
                         details=spend.details,
                     )
                 )
+                s.add(added[-1])
             s.flush()
             for spend in spends:
                 total = s.execute(
@@ -654,6 +672,9 @@ class Store:
                         f"(reports.dp_yearly_epsilon in the audit's spec); use a smaller --epsilon, or publish "
                         f"the report already released"
                     )
+            from ethics_audit.store import ledger
+
+            ledger.append_spends(s, added)
 
     # ------------------------------------------------------------------ incidents and the outbox
     # (the lifecycle is ethics_audit.incidents; delivery is ethics_audit.notify)
@@ -747,21 +768,33 @@ class Store:
 
     def acknowledge_incidents(self, ids: list[int], *, actor: str, note: str = "") -> dict[str, Any]:
         from ethics_audit import incidents
+        from ethics_audit.store import ledger
 
         with self.session() as s:
-            return incidents.acknowledge(s, ids, actor=actor, note=note)
+            since = ledger.last_event_id(s)
+            out = incidents.acknowledge(s, ids, actor=actor, note=note)
+            ledger.append_manual_events(s, ids, since)  # the ledger records every manual transition
+            return out
 
     def mute_incidents(self, ids: list[int], *, until: datetime, actor: str, note: str = "") -> dict[str, Any]:
         from ethics_audit import incidents
+        from ethics_audit.store import ledger
 
         with self.session() as s:
-            return incidents.mute(s, ids, until=until, actor=actor, note=note)
+            since = ledger.last_event_id(s)
+            out = incidents.mute(s, ids, until=until, actor=actor, note=note)
+            ledger.append_manual_events(s, ids, since)  # the ledger records every manual transition
+            return out
 
     def resolve_incidents(self, ids: list[int], *, actor: str, note: str = "") -> dict[str, Any]:
         from ethics_audit import incidents
+        from ethics_audit.store import ledger
 
         with self.session() as s:
-            return incidents.resolve(s, ids, actor=actor, note=note)
+            since = ledger.last_event_id(s)
+            out = incidents.resolve(s, ids, actor=actor, note=note)
+            ledger.append_manual_events(s, ids, since)  # the ledger records every manual transition
+            return out
 
     def enqueue_notification(
         self, audit_id: str, channel: str, idempotency_key: str, payload: dict[str, Any], *, kind: str = "message"

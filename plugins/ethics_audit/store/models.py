@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -325,3 +326,43 @@ class ActionClaim(Base):
     outcome: Mapped[str] = mapped_column(String(20), default="claimed")  # claimed | applied | refused | failed
     detail: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerEntry(Base):
+    """One append-only ledger entry (ethics_audit.ledger; the format is docs/ledger.md).
+
+    ``payload`` is the canonical JSON that was hashed, kept verbatim; ``entry_hash`` is
+    SHA-256(previous entry's hash || payload). ``evidence`` is the zlib-compressed results
+    document a window entry's digest covers, so a superseded window stays verifiable and a
+    verifier can name the row and field that changed.
+    """
+
+    __tablename__ = "ledger_entries"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(20))  # window | incident_event | dp_spend | report
+    audit_id: Mapped[str | None] = mapped_column(String(100))
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    run_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: deleting a run must not delete this
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    evidence: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_ledger_entries_window", "audit_id", "window_start", "window_end"),)
+
+
+class LedgerCheckpoint(Base):
+    """A signed tree head over the first ``tree_size`` ledger entries."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tree_size: Mapped[int] = mapped_column(Integer)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    public_key: Mapped[str | None] = mapped_column(String(64))  # hex of the raw Ed25519 public key
+    signature: Mapped[str | None] = mapped_column(String(200))  # base64; None when no key was configured
+    note: Mapped[str] = mapped_column(Text, default="")

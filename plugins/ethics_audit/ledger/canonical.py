@@ -1,0 +1,222 @@
+"""The ledger's canonical serialisation: the exact bytes that are hashed (docs/ledger.md).
+
+JSON, UTF-8 and ASCII-only (``\\uXXXX`` escapes), object keys sorted, no whitespace (``,`` and
+``:`` separators). Floats are written as the shortest decimal that reads back to the same
+IEEE-754 double (Python's ``repr``: ``0.1``, ``1.0``, ``1e-05``), except inside the JSON
+columns (slice, threshold, details), where whole numbers are written as integers; NaN is written as ``null``
+(SQLite stores NaN as NULL, so that is what a verifier reads back), -0.0 as ``0.0``, and infinities as the
+strings ``"Infinity"`` / ``"-Infinity"``. Datetimes are UTC, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+A metric result row is one object of fixed fields; a window's results are the sorted list of
+their serialisations, so the digest does not depend on row order or on the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+FORMAT_VERSION = 1
+GENESIS = "0" * 64  # the previous hash of the first entry
+# the metric_results columns a result's digest covers, in the order the verifier reports them
+RESULT_FIELDS = (
+    "audit_id",
+    "window_start",
+    "window_end",
+    "check",
+    "metric",
+    "slice",
+    "slice_key",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+    "threshold",
+    "severity",
+    "reason",
+    "details",
+)
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
+
+
+def timestamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _float(value: float) -> float | str | None:
+    if math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def normalise(value: Any) -> Any:
+    """``value`` as plain JSON data: non-finite floats replaced, tuples as lists, keys as strings."""
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, dict):
+        return {str(k): normalise(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [normalise(v) for v in value]
+    if isinstance(value, datetime):
+        return timestamp(value)
+    if hasattr(value, "item"):  # a numpy scalar
+        return normalise(value.item())
+    raise TypeError(f"the ledger cannot serialise a {type(value).__name__}")
+
+
+def json_field(value: Any) -> Any:
+    """A JSON column's value as the ledger serialises it: whole-number floats become integers.
+
+    PostgreSQL's JSONB gives ``1e+20`` back as ``100000000000000000000`` and some drivers give
+    ``2.0`` back as ``2``; writing every whole number as an integer makes both backends agree.
+    """
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return int(value)
+        return _float(value)
+    if isinstance(value, dict):
+        return {str(k): json_field(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_field(v) for v in value]
+    return normalise(value)
+
+
+def _plain_finite(value: Any) -> bool:
+    """True when ``value`` is already canonical JSON data (the common case, checked fast)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_finite(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_finite(v) for v in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, (str, int))
+
+
+def dumps(value: Any) -> str:
+    """The canonical serialisation of ``value``."""
+    if not _plain_finite(value):
+        value = normalise(value)
+    return _dumps(value)
+
+
+def sha256(data: str | bytes) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def entry_hash(prev_hash: str, payload: str) -> str:
+    """SHA-256 over the previous entry's hash (32 raw bytes) followed by this entry's payload."""
+    return hashlib.sha256(bytes.fromhex(prev_hash) + payload.encode()).hexdigest()
+
+
+_string = json.encoder.encode_basestring_ascii  # the C encoder json.dumps itself uses
+
+
+def number_text(value: Any) -> str:
+    """A float column's value, serialised."""
+    if value is None:
+        return "null"
+    value = float(value)
+    if value - value == 0.0:  # finite (inf - inf and nan - nan are nan)
+        return float.__repr__(value) if value else "0.0"  # SQLite gives -0.0 back as 0.0
+    return "null" if math.isnan(value) else ('"Infinity"' if value > 0 else '"-Infinity"')
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's value, serialised (``json_field`` applied)."""
+    return _dumps(json_field(value))
+
+
+def result_row(
+    *,
+    audit_id: str,
+    window_start: datetime,
+    window_end: datetime,
+    check: str,
+    metric: str,
+    slice: dict | None,
+    slice_key: str,
+    value: Any,
+    ci_low: Any,
+    ci_high: Any,
+    n: Any,
+    threshold: dict | None,
+    severity: str,
+    reason: str | None,
+    details: dict | None,
+    window_text: tuple[str, str] | None = None,
+    run_id: Any = None,
+) -> str:
+    """One metric result as the ledger serialises it (numbers typed as their columns store them).
+
+    ``run_id`` is accepted and left out: the entry that holds the digest names the run.
+    """
+    start, end = window_text or (timestamp(window_start), timestamp(window_end))
+    return row_text(
+        audit_id,
+        start or "",
+        end or "",
+        check,
+        metric,
+        json_text(slice or {}),
+        slice_key,
+        value,
+        ci_low,
+        ci_high,
+        n,
+        json_text(threshold),
+        severity,
+        reason,
+        json_text(details or {}),
+    )
+
+
+def row_text(
+    audit_id: str,
+    start: str,
+    end: str,
+    check: str,
+    metric: str,
+    slice_text: str,
+    slice_key: str,
+    value: Any,
+    ci_low: Any,
+    ci_high: Any,
+    n: Any,
+    threshold_text: str,
+    severity: str,
+    reason: str | None,
+    details_text: str,
+) -> str:
+    """The object ``dumps`` would write for these fields, assembled directly (keys in sorted order).
+
+    Verifying a year of results serialises millions of rows; assembling the string from its
+    already-serialised parts is several times faster than building a dict to encode, and
+    tests/ledger/test_canonical.py proves it byte-identical to ``dumps``.
+    """
+    num, enc = number_text, _string
+    return (
+        f'{{"audit_id":{enc(audit_id)},"check":{enc(check)},"ci_high":{num(ci_high)},"ci_low":{num(ci_low)},'
+        f'"details":{details_text},"metric":{enc(metric)},"n":{"null" if n is None else int(n)},'
+        f'"reason":{enc(reason or "")},"severity":{enc(severity)},"slice":{slice_text},"slice_key":{enc(slice_key)},'
+        f'"threshold":{threshold_text},"value":{num(value)},"window_end":{enc(end)},"window_start":{enc(start)}}}'
+    )
+
+
+def results_document(rows: list[str]) -> str:
+    """A window's results: the JSON array of its serialised rows, sorted as strings."""
+    return "[" + ",".join(sorted(rows)) + "]"
+
+
+def spec_hash_of(spec: dict[str, Any]) -> str:
+    """The spec hash ``AuditSpec.spec_hash`` gives, recomputed from a stored snapshot."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]

@@ -1,0 +1,476 @@
+"""The ledger's SQL: appending entries inside the caller's transaction, reading them back.
+
+``append`` takes the ledger's tail under a lock (PostgreSQL advisory lock; on SQLite the
+caller's transaction already holds the write lock), so entries form one chain; the primary
+key on ``seq`` makes a lost race fail the transaction instead of forking the chain. The
+append-only triggers and the grants for an application role are here too, used by the
+``0004_ledger`` migration. What the entries contain is ``ethics_audit.ledger``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ethics_audit.ledger import canonical, entries
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session
+
+LEDGER_LOCK = 72657475  # pg_advisory_xact_lock key: one appender at a time
+LEDGER_TABLES = ("ledger_entries", "ledger_checkpoints")
+
+
+# ---------------------------------------------------------------- hardening (used by the migration)
+
+
+def append_only_triggers(dialect: str) -> list[str]:
+    """Triggers that refuse UPDATE and DELETE (and TRUNCATE) on the ledger tables."""
+    if dialect == "postgresql":
+        out = [
+            """
+            CREATE OR REPLACE FUNCTION ethics_audit_ledger_append_only() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'the ethics-audit ledger is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+                    USING ERRCODE = 'insufficient_privilege';
+            END
+            $$
+            """
+        ]
+        for table in LEDGER_TABLES:
+            out.append(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION ethics_audit_ledger_append_only()"
+            )
+            out.append(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION ethics_audit_ledger_append_only()"
+            )
+        return out
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, 'the ethics-audit ledger is append-only: {op} on {table} refused'); END"
+            for table in LEDGER_TABLES
+            for op in ("UPDATE", "DELETE")
+        ]
+    return []
+
+
+def drop_append_only_triggers(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        out = []
+        for table in LEDGER_TABLES:
+            out.append(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+            out.append(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+        return out + ["DROP FUNCTION IF EXISTS ethics_audit_ledger_append_only()"]
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {t}_no_{op}" for t in LEDGER_TABLES for op in ("update", "delete")]
+    return []
+
+
+def grant_app_role(conn: Connection, role: str) -> None:
+    """Let ``role`` (the Airflow connection's login) use the store but only INSERT into the ledger.
+
+    The tables stay owned by the role that ran the migration: an owner could disable the
+    triggers, the application role cannot.
+    """
+    from sqlalchemy import text
+
+    quoted = conn.dialect.identifier_preparer.quote(role)
+    schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+    qschema = conn.dialect.identifier_preparer.quote(schema)
+    for statement in (
+        f"GRANT USAGE ON SCHEMA {qschema} TO {quoted}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {qschema} TO {quoted}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {qschema} TO {quoted}",
+        *(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {quoted}" for table in LEDGER_TABLES),
+    ):
+        conn.execute(text(statement))
+
+
+# ---------------------------------------------------------------- appending
+
+
+def _tail(s: Session) -> tuple[int, str] | None:
+    from sqlalchemy import select
+
+    from ethics_audit.store.models import LedgerEntry
+
+    row = s.execute(select(LedgerEntry.seq, LedgerEntry.entry_hash).order_by(LedgerEntry.seq.desc()).limit(1)).first()
+    return None if row is None else (row[0], row[1])
+
+
+def append(
+    s: Session,
+    payload: dict[str, Any],
+    *,
+    audit_id: str | None = None,
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+    run_id: int | None = None,
+    evidence: bytes | None = None,
+) -> tuple[int, str]:
+    """Append one entry in the caller's transaction; return its (seq, entry hash)."""
+    from sqlalchemy import text
+
+    from ethics_audit.store.models import LedgerEntry
+
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text(f"SELECT pg_advisory_xact_lock({LEDGER_LOCK})"))
+    tail = _tail(s)
+    if tail is None and not payload.get("adopted"):
+        tail = _adopt_existing(s, exclude_run=run_id if payload["kind"] == "window" else None)
+    seq, prev = (0, canonical.GENESIS) if tail is None else (tail[0] + 1, tail[1])
+    text_payload = canonical.dumps({**payload, "seq": seq})
+    digest = canonical.entry_hash(prev, text_payload)
+    s.add(
+        LedgerEntry(
+            seq=seq,
+            kind=payload["kind"],
+            audit_id=audit_id,
+            window_start=window_start,
+            window_end=window_end,
+            run_id=run_id,
+            payload=text_payload,
+            prev_hash=prev,
+            entry_hash=digest,
+            evidence=evidence,
+        )
+    )
+    s.flush()
+    return seq, digest
+
+
+def _adopt_existing(s: Session, *, exclude_run: int | None) -> tuple[int, str] | None:
+    """A store that had windows before the ledger existed: enter its current windows first.
+
+    They get window entries marked ``adopted`` (no code version, no input fingerprint), so
+    from then on every window is covered and a missing entry means a deleted one.
+    """
+    from sqlalchemy import select
+
+    from ethics_audit.store.models import AuditRun, AuditWindow
+
+    pairs = s.execute(
+        select(AuditRun, AuditWindow.worst_severity)
+        .join(AuditWindow, AuditWindow.current_run_id == AuditRun.id)
+        .order_by(AuditWindow.window_start, AuditWindow.audit_id, AuditWindow.id)
+    ).all()
+    tail = None
+    for run, worst in pairs:
+        if run.id == exclude_run:
+            continue
+        rows = result_rows_of_run(s, run.id)
+        results = canonical.results_document(rows)
+        payload = entries.window_payload(
+            run,
+            results,
+            count=len(rows),
+            spec=_spec_of(s, run.spec_hash),
+            worst_severity=worst,
+            fingerprint=None,
+            supersedes=None,
+            code_version=None,
+            recorded_at=run.finished_at or run.started_at,
+            adopted=True,
+        )
+        tail = _append_window(s, run, payload, results)
+    return tail
+
+
+def _append_window(s: Session, run: Any, payload: dict[str, Any], results: str) -> tuple[int, str]:
+    return append(
+        s,
+        payload,
+        audit_id=run.audit_id,
+        window_start=run.window_start,
+        window_end=run.window_end,
+        run_id=run.id,
+        evidence=entries.compress(results),
+    )
+
+
+def _spec_of(s: Session, spec_hash: str) -> dict[str, Any] | None:
+    from ethics_audit.store.models import SpecSnapshot
+
+    snapshot = s.get(SpecSnapshot, spec_hash)
+    return None if snapshot is None else snapshot.spec
+
+
+def append_window(
+    s: Session,
+    run: Any,
+    rows: list[dict[str, Any]],
+    *,
+    spec: dict[str, Any],
+    worst_severity: str,
+    fingerprint: dict[str, Any] | None,
+    recorded_at: datetime,
+) -> int:
+    """The window entry for a committed run; ``rows`` are the metric_results rows just inserted."""
+    from sqlalchemy import select
+
+    from ethics_audit import __version__
+    from ethics_audit.store.models import LedgerEntry
+
+    window_text = (canonical.timestamp(run.window_start), canonical.timestamp(run.window_end))
+    results = canonical.results_document([canonical.result_row(**row, window_text=window_text) for row in rows])
+    previous = s.execute(
+        select(LedgerEntry.seq)
+        .where(
+            LedgerEntry.kind == "window",
+            LedgerEntry.audit_id == run.audit_id,
+            LedgerEntry.window_start == run.window_start,
+            LedgerEntry.window_end == run.window_end,
+        )
+        .order_by(LedgerEntry.seq.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    payload = entries.window_payload(
+        run,
+        results,
+        count=len(rows),
+        spec=spec,
+        worst_severity=worst_severity,
+        fingerprint=fingerprint,
+        supersedes=previous,
+        code_version=__version__,
+        recorded_at=recorded_at,
+    )
+    return _append_window(s, run, payload, results)[0]
+
+
+def append_manual_events(s: Session, incident_ids: list[int], last_event_id: int) -> list[int]:
+    """One entry per event this transaction wrote for ``incident_ids`` (ids above ``last_event_id``)."""
+    from sqlalchemy import select
+
+    from ethics_audit.store.models import Incident, IncidentEvent
+
+    s.flush()
+    out = []
+    for event, audit_id in s.execute(
+        select(IncidentEvent, Incident.audit_id)
+        .join(Incident, Incident.id == IncidentEvent.incident_id)
+        .where(IncidentEvent.id > last_event_id, IncidentEvent.incident_id.in_(incident_ids))
+        .order_by(IncidentEvent.id)
+    ).all():
+        seq, _ = append(s, entries.event_payload(event, audit_id), audit_id=audit_id, run_id=event.run_id)
+        out.append(seq)
+    return out
+
+
+def last_event_id(s: Session) -> int:
+    from sqlalchemy import func, select
+
+    from ethics_audit.store.models import IncidentEvent
+
+    return int(s.execute(select(func.coalesce(func.max(IncidentEvent.id), 0))).scalar_one())
+
+
+def append_spends(s: Session, budget_rows: list[Any]) -> list[int]:
+    return [append(s, entries.spend_payload(row), audit_id=row.audit_id)[0] for row in budget_rows]
+
+
+# ---------------------------------------------------------------- reading
+
+
+def result_rows_of_run(s: Session | Connection, run_id: int) -> list[str]:
+    """The canonical rows of one run's stored metric results."""
+    return [row for _, _, row in iter_result_rows(s, [run_id])]
+
+
+def iter_result_rows(s: Session | Connection, run_ids: list[int] | None = None) -> Iterator[tuple[int, int, str]]:
+    """``(run_id, row id, canonical row)`` of the stored metric results, grouped by run.
+
+    Reads through the driver's own cursor (no ORM, JSON columns as text) and serialises each
+    distinct JSON text and timestamp once: verifying millions of rows is dominated by this loop.
+    """
+    from datetime import timezone
+
+    bind = s.connection() if hasattr(s, "connection") and not hasattr(s, "dialect") else s
+    postgres = bind.dialect.name == "postgresql"
+    as_text, mark = ("::text", "%s") if postgres else ("", "?")
+    where = f" WHERE run_id IN ({','.join([mark] * len(run_ids))})" if run_ids else ""
+    if run_ids is not None and not run_ids:
+        return
+    sql = (
+        f"SELECT run_id, id, audit_id, window_start, window_end, check_name, metric, slice{as_text}, slice_key, "
+        f"value, ci_low, ci_high, n, threshold{as_text}, severity, reason, details{as_text} "
+        f"FROM metric_results{where} ORDER BY run_id, id"
+    )
+    dbapi = bind.connection.driver_connection
+    # PostgreSQL: a named (server-side) cursor streams instead of loading every row at once
+    cursor = dbapi.cursor(name="ethics_audit_ledger_verify") if postgres else dbapi.cursor()
+    stamps: dict[Any, str] = {}
+    texts: dict[Any, str] = {None: "null"}
+
+    def stamp(value: Any) -> str:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if moment.tzinfo is None:  # SQLite keeps UTC without a zone (models.UTCDateTime)
+            moment = moment.replace(tzinfo=timezone.utc)
+        out = stamps[value] = canonical.timestamp(moment) or ""
+        return out
+
+    def json_text(raw: Any) -> str:
+        out = texts[raw] = canonical.json_text(json.loads(raw))
+        return out
+
+    row_text = canonical.row_text
+    empty = {None: "{}"}  # slice and details default to {} (store.models)
+    try:
+        cursor.execute(sql, tuple(run_ids or ()))
+        while True:
+            batch = cursor.fetchmany(10000)
+            if not batch:
+                break
+            for r in batch:
+                yield (
+                    r[0],
+                    r[1],
+                    row_text(
+                        r[2],
+                        stamps.get(r[3]) or stamp(r[3]),
+                        stamps.get(r[4]) or stamp(r[4]),
+                        r[5],
+                        r[6],
+                        empty.get(r[7]) or texts.get(r[7]) or json_text(r[7]),
+                        r[8],
+                        r[9],
+                        r[10],
+                        r[11],
+                        r[12],
+                        texts.get(r[13]) or json_text(r[13]),
+                        r[14],
+                        r[15],
+                        empty.get(r[16]) or texts.get(r[16]) or json_text(r[16]),
+                    ),
+                )
+    finally:
+        cursor.close()
+
+
+def entry_rows(s: Session | Connection) -> list[Any]:
+    """Every entry without its evidence, in ledger order."""
+    from sqlalchemy import select
+
+    from ethics_audit.store.models import LedgerEntry as E
+
+    return list(
+        s.execute(
+            select(
+                E.seq, E.kind, E.audit_id, E.window_start, E.window_end, E.run_id, E.payload, E.prev_hash, E.entry_hash
+            ).order_by(E.seq)
+        ).all()
+    )
+
+
+def evidence_of(s: Session | Connection, seqs: list[int]) -> Iterator[tuple[int, bytes | None]]:
+    from sqlalchemy import select
+
+    from ethics_audit.store.models import LedgerEntry as E
+
+    for chunk in range(0, len(seqs), 500):
+        yield from s.execute(select(E.seq, E.evidence).where(E.seq.in_(seqs[chunk : chunk + 500]))).tuples()
+
+
+def rows_by_id(s: Session | Connection, model: Any, ids: list[Any], key: str = "id") -> dict[Any, Any]:
+    """ORM rows of ``model`` by primary key, fetched in chunks."""
+    from sqlalchemy import select
+
+    column = getattr(model, key)
+    out: dict[Any, Any] = {}
+    ids = sorted(set(ids))
+    for chunk in range(0, len(ids), 500):
+        for row in s.execute(select(model).where(column.in_(ids[chunk : chunk + 500]))).scalars():
+            out[getattr(row, key)] = row
+    return out
+
+
+def windows(s: Session | Connection, audit_id: str | None) -> list[Any]:
+    from sqlalchemy import select
+
+    from ethics_audit.store.models import AuditWindow
+
+    query = select(AuditWindow).order_by(AuditWindow.id)
+    if audit_id is not None:
+        query = query.where(AuditWindow.audit_id == audit_id)
+    return list(s.execute(query).scalars())
+
+
+def audit_of_incidents(s: Session | Connection, ids: list[int]) -> dict[int, str]:
+    from sqlalchemy import select
+
+    from ethics_audit.store.models import Incident
+
+    rows = s.execute(select(Incident.id, Incident.audit_id).where(Incident.id.in_(ids))).all() if ids else []
+    return {row[0]: row[1] for row in rows}
+
+
+def checkpoints(s: Session | Connection) -> list[Any]:
+    from sqlalchemy import select
+
+    from ethics_audit.store.models import LedgerCheckpoint
+
+    return list(s.execute(select(LedgerCheckpoint).order_by(LedgerCheckpoint.id)).scalars())
+
+
+def add_checkpoint(s: Session, cp: Any) -> int:
+    from ethics_audit.store.models import LedgerCheckpoint
+
+    row = LedgerCheckpoint(
+        tree_size=cp.tree_size,
+        root_hash=cp.root_hash,
+        signed_at=datetime.fromisoformat(cp.signed_at.replace("Z", "+00:00")),
+        key_id=cp.key_id,
+        public_key=cp.public_key,
+        signature=cp.signature,
+        note=cp.note,
+    )
+    s.add(row)
+    s.flush()
+    return row.id
+
+
+def entry_hashes(s: Session | Connection) -> list[str]:
+    from sqlalchemy import select
+
+    from ethics_audit.store.models import LedgerEntry as E
+
+    return list(s.execute(select(E.entry_hash).order_by(E.seq)).scalars())
+
+
+def entry_rows_by_seq(s: Session | Connection, seqs: list[int]) -> list[Any]:
+    from sqlalchemy import select
+
+    from ethics_audit.store.models import LedgerEntry as E
+
+    out: list[Any] = []
+    seqs = sorted(set(seqs))
+    for chunk in range(0, len(seqs), 500):
+        out += s.execute(
+            select(E.seq, E.kind, E.payload, E.prev_hash, E.entry_hash).where(E.seq.in_(seqs[chunk : chunk + 500]))
+        ).all()
+    return out
+
+
+def window_entries_of_runs(s: Session | Connection, run_ids: list[int]) -> dict[int, Any]:
+    """The newest window entry of each run, by run id."""
+    from sqlalchemy import select
+
+    from ethics_audit.store.models import LedgerEntry as E
+
+    out: dict[int, Any] = {}
+    run_ids = sorted(set(run_ids))
+    for chunk in range(0, len(run_ids), 500):
+        for row in s.execute(
+            select(E.seq, E.run_id)
+            .where(E.kind == "window", E.run_id.in_(run_ids[chunk : chunk + 500]))
+            .order_by(E.seq)
+        ).all():
+            out[row.run_id] = row
+    return out
