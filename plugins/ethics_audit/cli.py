@@ -708,6 +708,13 @@ def notify_list(
     console().print(table)
 
 
+# --------------------------------------------------------------------------- verify, checkpoint
+
+from ethics_audit.ledger import commands as _ledger_commands  # noqa: E402 - registers on app
+
+_ledger_commands.register(app, console=console, escape=escape, print_json=_print_json, store=_store)
+
+
 # --------------------------------------------------------------------------- entry point
 
 

@@ -77,6 +77,7 @@ class Aggregate:
     worst_value: float | None = None
     threshold: dict[str, Any] | None = None
     reason: str = ""
+    worst_ref: tuple[int, str, str, str] | None = None  # (run, check, metric, slice key): the ledger's row
 
 
 def parse(quarter: str) -> tuple[datetime, datetime]:
@@ -135,6 +136,7 @@ def _aggregate(windows: list[WindowView]) -> list[Aggregate]:
                 agg.worst_value = r.value
                 agg.threshold = r.threshold.to_dict() if r.threshold else None
                 agg.reason = f.reason
+                agg.worst_ref = (w.run.run_id, r.check, r.metric, r.slice_key) if w.run else None
     return sorted(table.values(), key=lambda a: (-severity(a.worst).rank, -len(a.windows), a.check, a.metric))
 
 
@@ -628,8 +630,13 @@ def build_quarterly_report(
     epsilon: float | None = None,
     pdf: bool = True,
     now: datetime | None = None,
+    signing_key: Any = None,
 ) -> dict[str, Any]:
-    """Write the quarter's report as HTML (and PDF); return ``{"html", "pdf", "pdf_error", "summary", ...}``."""
+    """Write the quarter's report as HTML (and PDF); return ``{"html", "pdf", "pdf_error", "summary", ...}``.
+
+    The report is entered in the results ledger and carries a checkpoint signed with
+    ``signing_key`` (an Ed25519 private key; default: the configured one, ``ledger.checkpoint``).
+    """
     from ethics_audit.reports.render import RendererMissing, html_to_pdf, render, write_html
 
     start, end = parse(quarter)
@@ -700,7 +707,11 @@ def build_quarterly_report(
         "median_to_ack": _median([p["to_ack"] for p in problems if p["to_ack"] is not None]),
         "median_to_resolve": _median([p["to_resolve"] for p in problems if p["to_resolve"] is not None]),
     }
+    from ethics_audit.ledger.report import Numbers, seal
+
+    numbers = Numbers()
     context = {
+        "ledger_number": numbers,
         "quarter": quarter_label(start),
         "start": start,
         "end": end,
@@ -720,7 +731,19 @@ def build_quarterly_report(
     }
     folder = out_dir or _default_dir(quarter_label(start))
     stem = f"ethics-report-{start.year}Q{(start.month - 1) // 3 + 1}" + ("-public" if public else "")
-    html_path = write_html(folder / f"{stem}.html", render("quarterly.html.j2", context))
+    # the report is entered in the ledger and checkpointed; the checkpoint is printed in it
+    html, checkpoint = seal(
+        store,
+        render("quarterly.html.j2", context),
+        numbers,
+        quarter=quarter_label(start),
+        public=public,
+        audit_ids=[a["audit_id"] for a in audits],
+        run_ids=[r.run_id for r in runs],
+        now=now,
+        key=signing_key,
+    )
+    html_path = write_html(folder / f"{stem}.html", html)
     pdf_path, pdf_error = None, None
     if pdf:
         try:
@@ -738,6 +761,7 @@ def build_quarterly_report(
         "audits": [a["audit_id"] for a in audits],
         "privacy_budget": budget["ledger"] if budget else None,
         "facts": {a["audit_id"]: a["facts"] for a in audits},
+        "checkpoint": checkpoint.to_dict(),
     }
 
 
