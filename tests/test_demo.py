@@ -56,9 +56,19 @@ def test_the_demo_finds_exactly_the_injected_problems_and_alerts_once(capsys: py
     assert len(incidents) >= len(alerts) and {i["status"] for i in incidents} == {"resolved"}
     assert store.pending_notifications() == []
     store.dispose()
-    assert Path(result["report"]["html"]).read_text().count("job-ad-delivery") > 1
+    html = Path(result["report"]["html"]).read_text()
+    assert html.count("job-ad-delivery") > 1
+    # the demo ends by checkpointing the ledger (12 windows and the report) and verifying it,
+    # signed with a key made for this run only; the report prints the same tree head
+    ledger = result["ledger"]
+    assert ledger["verified"] and ledger["problems"] == [] and ledger["ephemeral_key"]
+    assert ledger["checkpoint"]["tree_size"] == 13 and ledger["checked"]["results"] > 0
+    assert ledger["checkpoint"]["root_hash"] in html and ledger["public_key"] in html
+    assert ledger["checked"]["report_numbers"] > 0
 
     again = run_demo(weeks=12, rows_per_week=8000)  # the same data, every window re-audited
     assert alert_lines(capsys) == []  # nothing is sent twice
     assert again["all_as_expected"]
     assert len(again["alerts"]) == len(result["alerts"])
+    # the re-run superseded every window; the first report's checkpoint still holds
+    assert again["ledger"]["verified"] and again["ledger"]["checkpoint"]["tree_size"] == 26

@@ -339,7 +339,10 @@ def run_demo(*, weeks: int = 12, rows_per_week: int = 20000, out: Console | None
         now = end + spec.window.lag
         outcomes.append(audit_window(spec, start, end, store=store, trigger="demo", now=now))
     rows = [_week_row(week, outcome) for week, outcome in enumerate(outcomes, start=1)]
-    report = _quarterly_report(store, weeks)
+    from ethics_audit.ledger.demo import demo_key, prove
+
+    key = demo_key()
+    report = _quarterly_report(store, weeks, key)
     result = {
         "data": info,
         "database": safe_url(store.url),
@@ -348,6 +351,7 @@ def run_demo(*, weeks: int = 12, rows_per_week: int = 20000, out: Console | None
         "all_as_expected": all(row["as_expected"] for row in rows),
         "alerts": _alerts(store, spec.id),
         "report": report,
+        "ledger": prove(store, key, report.get("html")),
     }
     if out is not None:
         _print_summary(out, outcomes, rows, result)
@@ -385,14 +389,14 @@ def _breach_counts(breaches: list[Any]) -> dict[str, int]:
     return counts
 
 
-def _quarterly_report(store: Any, weeks: int) -> dict[str, Any]:
+def _quarterly_report(store: Any, weeks: int, key: Any = None) -> dict[str, Any]:
     """The quarter's ethics report (the demo's weeks lie in 2026Q3), as an ethics officer gets it."""
     from ethics_audit.reports import build_quarterly_report
 
     quarter = "2026Q3" if week_window(weeks)[1] <= datetime(2026, 10, 1, tzinfo=timezone.utc) else None
     if quarter is None:
         return {"html": None, "pdf": None, "note": "the demo's weeks run past 2026Q3: run `ethics-audit report`"}
-    built = build_quarterly_report(store, quarter)
+    built = build_quarterly_report(store, quarter, signing_key=key)
     return {"quarter": quarter, "html": built["html"], "pdf": built["pdf"], "pdf_error": built.get("pdf_error")}
 
 
@@ -468,4 +472,7 @@ def _print_summary(out: Console, outcomes: list[Any], rows: list[dict[str, Any]]
         out.print(f"                   {escape(report['pdf'] or 'no PDF: ' + (report.get('pdf_error') or ''))}")
     out.print("run reports:       ethics-audit report --run RUN_ID   (run ids: ethics-audit history ad-delivery)")
     out.print("incidents:         ethics-audit incidents list --status all")
+    from ethics_audit.ledger.demo import print_proof
+
+    print_proof(out, result["ledger"])
     out.print(f"done in {result['seconds']} s")
