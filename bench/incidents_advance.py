@@ -4,8 +4,9 @@ Records ``--windows`` weekly windows of ``--results`` metric results each into a
 (SQLite by default, or ``--db-url``). Each window a random ``--breaching`` of them, drawn from
 a pool three times that size, breach (so incidents open, update, resolve and reopen), and
 every ``--backfill-every`` windows an old window is re-run. Prints one JSON document: seconds
-per ``record_window`` and the part of it spent in ``incidents.advance`` (median and max), and
-how many incidents, alerts and notifications came out.
+per ``record_window`` and the parts of it spent in ``incidents.advance`` and in appending the
+window's ledger entry (median and max), and how many incidents, alerts and notifications came
+out. ``--no-ledger`` skips the ledger append, to measure what it costs.
 
     PYTHONPATH=plugins:. python bench/incidents_advance.py --windows 52 --results 1000 --breaching 40
 """
@@ -29,6 +30,7 @@ def main() -> None:
     parser.add_argument("--backfill-every", type=int, default=10)
     parser.add_argument("--db-url", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-ledger", action="store_true", help="skip the ledger append (the 'before' figure)")
     args = parser.parse_args()
 
     from ethics_audit import incidents
@@ -54,6 +56,19 @@ def main() -> None:
             advance_seconds.append(time.perf_counter() - t0)
 
     incidents.advance = timed
+    from ethics_audit.store import ledger
+
+    ledger_seconds: list[float] = []
+    append_window = ledger.append_window
+
+    def timed_append(*a, **k):
+        t0 = time.perf_counter()
+        try:
+            return None if args.no_ledger else append_window(*a, **k)
+        finally:
+            ledger_seconds.append(time.perf_counter() - t0)
+
+    ledger.append_window = timed_append
     rng = random.Random(args.seed)
     threshold = Threshold(warn=0.1, critical=0.2)
     checks = ("quality", "drift", "fairness", "privacy")
@@ -90,6 +105,7 @@ def main() -> None:
             )
             record_seconds.append(time.perf_counter() - t0)
     incidents.advance = original
+    ledger.append_window = append_window
     out = {
         "db": url.split(":", 1)[0],
         "windows": args.windows,
@@ -100,6 +116,11 @@ def main() -> None:
             "max": round(max(record_seconds), 4),
         },
         "advance_s": {"median": round(statistics.median(advance_seconds), 4), "max": round(max(advance_seconds), 4)},
+        "ledger": not args.no_ledger,
+        "ledger_append_s": {
+            "median": round(statistics.median(ledger_seconds), 4),
+            "max": round(max(ledger_seconds), 4),
+        },
         "incidents": len(store.incidents(statuses=[], limit=100000)),
         "alerts": len(store.alerts()),
         "notifications": len(store.notifications(limit=100000)),

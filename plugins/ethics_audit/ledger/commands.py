@@ -73,9 +73,10 @@ def register(app: typer.Typer, *, console: Any, escape: Any, print_json: Any, st
                 external.append((f"the checkpoint printed in {path}", sealed.checkpoint))
         except AuditError as exc:
             usage(str(exc))
-        result = verify_store(store(), audit_id=audit, external=external, public_key=pinned)
+        opened = store()
+        result = verify_store(opened, audit_id=audit, external=external, public_key=pinned)
         if report is not None and sealed is not None:
-            verify_report(store(), sealed, result, public_key=pinned)
+            verify_report(opened, sealed, result)
         if as_json:
             print_json(result.to_dict())
         else:

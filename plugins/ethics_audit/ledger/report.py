@@ -27,8 +27,6 @@ from ethics_audit.ledger import canonical, entries, merkle
 from ethics_audit.ledger.checkpoint import Checkpoint
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
     from ethics_audit.ledger.verify import Verification
     from ethics_audit.store import Store
 
@@ -188,10 +186,12 @@ def read_report(path: Path) -> SealedReport:
     )
 
 
-def verify_report(
-    store: Store, report: SealedReport, out: Verification, *, public_key: Ed25519PublicKey | None = None
-) -> None:
-    """Add to ``out`` every way ``report`` differs from its own evidence and from the store's ledger."""
+def verify_report(store: Store, report: SealedReport, out: Verification) -> None:
+    """Add to ``out`` every way ``report`` differs from its own evidence and from the store's ledger.
+
+    The report's checkpoint itself (signature, consistency with today's ledger) is checked by
+    ``verify_store`` when it is passed there as an external checkpoint.
+    """
     from ethics_audit.reports.present import number
     from ethics_audit.store import ledger as sql
 
