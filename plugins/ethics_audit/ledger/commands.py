@@ -109,8 +109,11 @@ def register(app: typer.Typer, *, console: Any, escape: Any, print_json: Any, st
 
         from ethics_audit import ledger
         from ethics_audit.ledger import checkpoint as cpmod
-        from ethics_audit.ledger.witness import send_to_witnesses
+        from ethics_audit.ledger.witness import WITNESS_CHANNELS, send_to_witnesses
 
+        unknown = [c for c in witness or [] if c not in WITNESS_CHANNELS]
+        if unknown:
+            usage(f"--witness {unknown[0]!r} is not a witness channel; use one of {', '.join(WITNESS_CHANNELS)}")
         try:
             key = cpmod.signing_key()
         except AuditError as exc:
