@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -38,7 +39,28 @@ RESULT_FIELDS = (
     "reason",
     "details",
 )
-_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
+
+
+def _no_default(value: Any) -> Any:
+    raise TypeError(f"the ledger cannot serialise a {type(value).__name__}")
+
+
+# json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False), built once:
+# json.dumps builds its C encoder again on every call, which dominates for small values
+_encoder = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _no_default, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, False
+    )
+    if json.encoder.c_make_encoder is not None
+    else None
+)  # type: ignore[attr-defined]
+_slow_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
+
+
+def _dumps(value: Any) -> str:
+    if isinstance(value, str) or _encoder is None:
+        return _slow_dumps(value)
+    return "".join(_encoder(value, 0))
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -131,9 +153,21 @@ def number_text(value: Any) -> str:
     return "null" if math.isnan(value) else ('"Infinity"' if value > 0 else '"-Infinity"')
 
 
+# how a whole-number float looks in repr (2.0, -3.0 or, from 1e16 on, 1e+16): such text needs json_field
+_WHOLE_FLOAT = re.compile(r"\.0(?:[,\]}]|$)|e\+")
+
+
 def json_text(value: Any) -> str:
-    """A JSON column's value, serialised (``json_field`` applied)."""
-    return _dumps(json_field(value))
+    """A JSON column's value, serialised (``json_field`` applied).
+
+    Most values hold no whole-number or non-finite float: those are encoded in one C call, and
+    only the rest (or text that merely looks like one) take the walk through ``json_field``.
+    """
+    try:
+        text = _dumps(value)
+    except (TypeError, ValueError):  # NaN or infinity, a numpy scalar, mixed key types
+        return _dumps(json_field(value))
+    return _dumps(json_field(value)) if _WHOLE_FLOAT.search(text) else text
 
 
 def result_row(
