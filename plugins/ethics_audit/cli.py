@@ -35,9 +35,16 @@ app = typer.Typer(
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+EXIT_EMPTY = 3  # the window had no rows: its data is missing, not clean
 EXIT_INTERNAL = 70
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ReplaceEmptyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--replace-empty", help="Let a window without rows replace the window's earlier results (default: keep them)."
+    ),
+]
 SEVERITY_STYLE = {
     "ok": "green",
     "warn": "yellow",
@@ -179,6 +186,11 @@ def _print_outcome(outcome: RunOutcome, *, all_rows: bool = False) -> None:
     ]
     if moved:
         out.print(f"  incidents: {', '.join(moved)} (`ethics-audit incidents list`)")
+    if changes.get("kept_run_id"):
+        out.print(
+            f"  [yellow]the window has no rows: run {changes['kept_run_id']}'s results stay current "
+            "(--replace-empty records the empty window instead)[/yellow]"
+        )
     delivery = outcome.delivery or {}
     if delivery.get("sent") or delivery.get("errors"):
         out.print(
@@ -209,13 +221,19 @@ def run(
     fail_on: Annotated[
         str | None, typer.Option("--fail-on", help="Exit 1 when a finding is at least this severe (warn|critical).")
     ] = None,
+    replace_empty: ReplaceEmptyOpt = False,
 ) -> None:
-    """Audit one window and record its results (re-running replaces them)."""
+    """Audit one window and record its results (re-running replaces them). Exit 3 if it had no rows."""
     from ethics_audit.runner import audit_window
 
     spec = _load(spec_path)
     outcome = audit_window(
-        spec, _parse_when(start, "--start"), _parse_when(end, "--end"), store=_store(), trigger="cli"
+        spec,
+        _parse_when(start, "--start"),
+        _parse_when(end, "--end"),
+        store=_store(),
+        trigger="cli",
+        replace_empty=replace_empty,
     )
     if as_json:
         _print_json(outcome.to_dict())
@@ -223,6 +241,8 @@ def run(
         _print_outcome(outcome, all_rows=show_all)
     if _fail_on(outcome, fail_on):
         raise typer.Exit(EXIT_FAILED)
+    if outcome.status == "empty":
+        raise typer.Exit(EXIT_EMPTY)
 
 
 @app.command()
@@ -231,8 +251,9 @@ def backfill(
     start: Annotated[str, typer.Option("--start", help="First window starts here.")],
     end: Annotated[str, typer.Option("--end", help="No window ends after this.")],
     as_json: JsonOpt = False,
+    replace_empty: ReplaceEmptyOpt = False,
 ) -> None:
-    """Audit every window of the spec's size in [start, end), oldest first."""
+    """Audit every window of the spec's size in [start, end), oldest first. Exit 3 if one had no rows."""
     from rich.progress import Progress
 
     from ethics_audit.runner import audit_window
@@ -248,7 +269,11 @@ def backfill(
         task = progress.add_task(f"auditing {spec.id}", total=len(windows))
         for window_start, window_end in windows:
             try:
-                outcomes.append(audit_window(spec, window_start, window_end, store=store, trigger="backfill"))
+                outcomes.append(
+                    audit_window(
+                        spec, window_start, window_end, store=store, trigger="backfill", replace_empty=replace_empty
+                    )
+                )
             except AuditError as exc:
                 failures.append({"window_start": window_start.isoformat(), "error": str(exc)})
             progress.advance(task)
@@ -260,6 +285,8 @@ def backfill(
             console().print(f"[red]{failure['window_start']}: {failure['error']}[/red]")
     if failures:
         raise typer.Exit(EXIT_FAILED)
+    if any(o.status == "empty" for o in outcomes):
+        raise typer.Exit(EXIT_EMPTY)
 
 
 def _brief(outcome: RunOutcome) -> dict[str, Any]:

@@ -133,6 +133,10 @@ def run_family(family: str, data: AuditData, *, skip_reason: str | None = None) 
     """Run one family; its failure becomes an ``error`` result, never a crash of the run."""
     if skip_reason:
         return FamilyOutput(family, [], 0.0, "skipped", skip_reason)
+    if data.rows == 0 and family == "quality":
+        from ethics_audit.checks.volume import EMPTY_REASON, empty_window
+
+        return FamilyOutput(family, empty_window(data.spec.checks.quality, data), 0.0, "empty", EMPTY_REASON)
     if data.rows == 0:
         empty = MetricResult(
             family, "window_rows", 0, n=0, status=Status.INSUFFICIENT_DATA, details={"reason": "the window has no rows"}
@@ -205,8 +209,10 @@ def finish(
     outputs: list[FamilyOutput],
     *,
     timings: dict[str, float] | None = None,
+    replace_empty: bool = False,
 ) -> RunOutcome:
-    """Judge every result and record the window in one transaction."""
+    """Judge every result and record the window in one transaction (an empty window keeps the
+    earlier results of a window that had rows current, unless ``replace_empty``)."""
     window_results = [
         MetricResult("window", "row_count", data.rows, n=data.rows),
         MetricResult("window", "reference_row_count", data.reference_rows, n=data.reference_rows),
@@ -239,6 +245,7 @@ def finish(
         summary=summary,
         now=data.now,
         fingerprint=of_window(data.current, data.reference),
+        replace_empty=replace_empty,
     )
     return RunOutcome(
         run_id=run_id,
@@ -257,7 +264,10 @@ def finish(
 def run_families(data: AuditData) -> list[FamilyOutput]:
     """Every enabled family in order; quality runs first and may block the others."""
     outputs: list[FamilyOutput] = []
-    for family in data.spec.checks.enabled():
+    families = data.spec.checks.enabled()
+    if data.rows == 0 and "quality" not in families:
+        families = ["quality", *families]  # an empty window is a quality finding even when quality is off
+    for family in families:
         outputs.append(run_family(family, data, skip_reason=blocking_reason(outputs)))
     return outputs
 
@@ -270,6 +280,7 @@ def audit_window(
     store: Store,
     trigger: str = "cli",
     now: datetime | None = None,
+    replace_empty: bool = False,
 ) -> RunOutcome:
     """Audit ``[start, end)``, record it, then deliver the notifications it caused. Raises
     ``AuditError`` if the data cannot be read (after recording the failed attempt)."""
@@ -284,7 +295,7 @@ def audit_window(
         timings["load"] = round(time.perf_counter() - t0, 4)
         outputs = run_families(data)
         t0 = time.perf_counter()
-        outcome = finish(store, run_id, spec, data, outputs, timings=timings)
+        outcome = finish(store, run_id, spec, data, outputs, timings=timings, replace_empty=replace_empty)
         outcome.timings["record"] = round(time.perf_counter() - t0, 4)
     except AuditError as exc:
         store.fail_run(run_id, str(exc), timings=timings)

@@ -213,11 +213,17 @@ class Store:
         artifacts: list[PendingArtifact] | None = None,
         now: datetime | None = None,
         fingerprint: dict[str, Any] | None = None,
+        replace_empty: bool = False,
     ) -> dict[str, Any]:
         """Make ``findings`` the window's results, in one transaction.
 
         The same transaction appends the window's ledger entry (``fingerprint``, from
         ``ledger.fingerprint.of_window``, describes the input data it was computed from).
+
+        An ``empty`` run (no rows) does not replace results a run with rows made current, unless
+        ``replace_empty``: its findings are kept with the attempt, the window and its incidents
+        stay as they were (no window is committed, so no ledger entry), and the return says
+        which run stayed current (``kept_run_id``).
 
         ``now`` is the audit's time (``AuditData.now``): incident transitions are stamped with it,
         so a replayed or simulated history (the demo) keeps its own clock.
@@ -245,6 +251,9 @@ class Store:
                 )
                 .with_for_update()
             ).scalar_one_or_none()
+            keep = window is not None and status == "empty" and not replace_empty and window.status != "empty"
+            if keep and window.current_run_id is not None:
+                return self._record_kept_empty(s, run, window, findings, rows, reference_rows, timings, summary)
             if window is None:
                 window = AuditWindow(
                     audit_id=run.audit_id, window_start=run.window_start, window_end=run.window_end, status=status
@@ -252,27 +261,7 @@ class Store:
                 s.add(window)
             elif window.current_run_id is not None:
                 s.execute(delete(MetricResultRow).where(MetricResultRow.run_id == window.current_run_id))
-            rows_out = [
-                {
-                    "run_id": run.id,
-                    "audit_id": run.audit_id,
-                    "window_start": run.window_start,
-                    "window_end": run.window_end,
-                    "check": f.result.check,
-                    "metric": f.result.metric,
-                    "slice": f.result.slice,
-                    "slice_key": f.result.slice_key,
-                    "value": f.result.value,
-                    "ci_low": f.result.ci_low,
-                    "ci_high": f.result.ci_high,
-                    "n": f.result.n,
-                    "threshold": f.result.threshold.to_dict() if f.result.threshold else None,
-                    "severity": f.severity.value,
-                    "reason": f.reason,
-                    "details": f.result.details,
-                }
-                for f in findings
-            ]
+            rows_out = [_result_row(run, f) for f in findings]
             if rows_out:
                 s.execute(insert(MetricResultRow), rows_out)
             finished = utcnow()
@@ -309,6 +298,32 @@ class Store:
                 recorded_at=finished,
             )
             return changes
+
+    def _record_kept_empty(
+        self,
+        s: Session,
+        run: Any,
+        window: Any,
+        findings: list[Finding],
+        rows: int,
+        reference_rows: int | None,
+        timings: dict[str, float],
+        summary: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The attempt and its findings are stored; the window keeps its earlier current run."""
+        from sqlalchemy import insert
+
+        from ethics_audit.store.models import MetricResultRow, utcnow
+
+        if findings:
+            s.execute(insert(MetricResultRow), [_result_row(run, f) for f in findings])
+        finished = utcnow()
+        changes = {"kept_run_id": window.current_run_id, "window_start": run.window_start.isoformat()}
+        run.status, run.rows, run.reference_rows, run.timings = "empty", rows, reference_rows, timings
+        run.summary = {**summary, "incidents": changes}
+        run.finished_at = finished
+        run.duration_s = (finished - run.started_at).total_seconds()
+        return changes
 
     def fail_run(self, run_id: int, error: str, *, timings: dict[str, float] | None = None) -> None:
         """Record a failed attempt; the window's earlier results stay current."""
@@ -901,6 +916,27 @@ def _write_artifact(run: Any, artifact: PendingArtifact) -> Any:
         bytes=len(content),
         details=artifact.details,
     )
+
+
+def _result_row(run: Any, f: Finding) -> dict[str, Any]:
+    return {
+        "run_id": run.id,
+        "audit_id": run.audit_id,
+        "window_start": run.window_start,
+        "window_end": run.window_end,
+        "check": f.result.check,
+        "metric": f.result.metric,
+        "slice": f.result.slice,
+        "slice_key": f.result.slice_key,
+        "value": f.result.value,
+        "ci_low": f.result.ci_low,
+        "ci_high": f.result.ci_high,
+        "n": f.result.n,
+        "threshold": f.result.threshold.to_dict() if f.result.threshold else None,
+        "severity": f.severity.value,
+        "reason": f.reason,
+        "details": f.result.details,
+    }
 
 
 _STATUS_OF = {"insufficient_data": Status.INSUFFICIENT_DATA, "error": Status.ERROR}
