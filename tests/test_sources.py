@@ -56,6 +56,7 @@ def test_naive_timestamps_and_csv_are_read_as_utc(tmp_path: Path) -> None:
 def test_environment_variables_expand_and_missing_ones_are_named(tmp_path: Path, monkeypatch) -> None:
     predictions().to_parquet(tmp_path / "p.parquet")
     monkeypatch.setenv("PRED_DIR", str(tmp_path))
+    monkeypatch.setenv("ETHICS_AUDIT_DATA_ROOTS", str(tmp_path))  # a spec that is no file reads from the roots
     spec = make_spec({"source": {"path": "${PRED_DIR}/p.parquet"}})
     assert len(load_window(spec, WINDOW_START, WINDOW_END).current) == 28
     monkeypatch.delenv("PRED_DIR")
@@ -79,7 +80,7 @@ def test_unparseable_timestamps_name_the_column(tmp_path: Path) -> None:
     frame.loc[3, "ts"] = "last tuesday"
     frame.to_csv(tmp_path / "p.csv", index=False)
     spec = make_spec({"source": {"path": "p.csv"}}, path=tmp_path / "spec.yaml")
-    with pytest.raises(DataError, match="column 'ts' has values that are not timestamps"):
+    with pytest.raises(DataError, match="column 'ts' has 1 of 84 values that are not timestamps"):
         load_window(spec, WINDOW_START, WINDOW_END)
 
 

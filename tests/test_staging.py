@@ -32,8 +32,7 @@ def demo_week(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, AuditDa
     """Week 9 of the demo (leaked PII in free text), read by the real sources."""
     root = tmp_path_factory.mktemp("demo")
     generate(root, weeks=9, rows_per_week=2000)
-    folder = root.parent / "spec"
-    folder.mkdir()
+    folder = root  # the data sits in the spec's folder, which file sources may read
     text = (REPO / "audits/examples/ad_delivery.yaml").read_text().replace("${ETHICS_AUDIT_HOME}/demo", str(root))
     (folder / "ad_delivery.yaml").write_text(text)
     spec = load_spec(folder / "ad_delivery.yaml")

@@ -67,3 +67,13 @@ class NotificationError(AuditError):
         self.retryable = retryable
         self.retry_after = retry_after
         self.channel_down = retryable if channel_down is None else channel_down
+
+
+def columns_withheld(columns: object) -> str:
+    """How an error describes the columns a source has: by count only. Column names are read from
+    the data (a CSV's first line), and no message may quote what a file holds."""
+    try:
+        n = len(columns)  # type: ignore[arg-type]
+    except TypeError:
+        n = 0
+    return f"{n} column{'s' if n != 1 else ''}, names not shown because they are read from the data"

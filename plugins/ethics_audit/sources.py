@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.data import AuditData
-from ethics_audit.errors import DataError, SourceError
+from ethics_audit.errors import DataError, SourceError, columns_withheld
 from ethics_audit.windows import as_utc
 
 if TYPE_CHECKING:
@@ -53,8 +53,33 @@ def _where(spec: AuditSpec, field: str) -> str:
     return f"{spec.path or spec.id}: {field}"
 
 
+def data_roots(spec: AuditSpec) -> list[Path]:
+    """The folders file sources may read: the spec's own folder (the working directory for a
+    spec that is not a file), ``$ETHICS_AUDIT_HOME`` and each folder in ``ETHICS_AUDIT_DATA_ROOTS``
+    (separated by ``os.pathsep``). Everything is compared after resolving symlinks and ``..``."""
+    roots = [spec.path.parent if spec.path is not None else Path.cwd(), home()]
+    roots += [Path(p) for p in os.environ.get("ETHICS_AUDIT_DATA_ROOTS", "").split(os.pathsep) if p.strip()]
+    return [r.resolve() for r in roots]
+
+
+def _inside(path: Path, roots: list[Path]) -> bool:
+    resolved = path.resolve()
+    return any(resolved == root or resolved.is_relative_to(root) for root in roots)
+
+
+def _fixed_part(path: Path) -> Path:
+    """The folder a glob starts from (its parts before the first wildcard)."""
+    parts = []
+    for part in path.parts:
+        if glob.has_magic(part):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
+
+
 def _resolve_files(source: SourceSpec, spec: AuditSpec, field: str) -> list[Path]:
-    pattern = expand(source.path or "", _where(spec, field + ".path"))
+    where = _where(spec, field + ".path")
+    pattern = expand(source.path or "", where)
     path = Path(pattern)
     if not path.is_absolute() and spec.path is not None:
         path = spec.path.parent / path
@@ -62,9 +87,17 @@ def _resolve_files(source: SourceSpec, spec: AuditSpec, field: str) -> list[Path
         files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".parquet", ".csv") and p.is_file())
     else:
         files = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+    roots = data_roots(spec)
+    outside = [p for p in files if not _inside(p, roots)]
+    if outside or (not files and not _inside(_fixed_part(path), roots)):
+        raise SourceError(
+            f"{where}: {source.path!r} is outside the folders an audit may read (the spec's folder, "
+            "$ETHICS_AUDIT_HOME and the folders in ETHICS_AUDIT_DATA_ROOTS); move the data there or add "
+            "its folder to ETHICS_AUDIT_DATA_ROOTS"
+        )
     if not files:
         raise SourceError(
-            f"{_where(spec, field + '.path')}: no files match {str(path)!r}; check the path "
+            f"{where}: no files match {str(path)!r}; check the path "
             "(relative paths are read from the spec file's folder)"
         )
     return files
@@ -90,9 +123,12 @@ def _to_utc(frame: pd.DataFrame, column: str, where: str) -> pd.DataFrame:
     if not pd.api.types.is_datetime64_any_dtype(series):
         try:
             series = pd.to_datetime(series, utc=True, format="ISO8601")
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError):
+            # pandas' message quotes the value: count the bad ones instead
+            parsed = pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce")
+            bad = int((parsed.isna() & series.notna()).sum())
             raise DataError(
-                f"{where}: column {column!r} has values that are not timestamps ({exc}); "
+                f"{where}: column {column!r} has {bad} of {len(series)} values that are not timestamps; "
                 "store ISO 8601 timestamps such as 2026-07-06T12:00:00Z"
             ) from None
     elif series.dt.tz is None:
@@ -111,25 +147,29 @@ def _read_files(
     start: datetime | None,
     end: datetime | None,
 ) -> pd.DataFrame:
-    import pandas as pd
 
     files = _resolve_files(source, spec, field)
     fmt = _format_of(source, files, spec, field)
     where = _where(spec, field)
-    try:
-        if fmt == "parquet":
+    if fmt == "csv":
+        from ethics_audit.csv_files import read_csv_files
+
+        frame = read_csv_files(files, where, na_values=source.na_values, encoding=source.encoding)
+    else:
+        try:
             frame = _read_parquet(files, timestamp, start, end, where)
-        else:
-            frame = pd.concat([pd.read_csv(p) for p in files], ignore_index=True)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise SourceError(f"{where}: cannot read {fmt} from {files[0].parent}: {exc}") from None
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, DataError):
+                raise
+            raise SourceError(
+                f"{where}: cannot read parquet from {files[0].parent} ({type(exc).__name__}); check that every file "
+                "there is a complete parquet file (an interrupted copy leaves a truncated one)"
+            ) from None
     if timestamp is not None and (start is not None or end is not None):
         if timestamp not in frame.columns:
             raise DataError(
                 f"{where}: the timestamp column {timestamp!r} (columns.timestamp) is not in the data; "
-                f"columns are {sorted(frame.columns)[:20]}"
+                f"columns: {columns_withheld(frame.columns)}"
             )
         frame = _to_utc(frame, timestamp, where)
         mask = True
@@ -154,7 +194,7 @@ def _read_parquet(
         if timestamp not in dataset.schema.names:
             raise DataError(
                 f"{where}: the timestamp column {timestamp!r} (columns.timestamp) is not in the data; "
-                f"columns are {sorted(dataset.schema.names)[:20]}"
+                f"columns: {columns_withheld(dataset.schema.names)}"
             )
         kind = dataset.schema.field(timestamp).type
         if pa.types.is_timestamp(kind):
@@ -233,7 +273,7 @@ def _join_labels(current: pd.DataFrame, spec: AuditSpec, start: datetime, end: d
     for column in keys + [labels_spec.column]:
         if column not in labels.columns:
             raise DataError(
-                f"{where}: column {column!r} is not in the label source; columns are {sorted(labels.columns)}"
+                f"{where}: column {column!r} is not in the label source; columns: {columns_withheld(labels.columns)}"
             )
     labels = labels[keys + [labels_spec.column]]
     duplicated = int(labels.duplicated(subset=keys).sum())
@@ -286,7 +326,7 @@ def load_window(
     if spec.columns.entity_id not in current.columns and len(current.columns):
         raise DataError(
             f"{_where(spec, 'columns.entity_id')}: column {spec.columns.entity_id!r} is not in the data; "
-            f"columns are {sorted(current.columns)[:20]}"
+            f"columns: {columns_withheld(current.columns)}"
         )
     if spec.labels is not None and len(current):
         current = _join_labels(current, spec, start, end)

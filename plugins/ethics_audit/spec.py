@@ -171,6 +171,12 @@ class SourceSpec(Strict):
     connection_id: str | None = Field(None, description="Airflow connection id (used under Airflow)")
     path: str | None = Field(None, description="parquet or CSV file, directory or glob")
     format: Literal["parquet", "csv"] | None = Field(None, description="default: from the file extension")
+    na_values: list[str] = Field(
+        default_factory=list,
+        description="CSV only: cell texts that mean a missing value (e.g. [NA, null]); an empty cell is an "
+        "empty string in a text column and missing in a numeric or timestamp column",
+    )
+    encoding: str = Field("utf-8", description="CSV only: the files' text encoding")
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceSpec:
@@ -184,6 +190,8 @@ class SourceSpec(Strict):
             raise ValueError("give url or connection_id, not both")
         if self.format and not self.path:
             raise ValueError("format applies to path sources only")
+        if (self.na_values or self.encoding != "utf-8") and not self.path:
+            raise ValueError("na_values and encoding apply to CSV path sources only")
         return self
 
     @field_validator("query")

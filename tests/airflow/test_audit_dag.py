@@ -86,7 +86,8 @@ def _json(value: Any) -> Any:
 
 
 @pytest.fixture
-def demo_spec(specs_dir: Path, demo_root: Path) -> Path:
+def demo_spec(specs_dir: Path, demo_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ETHICS_AUDIT_DATA_ROOTS", str(demo_root))  # the data lives outside the specs' folder
     path = specs_dir / "ad_delivery.yaml"
     path.write_text(demo_spec_text(demo_root))
     return path
@@ -293,7 +294,9 @@ def test_a_failed_extract_is_recorded_and_tells_the_owners(
     specs_dir: Path,
     demo_root: Path,
     results_conn: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("ETHICS_AUDIT_DATA_ROOTS", str(demo_root))
     text = demo_spec_text(demo_root).replace(f"{demo_root}/predictions/*.parquet", f"{demo_root}/missing/*.parquet")
     text = text.replace("      channels: [console]", "      channels: [console, slack]")
     (specs_dir / "ad_delivery.yaml").write_text(text)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.data import PendingArtifact
-from ethics_audit.errors import DataError
+from ethics_audit.errors import DataError, columns_withheld
 from ethics_audit.results import MetricResult, Status, Threshold
 
 if TYPE_CHECKING:
@@ -393,7 +393,7 @@ def _check_window_columns(pairs: list[tuple[str, str]], data: AuditData) -> None
     missing = [name for name, _ in pairs if name not in current]
     if missing:
         raise DataError(
-            f"checks.drift: {missing} not among the window's columns (columns: {sorted(map(str, current))[:30]}); "
+            f"checks.drift: {missing} not among the window's columns (columns: {columns_withheld(current.columns)}); "
             "fix checks.drift.columns or the columns mapping"
         )
 
@@ -404,7 +404,7 @@ def _check_reference_columns(columns: list[DriftColumn], reference: pd.DataFrame
     if missing:
         raise DataError(
             f"checks.drift: {missing} are in the window but not in the reference "
-            f"(reference columns: {sorted(map(str, reference.columns))[:30]}); fix the reference "
+            f"(reference columns: {columns_withheld(reference.columns)}); fix the reference "
             "(reference.baseline) or leave them out of checks.drift.columns"
         )
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.data import PendingArtifact
-from ethics_audit.errors import DataError
+from ethics_audit.errors import DataError, columns_withheld
 from ethics_audit.results import MetricResult, Status, Threshold
 from ethics_audit.windows import as_utc
 
@@ -205,7 +205,7 @@ def _check_named_columns(config: QualityConfig, required: list[str], present: se
         if unknown:
             raise DataError(
                 f"checks.quality.{where}: {unknown} not among the window's columns "
-                f"(columns: {sorted(present)[:30]}); fix the column names or add them to required_columns"
+                f"(columns: {columns_withheld(present)}); fix the column names or add them to required_columns"
             )
 
 

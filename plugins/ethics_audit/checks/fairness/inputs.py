@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ethics_audit.errors import DataError
+from ethics_audit.errors import DataError, columns_withheld
 
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
@@ -55,17 +55,11 @@ class Inputs:
         return len(self.cell_of_row)
 
 
-def _columns_list(frame: pd.DataFrame) -> str:
-    names = [str(c) for c in frame.columns]
-    shown = ", ".join(names[:20])
-    return shown + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
-
-
 def _column(frame: pd.DataFrame, name: str, field: str, fix: str, where: str = "checks.fairness") -> pd.Series:
     if name not in frame.columns:
         raise DataError(
             f"{where}: {field} names {name!r}, which is not a column of the window "
-            f"(columns: {_columns_list(frame)}); {fix}"
+            f"(columns: {columns_withheld(frame.columns)}); {fix}"
         )
     return frame[name]
 

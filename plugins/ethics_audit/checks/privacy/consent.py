@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from ethics_audit.errors import DataError
+from ethics_audit.errors import DataError, columns_withheld
 from ethics_audit.results import MetricResult
 from ethics_audit.spec import CONSENT_EVENTS
 from ethics_audit.windows import format_duration
@@ -86,7 +86,7 @@ def read_ledger(spec: ConsentSpec, data: AuditData) -> pd.DataFrame:
         if column not in raw.columns:
             raise DataError(
                 f"{WHERE}.columns.{role}: {column!r} is not a column of the consent ledger "
-                f"(columns: {sorted(map(str, raw.columns))[:20]}); fix {WHERE}.columns.{role}"
+                f"(columns: {columns_withheld(raw.columns)}); fix {WHERE}.columns.{role}"
             )
     # event names are few: normalise the distinct ones, not every row
     event_codes, names = pd.factorize(raw[roles["event"]], use_na_sentinel=True)

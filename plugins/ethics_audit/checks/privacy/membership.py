@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ethics_audit.errors import DataError
+from ethics_audit.errors import DataError, columns_withheld
 from ethics_audit.results import MetricResult, Status
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def members_of(spec: MembershipSpec, data: AuditData) -> tuple[np.ndarray, np.nd
         if column not in manifest.columns:
             raise DataError(
                 f"{WHERE}.manifest_entity_column: {column!r} is not a column of the training manifest "
-                f"(columns: {sorted(map(str, manifest.columns))[:20]}); fix {WHERE}.manifest_entity_column"
+                f"(columns: {columns_withheld(manifest.columns)}); fix {WHERE}.manifest_entity_column"
             )
         from ethics_audit.checks.privacy.consent import _aligned_ids
 
@@ -163,7 +163,7 @@ def members_of(spec: MembershipSpec, data: AuditData) -> tuple[np.ndarray, np.nd
     if spec.column not in frame.columns:
         raise DataError(
             f"{field}: {spec.column!r} is not a column of the window "
-            f"(columns: {sorted(map(str, frame.columns))[:30]}); fix {field}"
+            f"(columns: {columns_withheld(frame.columns)}); fix {field}"
         )
     member, known = _boolean(frame[spec.column], field)
     return np.asarray(member, dtype=bool), np.asarray(known, dtype=bool), "column"

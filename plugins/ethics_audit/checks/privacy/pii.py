@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.checks.privacy.entities import DATE_VALUE, ENTITIES, Entity, find_all, mask_dob, plausible_date
-from ethics_audit.errors import DataError
+from ethics_audit.errors import DataError, columns_withheld
 from ethics_audit.results import MetricResult
 
 if TYPE_CHECKING:
@@ -211,13 +211,12 @@ def _scanned_columns(spec: PiiSpec, data: AuditData) -> list[str]:
     for name in spec.columns or []:
         if name not in frame.columns:
             raise DataError(
-                f"{where}: {name!r} is not a column of the window (columns: {sorted(map(str, columns))[:30]}); "
-                f"fix {where}"
+                f"{where}: {name!r} is not a column of the window (columns: {columns_withheld(columns)}); fix {where}"
             )
     for name in data.columns.text:
         if name not in frame.columns:
             raise DataError(
-                f"columns.text: {name!r} is not a column of the window (columns: {sorted(map(str, columns))[:30]}); "
+                f"columns.text: {name!r} is not a column of the window (columns: {columns_withheld(columns)}); "
                 "fix columns.text"
             )
     chosen = list(spec.columns) if spec.columns is not None else [c for c in columns if is_string_column(frame[c])]

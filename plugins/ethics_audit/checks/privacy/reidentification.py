@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ethics_audit.errors import DataError
+from ethics_audit.errors import DataError, columns_withheld
 from ethics_audit.results import MetricResult, Status
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def _missing(frame: pd.DataFrame, names: list[str], field: str) -> None:
         if name not in frame.columns:
             raise DataError(
                 f"checks.privacy.reidentification: {name!r} ({field}) is not a column of the window "
-                f"(columns: {sorted(map(str, frame.columns))[:30]}); fix {field}"
+                f"(columns: {columns_withheld(frame.columns)}); fix {field}"
             )
 
 
