@@ -219,4 +219,9 @@ def test_killing_a_run_midway_leaves_the_earlier_results(tmp_path: Path, db_url:
     attempts = store.history(spec.id, attempts=True)
     assert [a.status for a in attempts] == ["running", "succeeded"]
     assert attempts[1].run_id == first.run_id and attempts[1].is_current
+    # the next run of the audit, in any window, sees that the killed attempt's process is gone
+    write_window(tmp_path / "data", [0.2], start=WINDOW_END)
+    audit_window(spec, WINDOW_END, WINDOW_END + (WINDOW_END - WINDOW_START), store=store)
+    killed = store.get_run(attempts[0].run_id)
+    assert killed.status == "abandoned" and f"its process {proc.pid} on" in killed.error
     store.dispose()

@@ -278,6 +278,8 @@ def advance(
             if isinstance(seen, _Seen):  # this replay may rest on it: later replays must see it too
                 rows[when] = _persist(session, incident.id, seen)
         latest = max(rows, default=None)
+        if latest is not None and latest > window and _recorded_meanwhile(session, rows[latest], run):
+            latest = None  # a later window recorded while this run was under way: news, not a backfill
         before = replay(
             [_obs(r) for r in rows.values()],
             clean_to_resolve=clean_to_resolve,
@@ -528,6 +530,16 @@ def _manual_boundaries(session: Session, audit_id: str) -> dict[int, list[dateti
     for incident_id, boundary in rows:
         out.setdefault(incident_id, []).append(boundary)
     return out
+
+
+def _recorded_meanwhile(session: Session, row: Any, run: AuditRun) -> bool:
+    """True when the run that recorded ``row`` finished after ``run`` started: the two ran at the
+    same time (two windows audited at once), so this window is as new as that one, not a backfill."""
+    from ethics_audit.store.models import AuditRun
+
+    other = session.get(AuditRun, row.run_id) if getattr(row, "run_id", None) else None
+    finished = other.finished_at if other is not None else None
+    return finished is not None and other.id != run.id and finished >= run.started_at
 
 
 @dataclass

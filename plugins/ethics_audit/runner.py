@@ -97,8 +97,10 @@ class RunOutcome:
         }
 
 
-def begin(store: Store, spec: AuditSpec, start: datetime, end: datetime, *, trigger: str = "cli") -> int:
-    return store.begin_run(spec, as_utc(start), as_utc(end), trigger=trigger)
+def begin(
+    store: Store, spec: AuditSpec, start: datetime, end: datetime, *, trigger: str = "cli", in_process: bool = False
+) -> int:
+    return store.begin_run(spec, as_utc(start), as_utc(end), trigger=trigger, in_process=in_process)
 
 
 def load(store: Store, spec: AuditSpec, start: datetime, end: datetime, *, now: datetime | None = None) -> AuditData:
@@ -287,7 +289,7 @@ def audit_window(
     start, end = as_utc(start), as_utc(end)
     if end <= start:
         raise AuditError(f"the window end ({end.isoformat()}) must be after its start ({start.isoformat()})")
-    run_id = begin(store, spec, start, end, trigger=trigger)
+    run_id = begin(store, spec, start, end, trigger=trigger, in_process=True)
     timings: dict[str, float] = {}
     try:
         t0 = time.perf_counter()

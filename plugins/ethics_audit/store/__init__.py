@@ -65,22 +65,27 @@ def migrate(engine: Engine) -> None:
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
 
-    head = _head_revision()
-    with engine.connect() as conn:
-        current = MigrationContext.configure(
-            conn, opts={"version_table": "ethics_audit_version"}
-        ).get_current_revision()
-    if current == head:
-        return
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy import text
+    from ethics_audit.store.locks import migration_lock, postgres_migration_lock
 
-            conn.execute(text("SELECT pg_advisory_xact_lock(72657473)"))
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    head = _head_revision()
+
+    def current() -> str | None:
+        with engine.connect() as conn:
+            return MigrationContext.configure(
+                conn, opts={"version_table": "ethics_audit_version"}
+            ).get_current_revision()
+
+    if current() == head:
+        return
+    with migration_lock(engine):
+        if current() == head:  # another process migrated while this one waited
+            return
+        with engine.begin() as conn:
+            postgres_migration_lock(conn)
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
 
 
 @dataclass(frozen=True)
@@ -156,34 +161,47 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One transaction: commit on success, roll back on any error."""
-        with self._sessions.begin() as session:
-            yield session
+        """One transaction: commit on success, roll back on any error. A database still locked by
+        another command after SQLite's busy timeout (30 s) is a clear error, not a traceback."""
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:
+            if "locked" not in str(exc.orig) and "deadlock" not in str(exc.orig):
+                raise
+            raise StoreError(
+                f"the results database {safe_url(self.url)} stayed locked by another ethics-audit command "
+                "(another run, backfill or flush); wait for it to finish and run this again"
+            ) from None
 
     def dispose(self) -> None:
         self.engine.dispose()
 
     # ------------------------------------------------------------------ runs
 
-    def begin_run(self, spec: AuditSpec, window_start: datetime, window_end: datetime, *, trigger: str = "cli") -> int:
-        """Record that an attempt started (committed at once, so a killed run leaves a trace)."""
-        from sqlalchemy import update
+    def begin_run(
+        self,
+        spec: AuditSpec,
+        window_start: datetime,
+        window_end: datetime,
+        *,
+        trigger: str = "cli",
+        in_process: bool = False,
+    ) -> int:
+        """Record that an attempt started (committed at once, so a killed run leaves a trace).
 
+        ``in_process``: the whole attempt runs in this process (the CLI), so its host and pid are
+        kept with it, and the next run of the audit marks it abandoned as soon as that process is
+        gone. Attempts split over processes (Airflow tasks) are abandoned after ``STALE_RUN_AFTER``.
+        """
         from ethics_audit.store.models import AuditRun, utcnow
+        from ethics_audit.store.runs import mark_abandoned, this_process
 
         now = utcnow()
         with self.session() as s:
-            s.execute(
-                update(AuditRun)
-                .where(
-                    AuditRun.audit_id == spec.id,
-                    AuditRun.window_start == window_start,
-                    AuditRun.window_end == window_end,
-                    AuditRun.status == "running",
-                    AuditRun.started_at < now - STALE_RUN_AFTER,
-                )
-                .values(status="abandoned", error="the run stopped without recording an outcome")
-            )
+            mark_abandoned(s, spec.id, now=now, stale_after=STALE_RUN_AFTER)
             run = AuditRun(
                 audit_id=spec.id,
                 window_start=window_start,
@@ -193,7 +211,7 @@ class Store:
                 trigger=trigger,
                 started_at=now,
                 timings={},
-                summary={},
+                summary={"process": this_process()} if in_process else {},
             )
             s.add(run)
             s.flush()
@@ -236,9 +254,13 @@ class Store:
         from sqlalchemy import delete, insert, select
 
         from ethics_audit.evaluate import worst
+        from ethics_audit.store.locks import audit_lock
         from ethics_audit.store.models import AuditRun, AuditWindow, MetricResultRow, SpecSnapshot, utcnow
 
         with self.session() as s:
+            # one recording per audit at a time: the window row, the incidents and the outbox
+            # are read and written as one consistent step (see store.locks)
+            audit_lock(s, spec.id)
             run = s.get(AuditRun, run_id)
             if run is None:
                 raise StoreError(f"run {run_id} does not exist in {safe_url(self.url)}")
