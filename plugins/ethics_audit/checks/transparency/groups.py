@@ -21,7 +21,7 @@ import numpy as np
 
 from ethics_audit.checks.fairness import counts
 from ethics_audit.checks.fairness.inputs import Groups, encode_groups
-from ethics_audit.errors import DataError
+from ethics_audit.errors import DataError, columns_withheld
 from ethics_audit.results import MetricResult, Status, Threshold
 
 if TYPE_CHECKING:
@@ -219,7 +219,7 @@ def require_columns(frame: pd.DataFrame, roles: dict[str, str], where: str, what
     """Every mapped column is in ``frame``, or a ``DataError`` naming the source, the field and the fix."""
     for role, column in roles.items():
         if column is not None and column not in frame.columns:
-            shown = ", ".join(sorted(map(str, frame.columns))[:20])
+            shown = columns_withheld(frame.columns)
             raise DataError(
                 f"{where}.columns.{role}: {column!r} is not a column of the {what} ({source}; columns: {shown}); "
                 f"rename the column in the source, or set {where}.columns.{role}"
