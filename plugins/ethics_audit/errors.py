@@ -69,6 +69,12 @@ class NotificationError(AuditError):
         self.channel_down = retryable if channel_down is None else channel_down
 
 
+class OutcomeUnknown(NotificationError):
+    """A create or post that was sent but not answered (a timeout, a connection reset): the
+    service may have done it. It is never simply sent again: the row waits for the service's
+    search to catch up, and the next attempt first looks for what this one may have made."""
+
+
 def columns_withheld(columns: object) -> str:
     """How an error describes the columns a source has: by count only. Column names are read from
     the data (a CSV's first line), and no message may quote what a file holds."""

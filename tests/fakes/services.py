@@ -60,8 +60,11 @@ class Fault:
     path: str  # a regex searched in the path
     status: int = 500
     times: int = 1
-    when: str = "before"  # before: instead of the work; after: do the work, then answer with this
-    delay: float = 0.0  # after the work: wait this long before answering (longer than the client timeout)
+    # before: instead of the work; after: do the work, then answer with this (or late, with delay);
+    # late: wait ``delay`` first, then do the work (the client has given up: it applies after the
+    # client's timeout), answering nobody; reset: do the work, then drop the connection unanswered
+    when: str = "before"
+    delay: float = 0.0  # after: wait this long before answering; late: before doing the work
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
 
@@ -125,6 +128,17 @@ class FakeService:
         with self.lock:
             self.requests.append(request)
         fault = self._fault_for(request)
+        if fault is not None and fault.when == "late":
+            time.sleep(fault.delay)  # the client times out meanwhile; the work lands afterwards
+            with self.lock:
+                self.handle(request)
+            handler.close_connection = True
+            return
+        if fault is not None and fault.when == "reset":
+            with self.lock:
+                self.handle(request)
+            handler.close_connection = True  # closed without a response: "connection reset"
+            return
         if fault is not None and fault.when == "before":
             status, headers, body = fault.status, fault.headers, fault.body
         else:
@@ -236,6 +250,7 @@ class FakeSlack(FakeService):
         self.channels = channels or {"C0AUDIT01": "ads-ml-ethics", "C0OTHER02": "general"}
         self.messages: dict[str, list[dict[str, Any]]] = {cid: [] for cid in self.channels}
         self.updates: list[dict[str, Any]] = []
+        self.deleted: list[dict[str, Any]] = []
         self.contract = SlackContract()
         self._clock = 0
         super().__init__()
@@ -314,6 +329,13 @@ class FakeSlack(FakeService):
                 "text": target["text"],
                 "message": {"text": target["text"]},
             }
+        if method == "chat.delete":
+            target = next((m for m in self.messages[channel] if m["ts"] == params.get("ts")), None)
+            if target is None:
+                return {"ok": False, "error": "message_not_found"}
+            self.messages[channel].remove(target)
+            self.deleted.append({"channel": channel, "ts": target["ts"]})
+            return {"ok": True, "channel": channel, "ts": target["ts"]}
         if method == "conversations.history":
             oldest = float(params.get("oldest") or 0)
             found = [m for m in self.top_level(channel) if float(m["ts"]) >= oldest][::-1]
@@ -387,6 +409,7 @@ class FakeJira(FakeService):
         self.auth = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
         self.projects = projects
         self.issues: dict[str, dict[str, Any]] = {}
+        self.links: list[dict[str, str]] = []
         super().__init__()
 
     def open_issues(self) -> list[dict[str, Any]]:
@@ -422,6 +445,13 @@ class FakeJira(FakeService):
                 "comments": [],
             }
             return 201, {}, {"id": self.issues[key]["id"], "key": key, "self": f"{self.url}/rest/api/2/issue/{key}"}
+        if method == "POST" and path == "/rest/api/2/issueLink":
+            link = request.json()
+            keys = [(link.get(side) or {}).get("key") for side in ("inwardIssue", "outwardIssue")]
+            if any(k not in self.issues for k in keys) or not (link.get("type") or {}).get("name"):
+                return 404, {}, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]}
+            self.links.append({"type": link["type"]["name"], "inward": keys[0], "outward": keys[1]})
+            return 201, {}, None
         match = re.fullmatch(r"/rest/api/2/issue/([A-Z]+-\d+)/(comment|transitions)", path)
         if not match or match.group(1) not in self.issues:
             return 404, {}, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]}

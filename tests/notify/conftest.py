@@ -25,6 +25,7 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     monkeypatch.setenv("ETHICS_AUDIT_NOTIFY_BACKOFF", "0.5")
     monkeypatch.setenv("ETHICS_AUDIT_NOTIFY_MAX_WAIT", "30")
     monkeypatch.setenv("ETHICS_AUDIT_NOTIFY_RETRY_BASE", "0")
+    monkeypatch.setenv("ETHICS_AUDIT_NOTIFY_SETTLE", "0")  # an unanswered create is reconciled in the same pass
     recorded: list[float] = []
     monkeypatch.setattr(base, "sleep", recorded.append)
     for name in ("SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "JIRA_URL", "JIRA_API_TOKEN", "GITHUB_TOKEN"):

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from ethics_audit.errors import NotificationError
+from ethics_audit.errors import NotificationError, OutcomeUnknown
 
 if TYPE_CHECKING:
     import requests
@@ -47,6 +47,9 @@ class DeliverySettings:
     retry_cap: timedelta = timedelta(hours=6)
     max_attempts: int = 10
     lease: timedelta = timedelta(minutes=5)
+    # after an unanswered create: how long the next attempt waits before it searches for what the
+    # lost call may have made (Jira's and GitHub's search lag seconds behind a create)
+    settle: timedelta = timedelta(minutes=1)
 
     @classmethod
     def from_env(cls) -> DeliverySettings:
@@ -57,6 +60,7 @@ class DeliverySettings:
             max_wait=_env_float("ETHICS_AUDIT_NOTIFY_MAX_WAIT", cls.max_wait),
             max_attempts=max(1, int(_env_float("ETHICS_AUDIT_NOTIFY_MAX_ATTEMPTS", cls.max_attempts))),
             retry_base=timedelta(seconds=_env_float("ETHICS_AUDIT_NOTIFY_RETRY_BASE", cls.retry_base.total_seconds())),
+            settle=timedelta(seconds=_env_float("ETHICS_AUDIT_NOTIFY_SETTLE", cls.settle.total_seconds())),
         )
 
     def next_attempt_in(self, attempts: int) -> timedelta:
@@ -133,6 +137,9 @@ class Channel:
     """
 
     name: ClassVar[str] = ""
+    # True when the service folds a repeated call with the same idempotency key (PagerDuty's
+    # dedup_key): an unanswered call may then be retried at once instead of reconciled
+    folds_repeats: ClassVar[bool] = False
 
     def secrets(self) -> list[str]:
         return []
@@ -255,14 +262,21 @@ class Http:
     def request(self, method: str, url: str, *, what: str, **kwargs: Any) -> requests.Response:
         import requests
 
+        from ethics_audit.notify.reconcile import sent_but_unanswered
+
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.Timeout:
-            raise NotificationError(
-                f"{self.service}: no answer to {what} within {self.timeout:g} s (it may have gone through; "
-                "the retry checks before sending again)"
-            ) from None
         except requests.RequestException as exc:
+            if method == "POST" and sent_but_unanswered(exc):
+                why = (
+                    f"no answer within {self.timeout:g} s" if isinstance(exc, requests.Timeout) else "connection reset"
+                )
+                raise OutcomeUnknown(
+                    f"{self.service}: outcome unknown: {what} was sent but not answered ({why}); "
+                    "the next attempt looks for what it may have made before sending again"
+                ) from None
+            if isinstance(exc, requests.Timeout):
+                raise NotificationError(f"{self.service}: no answer to {what} within {self.timeout:g} s") from None
             raise NotificationError(
                 f"{self.service}: cannot reach {host_of(url)} for {what} ({type(exc).__name__})"
             ) from None

@@ -15,7 +15,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import NotificationError
-from ethics_audit.notify import render
+from ethics_audit.notify import reconcile, render
 from ethics_audit.notify.base import (
     Channel,
     DeliveryContext,
@@ -98,9 +98,10 @@ class GitHubChannel(Channel):
         body = f"{render.summary_text(payload, links=links)}\n\n<!-- ethics-audit:{mark} -->"
         base = f"{self.api}/repos/{repo}/issues"
         number = (item.alert_refs.get("github") or {}).get("number")
+        duplicates: list[int] = []
         if number is None:
-            number = self._find_open(base, label)
-            if number is None:
+            found = self._find_open(base, label)
+            if not found:
                 if kind == "resolved":
                     return Sent(ref={"skipped": "no open issue to close"})
                 response = self.http.request(
@@ -110,25 +111,34 @@ class GitHubChannel(Channel):
                     json={"title": render.title(payload)[:250], "body": body, "labels": ["ethics-audit", label]},
                 )
                 created = response.json()
-                return Sent(ref={"number": created["number"], "created": True}, alert_refs={"github": _ref(created)})
+                ref = reconcile.recorded({"number": created["number"], "created": True}, [], self.name, item)
+                return Sent(ref=ref, alert_refs={"github": reconcile.tracked_ref(_ref(created), item, self.name)})
+            number = found[0]  # the oldest: the first create, whose answer was lost
+            duplicates = reconcile.close_github_duplicates(self, base, number, found[1:])
             if kind == "opened":  # a lost response: the issue was created by the earlier call
-                return Sent(ref={"number": number, "found": True}, alert_refs={"github": self._ref(repo, number)})
+                ref = reconcile.recorded({"number": number, "found": True}, duplicates, self.name, item)
+                return Sent(ref=ref, alert_refs={"github": self._ref(repo, number, item)})
+        elif reconcile.unsettled(item, self.name):  # a lost create may have landed since
+            extra = [n for n in self._find_open(base, label) if n != number]
+            duplicates = reconcile.close_github_duplicates(self, base, number, extra)
         self._comment(f"{base}/{number}/comments", body, mark, check_first=retry)
         if kind in ("resolved", "reopened"):
             state = {"state": "closed", "state_reason": "completed"} if kind == "resolved" else {"state": "open"}
             self.http.request("PATCH", f"{base}/{number}", what=f"updating issue #{number}", json=state)
-        return Sent(ref={"number": number}, alert_refs={"github": self._ref(repo, number)})
+        ref = reconcile.recorded({"number": number}, duplicates, self.name, item)
+        return Sent(ref=ref, alert_refs={"github": self._ref(repo, number, item)})
 
-    def _ref(self, repo: str, number: int) -> dict[str, Any]:
+    def _ref(self, repo: str, number: int, item: OutboxItem | None = None) -> dict[str, Any]:
         web = "https://github.com" if self.api == "https://api.github.com" else self.api.removesuffix("/api/v3")
-        return {"number": number, "url": f"{web}/{repo}/issues/{number}"}
+        ref = {"number": number, "url": f"{web}/{repo}/issues/{number}"}
+        return reconcile.tracked_ref(ref, item, self.name) if item is not None else ref
 
-    def _find_open(self, base: str, label: str) -> int | None:
+    def _find_open(self, base: str, label: str) -> list[int]:
+        """Open issues with the alert's label, oldest first."""
         response = self.http.request(
-            "GET", base, what="the search for an open issue", params={"labels": label, "state": "open", "per_page": 10}
+            "GET", base, what="the search for an open issue", params={"labels": label, "state": "open", "per_page": 30}
         )
-        issues = [i for i in response.json() if "pull_request" not in i]
-        return issues[0]["number"] if issues else None
+        return sorted(i["number"] for i in response.json() if "pull_request" not in i)
 
     def _comment(self, url: str, body: str, mark: str, *, check_first: bool) -> None:
         if check_first:

@@ -19,7 +19,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import NotificationError
-from ethics_audit.notify import render
+from ethics_audit.notify import reconcile, render
 from ethics_audit.notify.base import (
     Channel,
     DeliveryContext,
@@ -86,31 +86,42 @@ class JiraChannel(Channel):
         kind = payload["kind"]
         body = f"{render.summary_text(payload, links=_chat_links(ctx, item))}\n\n(ethics-audit ref {mark})"
         issue = (item.alert_refs.get("jira") or {}).get("key")
+        duplicates: list[str] = []
         if issue is None:
-            issue = self._find_open(project, label)
-            if issue is None:
+            found = self._find_open(project, label)
+            if not found:
                 if kind == "resolved":
                     return Sent(ref={"skipped": "no open ticket to resolve"})
                 created = self._create(project, label, payload, body)
-                return Sent(ref={"key": created, "created": True}, alert_refs={"jira": self._ref(created)})
+                ref = reconcile.recorded({"key": created, "created": True}, [], self.name, item)
+                return Sent(ref=ref, alert_refs={"jira": self._ref(created, item)})
+            issue = found[0]  # the oldest: the first create, whose answer was lost
+            duplicates = reconcile.close_jira_duplicates(self, issue, found[1:])
             if kind == "opened":  # a lost response: the ticket was created by the earlier call
-                return Sent(ref={"key": issue, "found": True}, alert_refs={"jira": self._ref(issue)})
+                ref = reconcile.recorded({"key": issue, "found": True}, duplicates, self.name, item)
+                return Sent(ref=ref, alert_refs={"jira": self._ref(issue, item)})
+        elif reconcile.unsettled(item, self.name):  # a lost create may have landed since
+            extra = [key for key in self._find_open(project, label) if key != issue]
+            duplicates = reconcile.close_jira_duplicates(self, issue, extra)
         self._comment(issue, body, mark, check_first=retry)
         if kind == "resolved":
             self._transition(issue, to_done=True)
         elif kind == "reopened":
             self._transition(issue, to_done=False)
-        return Sent(ref={"key": issue}, alert_refs={"jira": self._ref(issue)})
+        ref = reconcile.recorded({"key": issue}, duplicates, self.name, item)
+        return Sent(ref=ref, alert_refs={"jira": self._ref(issue, item)})
 
-    def _ref(self, key: str) -> dict[str, str]:
-        return {"key": key, "url": f"{self.url}/browse/{key}"}
+    def _ref(self, key: str, item: OutboxItem | None = None) -> dict[str, Any]:
+        ref = {"key": key, "url": f"{self.url}/browse/{key}"}
+        return reconcile.tracked_ref(ref, item, self.name) if item is not None else ref
 
-    def _find_open(self, project: str, label: str) -> str | None:
+    def _find_open(self, project: str, label: str) -> list[str]:
+        """Open issues with the alert's label, oldest first."""
         jql = (
             f"project = {_jql_string(project)} AND labels = {_jql_string(label)} "
             "AND statusCategory != Done ORDER BY created DESC"
         )
-        params = {"jql": jql, "fields": "summary,status", "maxResults": 5}
+        params = {"jql": jql, "fields": "summary,status", "maxResults": 20}
         try:
             response = self.http.request(
                 "GET", f"{self.url}/rest/api/3/search/jql", what="the search for an open ticket", params=params
@@ -123,7 +134,7 @@ class JiraChannel(Channel):
                 "GET", f"{self.url}/rest/api/2/search", what="the search for an open ticket", params=params
             )
         issues = response.json().get("issues", [])
-        return issues[0]["key"] if issues else None
+        return [i["key"] for i in sorted(issues, key=lambda i: int(i.get("id") or 0))]
 
     def _create(self, project: str, label: str, payload: dict[str, Any], body: str) -> str:
         fields = {

@@ -16,8 +16,8 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ethics_audit.errors import NotificationError
-from ethics_audit.notify import base
+from ethics_audit.errors import NotificationError, OutcomeUnknown
+from ethics_audit.notify import base, reconcile
 
 if TYPE_CHECKING:
     from ethics_audit.store import Store
@@ -70,11 +70,13 @@ def deliver_pending(
     channels: dict[str, base.Channel | NotificationError] = {}
     down: dict[str, str] = {}
     held: set[tuple[int, str]] = set()  # (alert, channel) with an earlier row still undelivered
-    result: dict[str, Any] = {"sent": 0, "retrying": 0, "failed": 0, "waiting": 0, "errors": []}
+    result: dict[str, Any] = {"sent": 0, "retrying": 0, "failed": 0, "waiting": 0, "errors": [], "claimed": []}
     rows = sorted(store.pending_notifications(audit_id=audit_id), key=lambda r: (PRIORITY.get(r.channel, 9), r.id))
     for row in rows:
         thread = (row.alert_id, row.channel) if row.alert_id is not None else None
-        if thread in held or (not include_not_due and row.next_attempt_at > now):
+        # a create that went unanswered waits out its settle time even in `notify flush`
+        not_due = row.next_attempt_at > now and (not include_not_due or reconcile.settling(row, now))
+        if thread in held or not_due:
             if thread is not None:
                 held.add(thread)
             result["waiting"] += 1
@@ -88,7 +90,9 @@ def deliver_pending(
             result["waiting"] += 1
             continue
         item = store.claim_notification(row.id, now=now, lease=settings.lease)
-        if item is None:  # another sender has it, or it was sent meanwhile
+        if item is None:  # another sender has it (or a killed one, until its claim expires), or it was sent
+            if row.claimed_until is not None and row.claimed_until > now:
+                result["claimed"].append({"id": row.id, "channel": row.channel, "until": row.claimed_until.isoformat()})
             if thread is not None:
                 held.add(thread)
             continue
@@ -99,6 +103,15 @@ def deliver_pending(
             continue
         error = outcome
         give_up = item.attempts >= settings.max_attempts
+        if isinstance(error, OutcomeUnknown):
+            store.notification_unknown(item.id, error=str(error), now=now, until=now + settings.settle, give_up=give_up)
+            result["failed" if give_up else "retrying"] += 1
+            result["errors"].append({"id": item.id, "channel": item.channel, "error": str(error)})
+            log.warning("notification %s (%s): %s", item.id, item.channel, error)
+            if thread is not None:
+                held.add(thread)
+            down[item.channel] = str(error)  # slow: its other rows wait for the next pass
+            continue
         wait = settings.next_attempt_in(item.attempts)
         if error.retry_after is not None and error.retry_after > wait.total_seconds():
             wait = type(wait)(seconds=error.retry_after)
@@ -137,12 +150,24 @@ def _deliver(
             # a call before this one (an earlier pass, or a crash) may have gone through
             return channel.send(item, ctx, retry=item.attempts > 1 or attempt > 0)
         except NotificationError as exc:
-            error = NotificationError(
+            unknown = isinstance(exc, OutcomeUnknown) and not getattr(
+                channels.get(item.channel), "folds_repeats", False
+            )
+            error = (OutcomeUnknown if unknown else NotificationError)(
                 base.redact(str(exc), secrets),
                 retryable=exc.retryable,
                 retry_after=exc.retry_after,
                 channel_down=exc.channel_down,
             )
+            if unknown:
+                # never simply sent again: the next attempt searches first (channel.send with
+                # retry=True), after the service's search has had `settle` to catch up; a short
+                # settle is waited out in this pass, a long one in a later pass
+                if settings.settle.total_seconds() > settings.max_wait or attempt == settings.tries - 1:
+                    return error
+                base.sleep(settings.settle.total_seconds())
+                item = reconcile.with_unknown_outcome(item, settings.settle)
+                continue
         except Exception as exc:
             log.exception("internal error in the %s channel", item.channel)
             error = NotificationError(

@@ -25,6 +25,7 @@ SEVERITY = {"critical": "critical", "warn": "warning", "error": "error"}
 
 class PagerDutyChannel(Channel):
     name = "pagerduty"
+    folds_repeats = True  # the receiver deduplicates on the key: an unanswered call is simply sent again
 
     def __init__(self, *, settings: DeliverySettings):
         self.url = os.environ.get("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com").rstrip("/") + "/v2/enqueue"

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ethics_audit.errors import NotificationError
-from ethics_audit.notify import render, slack_buttons
+from ethics_audit.errors import NotificationError, OutcomeUnknown
+from ethics_audit.notify import reconcile, render, slack_buttons
 from ethics_audit.notify.base import (
     Channel,
     DeliveryContext,
@@ -112,7 +112,10 @@ class SlackChannel(Channel):
             found = self._find_posted(channel, mark, item.created_at) if retry else None
             response = found or self._call("chat.postMessage", channel=channel, text=text, blocks=blocks)
             ref = {"channel": response["channel"], "ts": response["ts"]}
-            return Sent(ref=ref, alert_refs={} if render.is_message(payload) else {"slack": ref})
+            tracked = reconcile.tracked_ref({**ref, "mark": mark}, item, self.name)
+            sent = reconcile.recorded({**ref, **({"found": True} if found else {})}, [], self.name, item)
+            return Sent(ref=sent, alert_refs={} if render.is_message(payload) else {"slack": tracked})
+        duplicates = reconcile.delete_slack_duplicates(self, thread) if reconcile.unsettled(item, self.name) else []
         found = self._find_reply(thread, mark) if retry else None
         response = found or self._call(
             "chat.postMessage",
@@ -130,7 +133,14 @@ class SlackChannel(Channel):
                 text=text,
                 blocks=parent_blocks(item, marker(f"{item.alert_id}:parent")),
             )
-        return Sent(ref={"channel": thread["channel"], "ts": response["ts"], "thread_ts": thread["ts"]})
+        ref = {"channel": thread["channel"], "ts": response["ts"], "thread_ts": thread["ts"]}
+        if reconcile.unknown_since(item) and not thread.get("unsettled"):
+            # this reply's post went unanswered: the thread is watched for its copy from now on
+            return Sent(
+                ref=reconcile.recorded(ref, duplicates, self.name, item),
+                alert_refs={"slack": {**thread, "unsettled": True}},
+            )
+        return Sent(ref=reconcile.recorded(ref, duplicates, self.name, item))
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         from slack_sdk.errors import SlackApiError
@@ -147,16 +157,25 @@ class SlackChannel(Channel):
                 response = self.client.conversations_replies(**kwargs)
             elif method == "conversations.list":
                 response = self.client.conversations_list(**kwargs)
+            elif method == "chat.delete":
+                response = self.client.chat_delete(**kwargs)
             else:
                 response = self.client.api_call(method, http_verb="GET", params=kwargs)
         except SlackApiError as exc:
             raise _slack_error(method, exc) from None
         except TimeoutError:
-            raise NotificationError(
-                f"slack: no answer to {method} within {self.timeout:g} s (it may have gone through; "
-                "the retry checks before posting again)"
-            ) from None
+            if method == "chat.postMessage":
+                raise OutcomeUnknown(
+                    f"slack: outcome unknown: {method} was sent but not answered within {self.timeout:g} s; "
+                    "the next attempt looks for the message's marker before posting again"
+                ) from None
+            raise NotificationError(f"slack: no answer to {method} within {self.timeout:g} s") from None
         except OSError as exc:  # URLError and connection errors
+            if method == "chat.postMessage" and _dropped(exc):
+                raise OutcomeUnknown(
+                    f"slack: outcome unknown: {method} was sent but the connection dropped ({_reason(exc)}); "
+                    "the next attempt looks for the message's marker before posting again"
+                ) from None
             raise NotificationError(f"slack: cannot reach {self.base_url} for {method} ({_reason(exc)})") from None
         return response.data  # type: ignore[return-value]
 
@@ -212,6 +231,12 @@ class SlackChannel(Channel):
 
 def _has_marker(message: dict[str, Any], mark: str) -> bool:
     return any(block.get("block_id") == mark for block in message.get("blocks") or [])
+
+
+def _dropped(exc: OSError) -> bool:
+    """The request went out and the connection closed without an answer (not: never connected)."""
+    reason = getattr(exc, "reason", exc)  # urllib wraps the socket error in a URLError
+    return isinstance(reason, TimeoutError | ConnectionResetError | BrokenPipeError)
 
 
 def _reason(exc: OSError) -> str:

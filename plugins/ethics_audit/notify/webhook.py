@@ -45,6 +45,7 @@ def verify_signature(
 
 class WebhookChannel(Channel):
     name = "webhook"
+    folds_repeats = True  # the receiver deduplicates on the key: an unanswered call is simply sent again
 
     def __init__(self, *, settings: DeliverySettings):
         self.url = require(os.environ.get("ETHICS_AUDIT_WEBHOOK_URL"), f"webhook: no URL; set {CREDENTIALS}")

@@ -878,6 +878,14 @@ class Store:
         with self.session() as s:
             outbox.mark_failed(s, notification_id, error=error, next_attempt_at=next_attempt_at, give_up=give_up)
 
+    def notification_unknown(
+        self, notification_id: int, *, error: str, now: datetime, until: datetime, give_up: bool
+    ) -> None:
+        from ethics_audit.store import outbox
+
+        with self.session() as s:
+            outbox.mark_unknown(s, notification_id, error=error, now=now, until=until, give_up=give_up)
+
     def notification_deferred(self, notification_id: int, *, next_attempt_at: datetime, reason: str) -> None:
         from ethics_audit.store import outbox
 

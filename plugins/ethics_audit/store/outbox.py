@@ -36,6 +36,7 @@ class OutboxItem:
     last_error: str | None = None
     sent_at: datetime | None = None
     external_ref: dict[str, Any] | None = None
+    claimed_until: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +118,7 @@ def _item(row: Any, alert_refs: dict[str, Any] | None) -> OutboxItem:
         last_error=row.last_error,
         sent_at=row.sent_at,
         external_ref=row.external_ref or {},
+        claimed_until=row.claimed_until,
     )
 
 
@@ -189,6 +191,30 @@ def mark_failed(
     row.last_error = error[:2000]
     row.claimed_until = None
     row.next_attempt_at = next_attempt_at
+    if give_up:
+        row.status = "failed"
+
+
+def mark_unknown(
+    session: Session, notification_id: int, *, error: str, now: datetime, until: datetime, give_up: bool
+) -> None:
+    """A create was sent and not answered: record "outcome unknown", hold the row until ``until``."""
+    from ethics_audit.store.models import Notification
+
+    row = session.get(Notification, notification_id)
+    earlier = (row.external_ref or {}).get("outcome_unknown") or {}
+    row.external_ref = {
+        **(row.external_ref or {}),
+        "outcome_unknown": {
+            "first_at": earlier.get("first_at", now.isoformat()),
+            "at": now.isoformat(),
+            "until": until.isoformat(),
+            "times": int(earlier.get("times", 0)) + 1,
+        },
+    }
+    row.last_error = error[:2000]
+    row.claimed_until = None
+    row.next_attempt_at = until
     if give_up:
         row.status = "failed"
 
