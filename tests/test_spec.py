@@ -107,6 +107,9 @@ def test_durations(size: str, expected: timedelta) -> None:
         "SELECT * FROM p WHERE ts >= '{{ data_interval_start }}' AND ts < :window_end",
         "SELECT * FROM p WHERE ts >= '2026-07-06' AND ts < :window_end",
         "SELECT * FROM p WHERE ts >= %s AND ts < %s",
+        'SELECT * FROM p WHERE ts >= "2026-07-27" AND ts < :window_end AND ts >= :window_start',
+        "SELECT * FROM p WHERE day >= '20260727' AND ts < :window_end AND ts >= :window_start",
+        "SELECT * FROM p WHERE ts >= :window_start AND ts < :window_end AND day <> '2026/07/27'",
     ],
 )
 def test_sql_that_formats_the_window_into_the_string_is_rejected(query: str) -> None:
@@ -118,6 +121,36 @@ def test_sql_that_formats_the_window_into_the_string_is_rejected(query: str) -> 
 def test_sql_must_bind_both_window_parameters() -> None:
     found = problems_of(spec_text(source={"query": "SELECT * FROM p WHERE ts >= :window_start", "url": "sqlite://"}))
     assert found == [("source", "the query must bind :window_end, e.g. WHERE ts >= :window_start AND ts < :window_end")]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * FROM p WHERE ts >= :window_start -- AND ts < :window_end",
+        "SELECT * FROM p /* ts < :window_end */ WHERE ts >= :window_start",
+        "SELECT ':window_end' AS note, * FROM p WHERE ts >= :window_start",
+        "SELECT * FROM p WHERE ts >= :window_start AND ts < :window_end_day",
+    ],
+)
+def test_a_bind_in_a_comment_or_a_string_binds_nothing(query: str) -> None:
+    found = problems_of(spec_text(source={"query": query, "url": "sqlite://"}))
+    assert found == [("source", "the query must bind :window_end, e.g. WHERE ts >= :window_start AND ts < :window_end")]
+
+
+def test_a_reference_group_must_be_keyed_by_a_sensitive_attribute() -> None:
+    found = problems_of(
+        spec_text(
+            columns={"entity_id": "u", "timestamp": "ts", "prediction": "shown", "sensitive": ["gender"]},
+            checks={"fairness": {"reference_group": {"region": "north", "gender": "m"}}},
+        )
+    )
+    assert [f for f in found if f[0] == "checks.fairness.reference_group"] == [
+        (
+            "checks.fairness.reference_group",
+            "names ['region'], which are not sensitive attributes (columns.sensitive: ['gender']); "
+            "key each reference group by a sensitive attribute",
+        )
+    ]
 
 
 def test_bound_sql_is_accepted_and_passwords_must_come_from_the_environment() -> None:

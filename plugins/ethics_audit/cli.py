@@ -699,6 +699,11 @@ def notify_flush(
             console().print(
                 f"  {result['waiting']} waiting for an earlier message of their thread or a channel that is down"
             )
+        for claim in result.get("claimed", []):
+            console().print(
+                f"  notification {claim['id']} ({claim['channel']}) is held by another sender (or one that was "
+                f"killed) until {claim['until'][:19]} UTC; flush again after that"
+            )
     if result["errors"]:
         raise typer.Exit(EXIT_FAILED)
 

@@ -156,7 +156,13 @@ def _t(warn: Any, critical: Any, direction: str | None = None) -> ThresholdSpec:
 # --------------------------------------------------------------------------- sources
 
 
-_FORMATTED_WINDOW = re.compile(r"\{\{[^}]*\}\}|\{[^}]*\}|%\(\s*\w+\s*\)s|%s|\$\{[^}]*\}|'\s*\d{4}-\d{2}-\d{2}[^']*'")
+_FORMATTED_WINDOW = re.compile(
+    r"\{\{[^}]*\}\}|\{[^}]*\}|%\(\s*\w+\s*\)s|%s|\$\{[^}]*\}"
+    # literal dates, however quoted: '2026-07-27', "2026-07-27 00:00", '20260727', '2026/07/27'
+    r"|'\s*\d{4}[-/]?\d{2}[-/]?\d{2}[^']*'|\"\s*\d{4}[-/]?\d{2}[-/]?\d{2}[^\"]*\""
+)
+# comments and string literals: a bind written there binds nothing
+_NOT_SQL_CODE = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'", re.S)
 _PASSWORD_IN_URL = re.compile(r"^[\w+.-]+://[^/:@]*:(?!\$\{)[^@/]+@")
 
 
@@ -234,7 +240,8 @@ class WindowedSourceSpec(SourceSpec):
     @model_validator(mode="after")
     def _binds_window(self) -> WindowedSourceSpec:
         if self.query:
-            missing = [p for p in (":window_start", ":window_end") if p not in self.query]
+            code = _NOT_SQL_CODE.sub(" ", self.query)
+            missing = [p for p in (":window_start", ":window_end") if not re.search(re.escape(p) + r"\b", code)]
             if missing:
                 raise ValueError(
                     f"the query must bind {' and '.join(missing)}, e.g. WHERE ts >= :window_start AND ts < :window_end"
@@ -831,6 +838,15 @@ def cross_field_problems(spec: AuditSpec) -> list[tuple[str, str]]:
         attributes = fairness.attributes or spec.columns.sensitive
         if not attributes:
             problems.append(("checks.fairness", "needs sensitive attributes: list them in columns.sensitive"))
+        unknown = sorted(set(fairness.reference_group) - set(attributes or []))
+        if unknown and fairness.attributes is None:
+            problems.append(
+                (
+                    "checks.fairness.reference_group",
+                    f"names {unknown}, which are not sensitive attributes (columns.sensitive: {attributes}); "
+                    "key each reference group by a sensitive attribute",
+                )
+            )
         for i, combo in enumerate(fairness.intersections):
             missing = [a for a in combo if a not in attributes]
             if missing:

@@ -8,6 +8,7 @@ nothing and made a second ticket, issue and thread per alert.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -128,3 +129,22 @@ def _wait_until(condition, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the late create never landed"
         time.sleep(0.05)
+
+
+def test_notify_flush_says_which_rows_a_killed_sender_still_holds(capsys, tmp_path, monkeypatch) -> None:
+    from test_cli import cli
+
+    url = f"sqlite:///{tmp_path / 'results.db'}"
+    monkeypatch.setenv("ETHICS_AUDIT_DB_URL", url)
+    store = Store(url)
+    w.record(store, spec_routing(["console"]), 0, w.fairness(dp=0.15))
+    [row] = store.notifications()
+    # a sender claimed it and was killed before recording anything: its claim runs 5 minutes
+    claimed = store.claim_notification(row.id, now=utcnow(), lease=timedelta(minutes=5))
+    code, out, _ = cli(capsys, "notify", "flush")
+    assert code == 0
+    assert f"notification {row.id} (console) is held by another sender (or one that was killed) until" in out
+    assert claimed.attempts == 1 and store.notifications()[0].status == "pending"
+    code, out, _ = cli(capsys, "notify", "flush", "--json")
+    assert json.loads(out)["claimed"][0]["id"] == row.id
+    store.dispose()
