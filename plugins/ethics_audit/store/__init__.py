@@ -239,7 +239,7 @@ class Store:
         ``ledger.fingerprint.of_window``, describes the input data it was computed from).
 
         An ``empty`` run (no rows) does not replace results a run with rows made current, unless
-        ``replace_empty``: its findings are kept with the attempt, the window and its incidents
+        ``replace_empty``: its findings are kept in the attempt's summary, the window and its incidents
         stay as they were (no window is committed, so no ledger entry), and the return says
         which run stayed current (``kept_run_id``).
 
@@ -332,17 +332,14 @@ class Store:
         timings: dict[str, float],
         summary: dict[str, Any],
     ) -> dict[str, Any]:
-        """The attempt and its findings are stored; the window keeps its earlier current run."""
-        from sqlalchemy import insert
+        """The attempt and its findings are kept in its summary (metric_results holds current
+        results only, each covered by a ledger entry); the window keeps its earlier current run."""
+        from ethics_audit.store.models import utcnow
 
-        from ethics_audit.store.models import MetricResultRow, utcnow
-
-        if findings:
-            s.execute(insert(MetricResultRow), [_result_row(run, f) for f in findings])
         finished = utcnow()
         changes = {"kept_run_id": window.current_run_id, "window_start": run.window_start.isoformat()}
         run.status, run.rows, run.reference_rows, run.timings = "empty", rows, reference_rows, timings
-        run.summary = {**summary, "incidents": changes}
+        run.summary = {**summary, "incidents": changes, "findings": [f.to_dict() for f in findings]}
         run.finished_at = finished
         run.duration_s = (finished - run.started_at).total_seconds()
         return changes
