@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,6 +46,8 @@ class AuditData:
     ``now``: the audit's time, fixed once per window (``load_window`` defaults it to the wall clock):
     retention is judged against it and incident transitions are stamped with it.
     ``artifacts``: files checks produced for the run (see ``PendingArtifact``).
+    ``derived``: encodings a check built that the same family's remedy section reuses in the same
+    process (e.g. the fairness check's group codes), so a million rows are not encoded twice.
     """
 
     spec: AuditSpec
@@ -61,6 +63,7 @@ class AuditData:
     row_count_history: list[int] = field(default_factory=list)
     now: datetime | None = None
     artifacts: list[PendingArtifact] = field(default_factory=list)
+    derived: dict[str, Any] = field(default_factory=dict)
 
     @property
     def columns(self) -> Columns:

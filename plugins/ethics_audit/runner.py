@@ -39,6 +39,7 @@ class FamilyOutput:
     status: str  # ran | error | skipped | empty
     reason: str = ""
     artifacts: list[PendingArtifact] = field(default_factory=list)
+    remedy: dict[str, Any] | None = None  # the "what drives it / what would fix it" section, if it breached
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +48,7 @@ class FamilyOutput:
             "seconds": self.seconds,
             "status": self.status,
             "reason": self.reason,
+            "remedy": self.remedy,
         }
 
     @classmethod
@@ -57,6 +59,7 @@ class FamilyOutput:
             seconds=data["seconds"],
             status=data["status"],
             reason=data.get("reason", ""),
+            remedy=data.get("remedy"),
         )
 
 
@@ -158,6 +161,10 @@ def run_family(family: str, data: AuditData, *, skip_reason: str | None = None) 
         status, reason = "error", message
     output = FamilyOutput(family, results, time.perf_counter() - started, status, reason)
     output.artifacts = data.artifacts[before:]
+    if status == "ran":
+        from ethics_audit import remedies
+
+        output.remedy = remedies.explain(family, data, results)
     return output
 
 
@@ -232,6 +239,10 @@ def finish(
     timings = dict(timings or {})
     for output in outputs:
         timings[output.family] = round(output.seconds, 4)
+    sections = remedy_sections(store, spec, data, outputs, findings, summary)
+    if sections:
+        summary["remedies"] = sections
+        timings["remedies"] = round(sum(s.get("seconds", 0.0) for s in sections.values()), 4)
     artifacts = [a for output in outputs for a in output.artifacts]
     from ethics_audit.ledger.fingerprint import of_window
 
@@ -261,6 +272,19 @@ def finish(
         timings=timings,
         summary=summary,
     )
+
+
+def remedy_sections(
+    store: Store, spec: AuditSpec, data: AuditData, outputs: list[FamilyOutput], findings: list[Finding], summary: dict
+) -> dict[str, Any]:
+    """The breaching families' remedy sections, completed with the other families and the history."""
+    from ethics_audit import remedies
+
+    sections = {o.family: o.remedy for o in outputs if o.remedy}
+    if not sections:
+        return {}
+    history = store.breaches_before(spec.id, data.window_start, remedies.HISTORY_WINDOWS)
+    return remedies.complete(sections, findings, summary["checks"], history, data.window_start)
 
 
 def run_families(data: AuditData) -> list[FamilyOutput]:

@@ -557,6 +557,11 @@ class FairnessConfig(Strict):
     enabled: bool = True
     attributes: list[ColumnName] | None = Field(None, description="default: columns.sensitive")
     intersections: list[list[ColumnName]] = Field(default_factory=list, description="e.g. [[gender, age_band]]")
+    legitimate_factors: list[ColumnName] = Field(
+        default_factory=list,
+        description="columns that may legitimately explain a gap (e.g. the job category an ad was for); an "
+        "alert's remedy section measures the gap within their strata",
+    )
     reference_group: dict[str, Scalar] = Field(
         default_factory=dict,
         description="per attribute, the group the disparate impact ratio compares with (default: the largest)",
@@ -847,6 +852,8 @@ def cross_field_problems(spec: AuditSpec) -> list[tuple[str, str]]:
                     "key each reference group by a sensitive attribute",
                 )
             )
+        for name in sorted(set(fairness.legitimate_factors) & set(attributes)):
+            problems.append(("checks.fairness.legitimate_factors", f"{name!r} is a sensitive attribute"))
         for i, combo in enumerate(fairness.intersections):
             missing = [a for a in combo if a not in attributes]
             if missing:

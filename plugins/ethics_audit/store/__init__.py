@@ -467,6 +467,37 @@ class Store:
             ).scalars()
             return list(reversed(list(counts)))
 
+    def breaches_before(
+        self, audit_id: str, window_start: datetime, n: int
+    ) -> list[tuple[datetime, set[tuple[str, str, str]]]]:
+        """The ``n`` windows before ``window_start``, newest first, each with the (check, metric,
+        slice key) its current run breached: where a remedy section finds when a change began."""
+        from sqlalchemy import select
+
+        from ethics_audit.store.models import AuditWindow, MetricResultRow
+
+        with self.session() as s:
+            windows = list(
+                s.execute(
+                    select(AuditWindow.window_start, AuditWindow.current_run_id)
+                    .where(AuditWindow.audit_id == audit_id, AuditWindow.window_start < window_start)
+                    .where(AuditWindow.current_run_id.is_not(None))
+                    .order_by(AuditWindow.window_start.desc())
+                    .limit(n)
+                ).all()
+            )
+            if not windows:
+                return []
+            keys: dict[int, set[tuple[str, str, str]]] = {run_id: set() for _, run_id in windows}
+            rows = s.execute(
+                select(
+                    MetricResultRow.run_id, MetricResultRow.check, MetricResultRow.metric, MetricResultRow.slice_key
+                ).where(MetricResultRow.run_id.in_(list(keys)), MetricResultRow.severity.in_(("warn", "critical")))
+            ).all()
+            for row in rows:
+                keys[row.run_id].add((row.check, row.metric, row.slice_key))
+            return [(start, keys[run_id]) for start, run_id in windows]
+
     # ------------------------------------------------------------------ reading for reports
 
     def current_runs(self, start: datetime, end: datetime, *, audit_ids: list[str] | None = None) -> list[RunRecord]:

@@ -72,4 +72,6 @@ def run(config: FairnessConfig, data: AuditData) -> list[MetricResult]:
     from ethics_audit.checks.fairness.assemble import Builder
     from ethics_audit.checks.fairness.inputs import prepare
 
-    return Builder(config, prepare(config, data)).run()
+    inputs = prepare(config, data)
+    data.derived["fairness.inputs"] = (config, inputs)  # the remedy section reuses the encoding
+    return Builder(config, inputs).run()
