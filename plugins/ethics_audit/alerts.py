@@ -283,7 +283,15 @@ def _payload(
         "active_incidents": len(active),
         "actor": actor,
         "note": note,
+        "remedy": _remedy(run, alert.check) if kind != "resolved" else None,
     }
+
+
+def _remedy(run: AuditRun | None, check: str) -> dict[str, Any] | None:
+    """The window's "what drives it / what would fix it" section for the family, without its raw
+    numbers (``facts``): channels render only the words and tables."""
+    section = ((run.summary or {}).get("remedies") or {}).get(check) if run is not None else None
+    return {k: v for k, v in section.items() if k not in ("facts", "seconds")} if section else None
 
 
 def _digest(parts: Any) -> str:

@@ -32,6 +32,8 @@ from ethics_audit.notify.slack import marker
 if TYPE_CHECKING:
     from ethics_audit.store.outbox import OutboxItem
 
+# GitHub refuses an issue or comment body over 65,536 characters; the marker needs the rest
+BODY_LIMIT = 65_000
 CREDENTIALS = "GITHUB_TOKEN (or the Airflow connection github_default)"
 
 
@@ -95,7 +97,9 @@ class GitHubChannel(Channel):
         mark = marker(item.idempotency_key)
         kind = payload["kind"]
         links = {name: url for name, url in ctx.links(item).items() if name != "github ticket"}
-        body = f"{render.summary_text(payload, links=links)}\n\n<!-- ethics-audit:{mark} -->"
+        summary = render.summary_text(payload, links=links)
+        body = render.with_remedy(summary, payload, limit=BODY_LIMIT, link=links.get("run report"), style="markdown")
+        body = f"{body}\n\n<!-- ethics-audit:{mark} -->"
         base = f"{self.api}/repos/{repo}/issues"
         number = (item.alert_refs.get("github") or {}).get("number")
         duplicates: list[int] = []

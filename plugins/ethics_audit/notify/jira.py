@@ -35,6 +35,8 @@ from ethics_audit.notify.slack import marker
 if TYPE_CHECKING:
     from ethics_audit.store.outbox import OutboxItem
 
+# Jira refuses a description or comment over 32,767 characters; the reference line needs the rest
+BODY_LIMIT = 32_000
 CREDENTIALS = "JIRA_URL, JIRA_USER and JIRA_API_TOKEN (or the Airflow connection jira_default)"
 
 
@@ -84,7 +86,10 @@ class JiraChannel(Channel):
         label = ticket_label(payload["alert"]["key"])
         mark = marker(item.idempotency_key)
         kind = payload["kind"]
-        body = f"{render.summary_text(payload, links=_chat_links(ctx, item))}\n\n(ethics-audit ref {mark})"
+        links = _chat_links(ctx, item)
+        summary = render.summary_text(payload, links=links)
+        body = render.with_remedy(summary, payload, limit=BODY_LIMIT, link=links.get("run report"), style="jira")
+        body = f"{body}\n\n(ethics-audit ref {mark})"
         issue = (item.alert_refs.get("jira") or {}).get("key")
         duplicates: list[str] = []
         if issue is None:

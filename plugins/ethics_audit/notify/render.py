@@ -128,8 +128,28 @@ def summary_text(payload: dict[str, Any], *, links: dict[str, str] | None = None
             lines.append(f"      trend over the last {len(item['trend'])} windows: {trend_text(item['trend'])}")
     if payload.get("more_incidents"):
         lines.append(f"  … and {payload['more_incidents']} more incidents")
+    if payload.get("remedy"):
+        lines.append(f"what drives it: {payload['remedy'].get('headline', '')}")
     lines.append(f"still active in this alert: {payload.get('active_incidents', 0)} incident(s)")
     lines.append(f"owners: {owners_text(payload)}")
     for name, url in (links or {}).items():
         lines.append(f"{name}: {url}")
     return "\n".join(lines)
+
+
+def with_remedy(body: str, payload: dict[str, Any], *, limit: int, link: str | None, style: str) -> str:
+    """A ticket body followed by the alert's remedy section (``remedies.render``), the whole within
+    ``limit`` characters: the section is shortened first, with a pointer to the run report."""
+    section = payload.get("remedy")
+    if len(body) >= limit:
+        return body[: limit - 1] + "…"
+    if not section:
+        return body
+    from ethics_audit.remedies import render as remedy
+
+    room = limit - len(body) - 2
+    if room < 200:
+        return body
+    if style == "markdown":
+        return f"{body}\n\n{remedy.markdown(section, limit=room, link=link)}"
+    return f"{body}\n\n{remedy.text(section, limit=room, link=link, style=style)}"

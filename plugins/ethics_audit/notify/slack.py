@@ -112,6 +112,8 @@ class SlackChannel(Channel):
             found = self._find_posted(channel, mark, item.created_at) if retry else None
             response = found or self._call("chat.postMessage", channel=channel, text=text, blocks=blocks)
             ref = {"channel": response["channel"], "ts": response["ts"]}
+            if not render.is_message(payload):
+                self._remedy_reply(item, ctx, ref, retry=retry)
             tracked = reconcile.tracked_ref({**ref, "mark": mark}, item, self.name)
             sent = reconcile.recorded({**ref, **({"found": True} if found else {})}, [], self.name, item)
             return Sent(ref=sent, alert_refs={} if render.is_message(payload) else {"slack": tracked})
@@ -125,6 +127,8 @@ class SlackChannel(Channel):
             blocks=blocks,
             reply_broadcast=payload.get("kind") == "reopened" or bool(payload.get("escalated")),
         )
+        if payload.get("kind") == "reopened":
+            self._remedy_reply(item, ctx, thread, retry=retry)
         if payload.get("kind") in ("resolved", "reopened") or payload.get("escalated"):
             self._call(
                 "chat.update",
@@ -141,6 +145,26 @@ class SlackChannel(Channel):
                 alert_refs={"slack": {**thread, "unsettled": True}},
             )
         return Sent(ref=reconcile.recorded(ref, duplicates, self.name, item))
+
+    def _remedy_reply(self, item: OutboxItem, ctx: DeliveryContext, thread: dict[str, Any], *, retry: bool) -> None:
+        """The alert's "what drives it / what would fix it" section, as the thread's next reply."""
+        section = item.payload.get("remedy")
+        if not section:
+            return
+        from ethics_audit.remedies.render import TITLE, slack_blocks
+
+        why = marker(f"{item.idempotency_key}:remedy")
+        if retry and self._find_reply(thread, why):
+            return
+        blocks = slack_blocks(section, link=ctx.links(item).get("run report"))
+        blocks[0]["block_id"] = why
+        self._call(
+            "chat.postMessage",
+            channel=thread["channel"],
+            thread_ts=thread["ts"],
+            text=f"{TITLE}: {section.get('headline', '')}"[:3000],
+            blocks=blocks,
+        )
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         from slack_sdk.errors import SlackApiError

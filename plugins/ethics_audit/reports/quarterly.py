@@ -675,6 +675,9 @@ def build_quarterly_report(
         store.incidents_between(start, end, audit_ids=[a["audit_id"] for a in audits]), start, end, facts_by_audit
     )
     problems = _problem_rows(incidents, start, end)
+    from ethics_audit.remedies.render import for_problems
+
+    for_problems(problems, runs)  # what drove each problem and what would fix it, from its first window
     budget = None
     if public:
         from ethics_audit.reports.dp import publish

@@ -86,6 +86,8 @@ def _family_section(family: str, findings: list[Finding], run: RunRecord) -> dic
         "pivots": pivots,
         "charts": [],
         "noted": [f for f in views.attention(findings) if views.detail_items(f.result.details)],
+        # the "what drives it / what would fix it" section the window's alert carried, if it breached
+        "remedy": (run.summary.get("remedies") or {}).get(family),
     }
     if family == "fairness":
         for metric in HEADLINE_GAPS:
