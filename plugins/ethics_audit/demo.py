@@ -55,6 +55,11 @@ GENDERS = ("f", "m", "x")
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
 REGIONS = ("north", "south", "east", "west", "central")
 DEVICES = ("ios", "android", "web")
+# the job category an ad was for: a legitimate factor (checks.fairness.legitimate_factors). Women and
+# men see different mixes of job ads, but the week-4 pacing bug cuts delivery to women in every
+# category alike, so the gap persists within categories: the category does not explain it.
+JOB_CATEGORIES = ("engineering", "sales", "healthcare", "logistics", "finance")
+JOB_MIX = {"f": [0.15, 0.2, 0.35, 0.1, 0.2], "m": [0.35, 0.2, 0.1, 0.2, 0.15], "x": [0.2] * 5}
 FEATURES = (
     "sessions_7d",
     "minutes_per_day",
@@ -170,6 +175,18 @@ def _text(rng: np.random.Generator, pool: tuple[str, ...], n: int) -> np.ndarray
     return rng.choice(pool, n)
 
 
+def _job_categories(gender: np.ndarray, seed: int) -> np.ndarray:
+    """Drawn from a generator of its own, so every other column is what it was before it existed."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, 17])
+    out = np.empty(len(gender), dtype=object)
+    for value, mix in JOB_MIX.items():
+        rows = np.flatnonzero(gender == value)
+        out[rows] = rng.choice(JOB_CATEGORIES, len(rows), p=mix)
+    return out
+
+
 def _score(frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     """The model's click probability; well calibrated, so clicks are drawn from it."""
     import numpy as np
@@ -253,6 +270,7 @@ def make_week(
         threshold[frame["gender"].to_numpy() == "f"] = 0.565
     frame["shown"] = (frame["score"].to_numpy() >= threshold).astype(int)
     frame["clicked_truth"] = (rng.random(n) < frame["score"].to_numpy()).astype(int)
+    frame["job_category"] = _job_categories(frame["gender"].to_numpy(), seed)
     if filter_consent:  # users who stop during the week are not scored after that moment
         frame = frame[~(frame["ts"] >= frame["user_id"].map(stopped))].reset_index(drop=True)
     return frame

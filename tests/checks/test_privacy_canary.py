@@ -65,9 +65,11 @@ def _write_inputs(folder: Path) -> Path:
                 "post_text": rng.choice(["hello", "release v10.0.0.1", "order #402918374652"], n),
                 "notes": rng.choice(["ok", "fine"], n),
                 "contact_email": "redacted",
+                "topic": rng.choice(["jobs", "news"], n),
             }
         )
-        frame["shown"] = (frame["score"] > 0.5).astype(int)
+        # a gender gap, so the fairness alert carries its remedy section (threshold options included)
+        frame["shown"] = (frame["score"] > np.where(frame["gender"] == "f", 0.7, 0.5)).astype(int)
         frame["clicked"] = (rng.random(n) < frame["score"]).astype(int)
         if with_canaries:
             planted = rng.choice(n, 60, replace=False)
@@ -86,7 +88,7 @@ def _write_inputs(folder: Path) -> Path:
     families = {
         "quality": {},
         "drift": {},
-        "fairness": {},
+        "fairness": {"legitimate_factors": ["topic"]},
         "privacy": {
             "consent": {"source": {"path": str(folder / "consent.parquet")}},
             "retention": "3650d",
@@ -221,6 +223,12 @@ def test_canaries_are_found_and_appear_in_no_sink(tmp_path: Path, services: dict
     critical = {(f["metric"], f["slice"].get("column")) for f in outcome["findings"] if f["severity"] == "critical"}
     assert {("email_share", "post_text"), ("card_count", "post_text"), ("phone_share", "notes"),
             ("card_count", "notes"), ("email_share", "contact_email")} <= critical  # fmt: skip
+    # the alerts' remedy sections were built (the privacy one rescans the leaking columns) and sent
+    remedies = outcome["summary"]["remedies"]
+    assert {"fairness", "privacy"} <= set(remedies) and "post_text" in remedies["privacy"]["headline"]
+    assert remedies["fairness"]["facts"]["options"]["options"]
+    for name in ("slack", "jira", "github"):
+        assert any(b"What drives it" in r.body for r in services[name][0].requests), name
     names = next(f for f in outcome["findings"] if f["metric"] == "identifier_column_names")
     assert names["details"]["columns"] == {"contact_email": "email"}
 
