@@ -29,6 +29,21 @@ MIN_LEAK_ROWS = 20  # fewer leaking rows say nothing about where they come from
 MAX_SEGMENT_VALUES = 20
 SEED = 0
 FINANCIAL = {"card", "iban", "ssn"}
+# metrics that share one fix: (metrics, what they are, the fix with its spec field)
+GROUPED = (
+    (
+        ("k_anonymity", "share_below_k", "sample_uniqueness", "l_diversity"),
+        "Re-identification risk",
+        "Generalise the quasi-identifiers (coarser regions or age bands) or suppress rows of small classes; "
+        "spec: columns.quasi_identifiers, checks.privacy.reidentification.k",
+    ),
+    (
+        ("attack_auc", "attacker_advantage", "generalisation_gap"),
+        "Membership inference",
+        "The model memorises its training members: regularise, early-stop or train with differential "
+        "privacy; spec: checks.privacy.membership",
+    ),
+)
 
 
 def _fix_for_column(column: str, types: set[str], text_columns: list[str]) -> str:
@@ -210,19 +225,8 @@ def _other_fixes(section: Section, breaches: list[Finding], config: PrivacyConfi
                 f"Delete rows older than {config.retention} from the source (a scheduled purge); the setting is "
                 "checks.privacy.retention"
             )
-        elif metric in ("k_anonymity", "share_below_k", "sample_uniqueness", "l_diversity"):
-            line = (
-                "Generalise the quasi-identifiers (coarser regions or age bands) or suppress rows of small classes; "
-                "spec: columns.quasi_identifiers, checks.privacy.reidentification.k"
-            )
-            if line not in section.fixes:
-                section.drivers.append(f"Re-identification risk: {metric} = {f.result.value:.4g}.")
-                section.fixes.append(line)
-        elif metric in ("attack_auc", "attacker_advantage", "generalisation_gap"):
-            line = (
-                "The model memorises its training members: regularise, early-stop or train with differential "
-                "privacy; spec: checks.privacy.membership"
-            )
-            if line not in section.fixes:
-                section.drivers.append(f"Membership inference: {metric} = {f.result.value:.4g}.")
-                section.fixes.append(line)
+        else:
+            group = next((g for g in GROUPED if metric in g[0]), None)
+            if group is not None and group[2] not in section.fixes:
+                section.drivers.append(f"{group[1]}: {metric} = {f.result.value:.4g}.")
+                section.fixes.append(group[2])
