@@ -15,10 +15,9 @@ import os
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from browser import Browser
-from test_airflow_scheduler import DAG_ID, RUN_TIMEOUT, Airflow, _results, airflow, databases  # noqa: F401 - fixtures
+from test_airflow_scheduler import DAG_ID, Airflow, _results, airflow, databases  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
 
@@ -49,7 +48,7 @@ def _audit_week_4(af: Airflow) -> None:
     af.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
     af.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"dag_run_id": "ui-week-4", "logical_date": "2026-08-03T00:00:00Z"})
     for attempt in (1, 2):
-        state = _wait(af, "ui-week-4")
+        state = af.wait_for_run("ui-week-4")
         if state == "success":
             break
         # on an overloaded machine a task's call to the execution API can time out: one clean re-run
@@ -61,20 +60,6 @@ def _audit_week_4(af: Airflow) -> None:
         )
         time.sleep(3)
     assert state == "success", af.tasks("ui-week-4")
-
-
-def _wait(af: Airflow, run_id: str) -> str:
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while True:
-        assert time.monotonic() < deadline, f"the run did not finish in {RUN_TIMEOUT} s"
-        af.alive()
-        time.sleep(2)
-        try:  # on a loaded machine one answer may take longer than the API helper waits
-            state = af.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}")["state"]
-        except httpx.TimeoutException:
-            continue
-        if state in ("success", "failed"):
-            return state
 
 
 def test_the_ethics_pages_in_airflow_list_the_audit_show_its_tab_and_acknowledge_an_incident(
