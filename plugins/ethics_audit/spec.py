@@ -580,7 +580,9 @@ class FairnessConfig(Strict):
     min_positives: int = Field(5, ge=0, description="fewer positive labels: no true/false negative rate")
     min_negatives: int = Field(5, ge=0, description="fewer negative labels: no false positive rate")
     bootstrap: BootstrapSpec = BootstrapSpec()
-    require_significance: bool = Field(False, description="breach only when the whole interval is beyond a bound")
+    require_significance: bool = Field(
+        True, description="breach only when the whole interval is beyond a bound (false: judge the point value)"
+    )
     thresholds: FairnessThresholds = FairnessThresholds()
 
     @field_validator("intersections")
@@ -629,6 +631,7 @@ class PiiThresholds(Thresholds):
     ip_share: ThresholdSpec = _t(0.0, 0.01)
     dob_share: ThresholdSpec = _t(0.0, 0.01)
     identifier_column_names: ThresholdSpec = _t(0.0, None)
+    name_share: ThresholdSpec = _t(0.0, 0.001)
 
 
 class PiiSpec(Strict):
@@ -637,6 +640,14 @@ class PiiSpec(Strict):
     exclude_columns: list[ColumnName] = Field(default_factory=list)
     entities: list[Literal[PII_ENTITIES]] = Field(default_factory=lambda: list(PII_ENTITIES))  # type: ignore[valid-type]
     examples: int = Field(3, ge=0, le=10, description="masked examples per column and entity (0: none)")
+    identifier_names: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="more column names per identifier kind (name, email, phone, address, dob, national_id, payment, "
+        "ip, or a kind of your own), shell patterns such as '*_vorname'; added to the built-in list",
+    )
+    name_columns: list[ColumnName] = Field(
+        default_factory=list, description="columns that hold personal names: read for name-shaped values"
+    )
     thresholds: PiiThresholds = PiiThresholds()
 
 
@@ -649,7 +660,12 @@ class ReidentificationThresholds(Thresholds):
 
 class ReidentificationSpec(Strict):
     enabled: bool = True
-    k: int = Field(5, ge=2)
+    k: int = Field(5, ge=2, description="k-anonymity below k warns (unless thresholds.k_anonymity sets bounds)")
+    l: int | None = Field(  # noqa: E741 - the l of l-diversity
+        None,
+        ge=2,
+        description="l-diversity below l warns (unless thresholds.l_diversity sets bounds); unset: reported only",
+    )
     thresholds: ReidentificationThresholds = ReidentificationThresholds()
 
 

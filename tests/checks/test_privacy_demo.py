@@ -41,8 +41,15 @@ def stopped_consenting(
 
 def _breaches(data) -> dict[tuple[str, str], str]:
     findings = judge_all(privacy.run(data.spec.checks.privacy, data))
+    # at a third of the demo's rows the smallest look-alike class sometimes has fewer than k = 5
+    # people, and k-anonymity rightly warns; the full demo's classes hold 16 or more (test_demo)
+    for f in findings:
+        if f.result.metric == "k_anonymity":
+            assert f.severity.is_breach == (f.result.value < 5), f.result
     return {
-        (f.result.metric, f.result.slice.get("column", "")): f.severity.value for f in findings if f.severity.is_breach
+        (f.result.metric, f.result.slice.get("column", "")): f.severity.value
+        for f in findings
+        if f.severity.is_breach and f.result.metric != "k_anonymity"
     }
 
 

@@ -31,6 +31,7 @@ EVERYTHING = {
     },
     "checks": {
         "privacy": {
+            "pii": {"name_columns": ["note"]},
             "consent": {"source": {"path": "consent.parquet"}},
             "retention": "30d",
             "membership": {"column": "member"},

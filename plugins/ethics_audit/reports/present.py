@@ -58,6 +58,7 @@ METRICS: dict[str, str] = {
     "ip_share": "Rows containing IP addresses",
     "dob_share": "Rows containing dates of birth",
     "identifier_column_names": "Columns named like personal identifiers",
+    "name_share": "Rows containing personal names",
     "k_anonymity": "k-anonymity (smallest group of look-alike people)",
     "share_below_k": "Share of people in groups smaller than k",
     "sample_uniqueness": "Share of people unique on quasi-identifiers",

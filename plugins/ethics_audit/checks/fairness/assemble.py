@@ -233,6 +233,12 @@ class Builder:
                 continue
             measure = counts.difference if kind == "difference" else counts.ratio
             parts = [float(measure(gs.observed[rate], eligible[rate])) for rate in rates]
+            missing = self._missing_half(gs, rates, parts, eligible)
+            if missing:
+                # judging equalized odds on one of its halves would call a window fair (or unfair)
+                # on evidence it does not have: the other half is simply unknown
+                self._insufficient(metric, slice_, missing, n=n, threshold=threshold, **context)
+                continue
             value = _combine(parts, kind)
             if np.isnan(value):
                 if max(int(eligible[rate].sum()) for rate in rates) < 2:
@@ -250,6 +256,27 @@ class Builder:
             ci = self._disparity_interval(gs, rates, kind, eligible)
             self._add(metric, value, slice_, n=n, ci=ci, threshold=threshold, **context)
         self._impact(gs, decisions, eligible["selection_rate"])
+
+    def _missing_half(self, gs: GroupSet, rates: tuple[str, ...], parts: list[float], eligible: dict) -> str | None:
+        """Why a two-rate disparity (equalized odds) lacks one of its halves, or None when both exist."""
+        if len(rates) < 2 or all(np.isnan(parts)) or not any(np.isnan(parts)):
+            return None  # one rate, or nothing at all (said below), or both halves present
+        rate = next(r for r, part in zip(rates, parts, strict=True) if np.isnan(part))
+        denominator, setting, what = NEEDS[rate]
+        half = rate.replace("_", " ")
+        total = int(gs.sizes[denominator].sum())
+        if total == 0:
+            return f"no {what} in this window, so its {half} half is undefined and it is not judged on the other"
+        groups = int(eligible[rate].sum())
+        if groups < 2:
+            minimum = getattr(self.config, setting)
+            return (
+                f"only {groups} of {len(gs)} groups have {minimum} or more {what} ({setting}), so its {half} half "
+                "cannot be compared and it is not judged on the other"
+            )
+        return (
+            f"the {half} is 0 in every compared group, so its ratio half is undefined and it is not judged on the other"
+        )
 
     def _disparity_interval(self, gs: GroupSet, rates: tuple[str, ...], kind: str, eligible: dict) -> tuple:
         """Simultaneous bootstrap interval of the disparity (see ``counts``)."""

@@ -52,17 +52,22 @@ METHODS: dict[str, str] = {
     ),
     "identifier_column_names": (
         "Number of columns whose names suggest a direct identifier (name, email, phone, address, date of birth, "
-        "national id, payment or IP); columns mapped to a role such as entity_id are not counted."
+        "national id, payment or IP), from a list of spellings in several languages plus the spec's "
+        "pii.identifier_names; columns mapped to a role such as entity_id are not counted."
+    ),
+    "name_share": (
+        "Share of rows whose value is name-shaped (one to four words of letters, no digits) in a column the spec "
+        "marks as holding names (pii.name_columns) or whose name says so; examples show first letters only."
     ),
     "k_anonymity": (
         "Size of the smallest equivalence class when entities (one row each, the latest) are grouped by the "
-        "combination of their quasi-identifiers."
+        "combination of their quasi-identifiers; below reidentification.k it warns."
     ),
     "share_below_k": "Share of entities whose equivalence class over the quasi-identifiers has fewer than k members.",
     "sample_uniqueness": "Share of entities that are alone in their equivalence class over the quasi-identifiers.",
     "l_diversity": (
         "Distinct l-diversity: the smallest number of distinct values of a sensitive attribute (or the label) "
-        "within one equivalence class, over classes with a known value."
+        "within one equivalence class, over classes with a known value; below reidentification.l (when set) it warns."
     ),
     "predictions_after_withdrawal": (
         "Predictions made while the entity's latest consent event for the model's purpose, as of the prediction "

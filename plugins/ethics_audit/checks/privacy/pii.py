@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.checks.privacy.entities import DATE_VALUE, ENTITIES, Entity, find_all, mask_dob, plausible_date
+from ethics_audit.checks.privacy.identifiers import identifier_kind, identifier_names, normalise_name, scan_names
 from ethics_audit.errors import DataError, columns_withheld
 from ethics_audit.results import MetricResult
 
@@ -42,34 +43,8 @@ COUNT_METRICS = ("card_count", "iban_count", "ssn_count")
 SAMPLE = 10_000  # values looked at to decide how to read an object column
 DISTINCT_SCAN = 0.5  # scan distinct values when the sample has at most this share of them
 
-# Column names that suggest a direct identifier, first match wins (names are normalised to snake_case).
-IDENTIFIER_NAMES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(pattern))
-    for kind, pattern in (
-        ("email", r"(^|_)e_?mail(_?address|_?addr)?$"),
-        ("ip", r"(^|_)(ip|ip_?addr(ess)?|ipv4|ipv6|client_?ip|remote_?addr)$"),
-        ("phone", r"(^|_)(phone|telephone|tel|fax|msisdn|cell_?phone|mobile_?(phone|number|no|num))(_?(number|no|num|nr))?$"),
-        ("name", r"^name$|^surname$|(^|_)(first|last|full|given|family|middle|maiden|legal|real|display|customer|contact|person|user|sur)_?name$"),
-        ("address", r"(^|_)(street|home|postal|mailing|billing|shipping|residential)?_?address$|(^|_)street(_?name)?$"),
-        ("dob", r"(^|_)(dob|birth_?date|date_of_birth|birth_?day|bday|born_on)$"),
-        ("national_id", r"(^|_)(ssn|social_security(_?number|_?no)?|national_?id(_?number)?|nin|passport(_?number|_?no)?|tax_?id|driver_?licen[cs]e(_?number)?)$"),
-        ("payment", r"(^|_)(card_?(number|no|num)|credit_?card(_?number)?|cc_?(number|num|no)|pan|iban|account_?number|bank_?account(_?number)?)$"),
-    )
-)  # fmt: skip
-DOB_NAME = re.compile(r"(^|_)(dob|birth_?date|date_of_birth|birth_?day|bday|born_on)$")
 # IPv4 detection is off in these columns: "10.0.0.1" there is a version, not an address
 VERSION_NAME = re.compile(r"(^|_)(version|ver|release|build|firmware|fw)(_|$)")
-
-
-def normalise_name(name: str) -> str:
-    """``userEmail`` / ``User-Email`` / ``user email`` -> ``user_email``."""
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name))
-    return re.sub(r"[^a-z0-9]+", "_", snake.lower()).strip("_")
-
-
-def identifier_kind(name: str) -> str | None:
-    normal = normalise_name(name)
-    return next((kind for kind, pattern in IDENTIFIER_NAMES if pattern.search(normal)), None)
 
 
 # --------------------------------------------------------------------------- reading a column
@@ -231,8 +206,9 @@ def _dob_columns(spec: PiiSpec, data: AuditData, scanned: list[str]) -> list[str
     frame = data.current
     excluded = set(spec.exclude_columns)
     out = []
+    names = identifier_names(spec.identifier_names)
     for name in frame.columns:
-        if name in excluded or not DOB_NAME.search(normalise_name(name)):
+        if name in excluded or identifier_kind(name, names) != "dob":
             continue
         if name in scanned or pd.api.types.is_datetime64_any_dtype(frame[name]):
             out.append(name)
@@ -324,7 +300,8 @@ def identifier_names_result(config: PrivacyConfig, data: AuditData) -> MetricRes
     roles = {getattr(data.columns, r) for r in data.columns.ROLES} - {None}
     excluded = set(config.pii.exclude_columns)
     checked = [c for c in data.current.columns if c not in roles and c not in excluded]
-    flagged = {str(c): kind for c in checked if (kind := identifier_kind(c))}
+    names = identifier_names(config.pii.identifier_names)
+    flagged = {str(c): kind for c in checked if (kind := identifier_kind(c, names))}
     return MetricResult(
         CHECK,
         "identifier_column_names",
@@ -333,6 +310,45 @@ def identifier_names_result(config: PrivacyConfig, data: AuditData) -> MetricRes
         threshold=config.pii.thresholds.get("identifier_column_names"),
         details={"columns": flagged},
     )
+
+
+def name_columns(spec: PiiSpec, data: AuditData) -> list[str]:
+    """Columns read for personal names: those the spec marks, and those named like a name."""
+    frame = data.current
+    for name in spec.name_columns:
+        if name not in frame.columns:
+            raise DataError(
+                f"checks.privacy.pii.name_columns: {name!r} is not a column of the window "
+                f"(columns: {columns_withheld(frame.columns)}); fix checks.privacy.pii.name_columns"
+            )
+    roles = {getattr(data.columns, r) for r in data.columns.ROLES} - {None}
+    names = identifier_names(spec.identifier_names)
+    excluded = set(spec.exclude_columns)
+    named = [c for c in frame.columns if c not in roles and identifier_kind(c, names) == "name"]
+    return [c for c in dict.fromkeys([*spec.name_columns, *named]) if c not in excluded]
+
+
+def name_results(spec: PiiSpec, data: AuditData) -> list[MetricResult]:
+    """Share of rows holding a name-shaped value in each name column, with masked examples."""
+    out = []
+    for column in name_columns(spec, data):
+        rows, examples = scan_names(data.current[column], examples=spec.examples)
+        marked = "checks.privacy.pii.name_columns" if column in spec.name_columns else "its name"
+        details: dict[str, Any] = {"rows": rows, "why_read": marked}
+        if examples:
+            details["examples"] = examples
+        out.append(
+            MetricResult(
+                CHECK,
+                "name_share",
+                rows / data.rows if data.rows else None,
+                slice={"column": str(column)},
+                n=data.rows,
+                threshold=spec.thresholds.get("name_share"),
+                details=details,
+            )
+        )
+    return out
 
 
 def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
@@ -354,4 +370,4 @@ def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
             examples=spec.examples,
         )
         results += _column_results(config, str(column), rows, found, counts, union_rows)
-    return results
+    return results + name_results(spec, data)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ethics_audit.errors import DataError, columns_withheld
-from ethics_audit.results import MetricResult, Status
+from ethics_audit.results import MetricResult, Status, Threshold
 
 if TYPE_CHECKING:
     import numpy as np
@@ -91,6 +91,15 @@ def _missing(frame: pd.DataFrame, names: list[str], field: str) -> None:
             )
 
 
+def judged_against(threshold: Threshold, setting: int | None) -> Threshold | None:
+    """The spec's bounds when it set any; else warn below the configured ``k`` (or ``l``)."""
+    if threshold.warn is not None or threshold.critical is not None:
+        return threshold
+    if setting is None:
+        return threshold
+    return Threshold(warn=float(setting), direction="below")
+
+
 def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
     import numpy as np
 
@@ -125,8 +134,8 @@ def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
             "k_anonymity",
             int(sizes.min()),
             n=n,
-            threshold=t.get("k_anonymity"),
-            details={**base, "classes": len(sizes), "l_diversity_skipped": skipped},
+            threshold=judged_against(t.get("k_anonymity"), spec.k),
+            details={**base, "k": spec.k, "classes": len(sizes), "l_diversity_skipped": skipped},
         ),
         MetricResult(
             CHECK,
@@ -177,8 +186,9 @@ def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
                 int(lowest.min()),
                 slice={"attribute": attribute},
                 n=int(present.sum()),
-                threshold=t.get("l_diversity"),
+                threshold=judged_against(t.get("l_diversity"), spec.l),
                 details={
+                    "l": spec.l,
                     "role": role,
                     "quasi_identifiers": qi,
                     "classes": len(populated),
