@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ethics_audit import exits
 from ethics_audit.errors import AuditError, SpecError
 
 if TYPE_CHECKING:
@@ -33,10 +34,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_FAILED = 1
-EXIT_INVALID = 2
-EXIT_EMPTY = 3  # the window had no rows: its data is missing, not clean
-EXIT_INTERNAL = 70
+EXIT_FAILED, EXIT_INVALID, EXIT_INTERNAL = exits.FAILED, exits.INVALID, exits.INTERNAL
+EXIT_EMPTY = exits.EMPTY  # the window had no rows: its data is missing, not clean
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 ReplaceEmptyOpt = Annotated[
@@ -203,14 +202,6 @@ def _print_outcome(outcome: RunOutcome, *, all_rows: bool = False) -> None:
         )
 
 
-def _fail_on(outcome: RunOutcome, level: str | None) -> bool:
-    from ethics_audit.results import Severity
-
-    if level is None:
-        return False
-    return outcome.worst.rank >= Severity(level).rank
-
-
 @app.command()
 def run(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="The audit spec (YAML).")],
@@ -223,9 +214,14 @@ def run(
     ] = None,
     replace_empty: ReplaceEmptyOpt = False,
 ) -> None:
-    """Audit one window and record its results (re-running replaces them). Exit 3 if it had no rows."""
+    """Audit one window and record its results (re-running replaces them).
+
+    Exit 0 when every family ran; 3 when the window had no rows; 4 when the run is partial (a
+    family errored or was blocked); 1 when a finding reaches --fail-on or the window cannot be read."""
     from ethics_audit.runner import audit_window
 
+    if fail_on not in (None, "warn", "critical"):
+        raise typer.BadParameter(f"{fail_on!r}: use warn or critical", param_hint="--fail-on")
     spec = _load(spec_path)
     outcome = audit_window(
         spec,
@@ -239,10 +235,13 @@ def run(
         _print_json(outcome.to_dict())
     else:
         _print_outcome(outcome, all_rows=show_all)
-    if _fail_on(outcome, fail_on):
-        raise typer.Exit(EXIT_FAILED)
-    if outcome.status == "empty":
-        raise typer.Exit(EXIT_EMPTY)
+    code = exits.for_run(outcome, fail_on)
+    if code == exits.PARTIAL and not as_json:
+        console(stderr=True).print(
+            escape(f"the window was only partly audited ({'; '.join(exits.incomplete(outcome))}): exit {code}")
+        )
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -283,10 +282,9 @@ def backfill(
         _print_runs_table([_brief(o) for o in outcomes])
         for failure in failures:
             console().print(f"[red]{failure['window_start']}: {failure['error']}[/red]")
-    if failures:
-        raise typer.Exit(EXIT_FAILED)
-    if any(o.status == "empty" for o in outcomes):
-        raise typer.Exit(EXIT_EMPTY)
+    code = exits.worst([exits.FAILED] * bool(failures) + [exits.for_run(o, None) for o in outcomes])
+    if code:
+        raise typer.Exit(code)
 
 
 def _brief(outcome: RunOutcome) -> dict[str, Any]:
