@@ -251,15 +251,28 @@ def backfill(
     end: Annotated[str, typer.Option("--end", help="No window ends after this.")],
     as_json: JsonOpt = False,
     replace_empty: ReplaceEmptyOpt = False,
+    partial: Annotated[
+        str,
+        typer.Option(
+            "--partial",
+            help="A window cut by --start or --end: skip it and say so (default), or include it (audited whole).",
+        ),
+    ] = "skip",
 ) -> None:
-    """Audit every window of the spec's size in [start, end), oldest first. Exit 3 if one had no rows."""
+    """Audit every window of the spec's size in [start, end), oldest first (calendar windows:
+    every month or quarter of the spec's calendar). Exit 3 if one had no rows, 4 if one was partial."""
     from rich.progress import Progress
 
+    from ethics_audit.backfill import plan_backfill
     from ethics_audit.runner import audit_window
-    from ethics_audit.windows import iter_windows
 
+    if partial not in ("skip", "include"):
+        raise typer.BadParameter(f"{partial!r}: use skip or include", param_hint="--partial")
     spec = _load(spec_path)
-    windows = list(iter_windows(_parse_when(start, "--start"), _parse_when(end, "--end"), spec.window.size))
+    plan = plan_backfill(spec, _parse_when(start, "--start"), _parse_when(end, "--end"), partial=partial)
+    windows = plan.windows
+    for line in plan.notes:
+        console(stderr=True).print(escape(line), style="yellow")
     if not windows:
         raise AuditError(f"no whole {spec.describe_window()} fit between {start} and {end}")
     store = _store()
@@ -277,7 +290,7 @@ def backfill(
                 failures.append({"window_start": window_start.isoformat(), "error": str(exc)})
             progress.advance(task)
     if as_json:
-        _print_json({"runs": [_brief(o) for o in outcomes], "failures": failures})
+        _print_json({"runs": [_brief(o) for o in outcomes], "failures": failures, "partial_windows": plan.partial})
     else:
         _print_runs_table([_brief(o) for o in outcomes])
         for failure in failures:

@@ -337,7 +337,9 @@ def load_window(
         if ts in reference.columns:
             reference = _to_utc(reference, ts, _where(spec, "reference.baseline"))
     elif spec.reference is not None and spec.reference.previous_windows:
-        ref_start = start - spec.window.size * spec.reference.previous_windows
+        from ethics_audit.calendar_windows import shift
+
+        ref_start = shift(start, spec.window.size, -spec.reference.previous_windows, spec.timezone)
         reference = read_source(spec.source, spec, "source", timestamp=ts, start=ref_start, end=start)
         if spec.labels is not None and len(reference):
             reference = _join_labels(reference, spec, ref_start, start)

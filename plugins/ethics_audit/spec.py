@@ -22,10 +22,13 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    WithJsonSchema,
+    WrapSerializer,
     field_validator,
     model_validator,
 )
 
+from ethics_audit import calendar_windows
 from ethics_audit.errors import SpecError, SpecProblem
 from ethics_audit.results import Threshold
 from ethics_audit.windows import as_utc, format_duration, parse_duration, parse_instant
@@ -57,6 +60,14 @@ Duration = Annotated[
     Field(json_schema_extra={"type": "string", "examples": ["7d", "6h", "P7D"]}),
 ]
 ColumnName = Annotated[str, Field(min_length=1)]
+# a fixed duration (7d) or a calendar period (1mo, 1q, P1M, P3M); spelled as written in specs in JSON
+WindowSize = Annotated[
+    timedelta | calendar_windows.CalendarPeriod,
+    BeforeValidator(calendar_windows.parse_window_size),
+    # durations keep pydantic's own spelling (P7D), so existing specs keep their hashes
+    WrapSerializer(lambda v, default: str(v) if isinstance(v, calendar_windows.CalendarPeriod) else default(v)),
+    WithJsonSchema({"type": "string", "examples": ["7d", "1d", "P7D", "1mo", "P1M", "1q", "P3M"]}),
+]
 
 
 def _bound_value(value: Any) -> Any:
@@ -291,7 +302,10 @@ def _instant(value: Any) -> Any:
 
 
 class WindowSpec(Strict):
-    size: Duration = Field(description="length of one audited window, e.g. 7d")
+    size: WindowSize = Field(
+        description="length of one audited window: a duration (7d) or a calendar period (1mo, 1q, P1M, P3M) "
+        "aligned to the calendar in the spec's timezone"
+    )
     lag: Duration = Field(default=timedelta(0), description="wait this long after a window ends (late data)")
     start: Annotated[datetime | None, BeforeValidator(_instant)] = Field(
         None, description="under Airflow: the first window starts here, and every window since is caught up"
@@ -299,8 +313,8 @@ class WindowSpec(Strict):
 
     @field_validator("size")
     @classmethod
-    def _positive(cls, size: timedelta) -> timedelta:
-        if size <= timedelta(0):
+    def _positive(cls, size: Any) -> Any:
+        if isinstance(size, timedelta) and size <= timedelta(0):
             raise ValueError("window size must be positive")
         return size
 
@@ -797,6 +811,9 @@ class AuditSpec(Strict):
     model: ModelInfo
     owners: Owners = Owners()
     schedule: str = Field("@weekly", description="cron expression or preset such as @daily, @weekly")
+    timezone: str = Field(
+        "UTC", description="IANA time zone of calendar windows (1mo, 1q): months start at midnight here"
+    )
     window: WindowSpec
     source: WindowedSourceSpec
     reference: ReferenceSpec | None = None
@@ -818,6 +835,12 @@ class AuditSpec(Strict):
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,99}", value):
             raise ValueError(f"{value!r} is not a valid id: use lowercase letters, digits, _ and - (e.g. ad-delivery)")
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, name: str) -> str:
+        calendar_windows.zone(name)  # raises ValueError naming the fix
+        return name
 
     @field_validator("schedule")
     @classmethod
@@ -848,7 +871,9 @@ class AuditSpec(Strict):
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
 
     def describe_window(self) -> str:
-        return f"{format_duration(self.window.size)} windows, lag {format_duration(self.window.lag)}"
+        size = calendar_windows.format_size(self.window.size)
+        where = f" ({self.timezone} calendar)" if isinstance(self.window.size, calendar_windows.CalendarPeriod) else ""
+        return f"{size} windows{where}, lag {format_duration(self.window.lag)}"
 
 
 def cross_field_problems(spec: AuditSpec) -> list[tuple[str, str]]:
@@ -885,7 +910,36 @@ def cross_field_problems(spec: AuditSpec) -> list[tuple[str, str]]:
     if privacy and privacy.consent and not (privacy.consent.purpose or spec.model.purpose):
         problems.append(("checks.privacy.consent.purpose", "is required (or set model.purpose)"))
     problems += transparency_problems(spec)
-    problems += _route_problems(spec)
+    problems += _route_problems(spec) + _calendar_problems(spec)
+    return problems
+
+
+def _calendar_problems(spec: AuditSpec) -> list[tuple[str, str]]:
+    """Calendar windows run at each window's end: a schedule of their own would audit other windows."""
+    size = spec.window.size
+    if not isinstance(size, calendar_windows.CalendarPeriod):
+        return []
+    problems = []
+    presets = {1: "@monthly", 3: "@quarterly", 12: "@yearly"}
+    fits = {calendar_windows.cron_of(size), presets.get(size.months)}
+    if "schedule" in spec.model_fields_set and spec.schedule not in fits:
+        problems.append(
+            (
+                "schedule",
+                f"{spec.schedule!r} does not fit {size} windows, which are audited when each one ends; "
+                f"remove schedule or write {presets.get(size.months) or calendar_windows.cron_of(size)!r}",
+            )
+        )
+    start = spec.window.start
+    if start is not None and not calendar_windows.is_boundary(start, size, spec.timezone):
+        first = calendar_windows.window_containing(start, size, spec.timezone)[1]
+        problems.append(
+            (
+                "window.start",
+                f"{start.isoformat()} is not the start of a {size} window in {spec.timezone}; "
+                f"write e.g. {first.isoformat()}",
+            )
+        )
     return problems
 
 

@@ -148,7 +148,7 @@ def test_expected_windows_follow_the_audit_grid_and_lag() -> None:
     first = (datetime(2026, 7, 6, tzinfo=timezone.utc), datetime(2026, 7, 13, tzinfo=timezone.utc))
     start, end = datetime(2026, 7, 1, tzinfo=timezone.utc), datetime(2026, 10, 1, tzinfo=timezone.utc)
     windows = expected_windows(first, timedelta(days=1), start, end, AFTER)
-    # windows ending in (1 Jul, 1 Oct]: 6 Jul .. 21 Sep starts (the 28 Sep week ends in Q4)
+    # windows mostly in Q3: 6 Jul .. 21 Sep starts (the 28 Sep week has 3 of its 7 days in Q3: it counts in Q4)
     assert [w[0].day for w in windows[:2]] == [6, 13] and len(windows) == 12
     assert windows[-1][1] == datetime(2026, 9, 28, tzinfo=timezone.utc)
     # on 29 Sep 12:00 the last window (ends 28 Sep, lag 1 d) is not due yet
@@ -172,7 +172,8 @@ def test_a_quarter_whose_windows_were_all_missed(store, tmp_path: Path) -> None:
         store, "2026Q4", out_dir=tmp_path, pdf=False, now=datetime(2027, 1, 15, tzinfo=timezone.utc)
     )
     html = Path(result["html"]).read_text()
-    assert result["summary"]["windows_expected"] == 13 and result["summary"]["windows_missed"] == 13
+    # 14 weeks count in Q4: from 28 Sep (4 of its 7 days in Q4) to 28 Dec (4 of 7 in Q4)
+    assert result["summary"]["windows_expected"] == 14 and result["summary"]["windows_missed"] == 14
     assert "none was audited" in html and 'data-chart="trend"' not in html
 
 

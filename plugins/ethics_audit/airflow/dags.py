@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,6 +141,7 @@ def default_args(owner: str, retries: int | None = None) -> dict[str, Any]:
 
 
 def _doc(spec: AuditSpec) -> str:
+    from ethics_audit.calendar_windows import CalendarPeriod
     from ethics_audit.windows import format_duration
 
     owners = spec.owners
@@ -149,8 +150,13 @@ def _doc(spec: AuditSpec) -> str:
         spec.model.description or "",
         "",
         f"* spec: `{spec.path}` (id `{spec.id}`)",
-        f"* window: {spec.describe_window()}; schedule `{spec.schedule}` (UTC): each tick audits the window "
-        "that ends there. The data interval is the window; a manual run with logical date L audits the "
+        f"* window: {spec.describe_window()}; "
+        + (
+            f"a run on each calendar boundary in {spec.timezone}"
+            if isinstance(spec.window.size, CalendarPeriod)
+            else f"schedule `{spec.schedule}` (UTC)"
+        )
+        + ": each tick audits the window that ends there. The data interval is the window; a manual run with logical date L audits the "
         "window ending at L (scheduled and backfill runs carry the window's start as logical date)",
         f"* checks: {', '.join(spec.checks.enabled()) or 'none'}",
         f"* owners: {', '.join(owners.people) or '-'}; Slack {owners.slack_channel or '-'}",
@@ -161,10 +167,26 @@ def _doc(spec: AuditSpec) -> str:
     return "\n".join(lines)
 
 
+def _timetable(spec: AuditSpec) -> tuple[Any, datetime | None]:
+    """Fixed windows: the spec's cron, each tick covering the window before it. Calendar windows:
+    a tick on every calendar boundary in the spec's time zone, the data interval the month (or
+    quarter) between two ticks, so a run audits exactly one calendar window."""
+    from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable
+
+    from ethics_audit.calendar_windows import CalendarPeriod, cron_of, end_of
+
+    size, start = spec.window.size, spec.window.start
+    if isinstance(size, CalendarPeriod):
+        # start_date is the first interval's start for a data-interval timetable
+        return CronDataIntervalTimetable(cron_of(size), timezone=spec.timezone), start
+    first = end_of(start, size) if start else None
+    return CronTriggerTimetable(spec.schedule, timezone="UTC", interval=size), first
+
+
 def audit_dag(spec: AuditSpec, *, retries: int | None = None) -> DAG:
     """The DAG auditing ``spec``: [wait_for_late_data] -> extract -> quality -> drift, fairness,
     privacy (in parallel) -> record (results + incidents + outbox, one transaction) -> deliver."""
-    from airflow.sdk import DAG, CronTriggerTimetable, task
+    from airflow.sdk import DAG, task
     from airflow.sdk.exceptions import AirflowSkipException
 
     asset = results_asset(spec.id)
@@ -175,13 +197,14 @@ def audit_dag(spec: AuditSpec, *, retries: int | None = None) -> DAG:
         tasks.audit_failed(spec, context)
 
     start = spec.window.start
+    timetable, first_tick = _timetable(spec)
     with DAG(
         dag_id=dag_id_for(spec.id),
         description=f"{spec.model.name} {spec.model.version}: {', '.join(families) or 'no checks'}",
         doc_md=_doc(spec),
-        schedule=CronTriggerTimetable(spec.schedule, timezone="UTC", interval=spec.window.size),
+        schedule=timetable,
         # the first window starts at window.start, so the first tick is a window later
-        start_date=start + spec.window.size if start else None,
+        start_date=first_tick,
         catchup=start is not None,
         # windows in order, one at a time: incidents and row-count history depend on the previous window
         max_active_runs=1,

@@ -2,19 +2,18 @@
 
 Built from the results store alone. For every audit (or the ones named): an executive summary
 (audits run, windows covered and missed, problems opened, resolved and still open with their
-incidents as the second number, the worst findings); per model a scorecard, a week-by-week
+incidents as the second number, the worst findings); per model a scorecard, a window-by-window
 status strip and trend charts of the headline fairness gaps (with intervals), drift share and
 privacy findings with the thresholds drawn; the problems (one per alert: the incidents one
 cause opened together) with time to acknowledge, time to resolve, tickets and their incidents;
 the thresholds and spec versions in force; and a methods section from each check family's
-``METHODS``. A window belongs to the quarter it ends in. The public variant replaces every
+``METHODS``. A window counts in the quarter that holds most of its time (``periods``). The public variant replaces every
 number derived from individual rows with differentially private group counts and rates
 (``dp.py``) and spends privacy budget from the ledger first.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import AuditError
 from ethics_audit.incidents import SYSTEM_ACTOR
-from ethics_audit.reports import charts, views
+from ethics_audit.reports import charts, periods, views
 from ethics_audit.reports.present import (
     and_join,
     family_name,
@@ -103,23 +102,20 @@ def _lag(spec: dict[str, Any] | None) -> timedelta:
 
 
 def expected_windows(
-    first: tuple[datetime, datetime] | None, lag: timedelta, start: datetime, end: datetime, now: datetime
+    first: tuple[datetime, datetime] | None,
+    lag: timedelta,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    *,
+    calendar: tuple[Any, str] | None = None,
 ) -> list[tuple[datetime, datetime]]:
-    """Windows on the audit's grid (its first window, repeated) that end in ``(start, end]`` and were due by ``now``."""
-    if first is None:
-        return []
-    size = first[1] - first[0]
-    k = max(0, math.ceil((start - first[1]) / size))
-    out = []
-    while True:
-        s = first[0] + k * size
-        e = s + size
-        if e > end or e + lag > now:
-            break
-        if e > start:
-            out.append((s, e))
-        k += 1
-    return out
+    """Windows on the audit's grid (its first window, repeated; or, with ``calendar`` = (size,
+    timezone), the calendar's months or quarters from the first) that count in ``[start, end)``
+    and were due by ``now``."""
+    from ethics_audit.reports.periods import grid
+
+    return grid(first, lag, start, end, now, calendar=calendar)
 
 
 def _aggregate(windows: list[WindowView]) -> list[Aggregate]:
@@ -211,7 +207,7 @@ def _trend_chart(
     }
 
 
-def _charts(windows: list[WindowView], period: tuple[datetime, datetime]) -> list[dict[str, Any]]:
+def _charts(windows: list[WindowView], period: tuple[datetime, datetime], unit: str = "week") -> list[dict[str, Any]]:
     wanted = [
         ("fairness", metric, slice_)
         for metric in FAIRNESS_HEADLINES
@@ -223,12 +219,12 @@ def _charts(windows: list[WindowView], period: tuple[datetime, datetime]) -> lis
         out.append(
             {
                 "family": "privacy",
-                "title": "Privacy findings per week",
+                "title": f"Privacy findings per {unit}",
                 "note": "Number of privacy checks (personal data in the logs, consent, retention, re-identification) "
                 "that crossed their warning or critical level.",
                 "threshold": None,
                 "metric": "",
-                "svg": charts.count_bars(privacy, period=period, label="Privacy findings per week"),
+                "svg": charts.count_bars(privacy, period=period, label=f"Privacy findings per {unit}"),
             }
         )
     return out
@@ -577,7 +573,9 @@ def audit_view(
     if spec is None:
         spec = _latest_spec(store, audit_id)
     facts = views.spec_facts(spec)
-    due = expected_windows(store.first_window(audit_id), _lag(spec), start, end, now)
+    due = expected_windows(
+        store.first_window(audit_id), _lag(spec), start, end, now, calendar=periods.calendar_of(spec)
+    )
     by_window = {(r.window_start, r.window_end): r for r in own}
     grid = [
         WindowView(
@@ -598,6 +596,7 @@ def audit_view(
         )
     )
     versions = _spec_versions(store, own)
+    cadence = periods.cadence_of([facts["window_size"]])
     return {
         "audit_id": audit_id,
         "in_period": bool(own or due),
@@ -609,13 +608,16 @@ def audit_view(
         "rows": sum((w.run.rows or 0) for w in windows if w.run),
         "families": families,
         "scorecard_map": {row["family"]: row for row in _scorecard(windows, families)},
-        "strip": _strip(windows, families, f"Week-by-week results of {facts['model_name']}")
+        "strip": _strip(windows, families, f"{cadence['strip_title']} results of {facts['model_name']}")
         if windows and families
         else None,
-        "charts": [] if public else _charts(windows, (start, end)),
+        "charts": [] if public else _charts(windows, (start, end), cadence["unit"]),
         "worst": _aggregate(windows)[:WORST_LIMIT],
         "versions": versions,
         "threshold_matrix": _threshold_matrix(versions),
+        "straddling": periods.straddling([(w.start, w.end) for w in windows if w.audited], start, end),
+        "cadence": cadence,
+        "calendar": periods.calendar_of(spec),
         "dp": None,
     }
 
@@ -654,7 +656,7 @@ def build_quarterly_report(
             raise AuditError(
                 f"no history for audit {', '.join(map(repr, unknown))}; audits with history: {', '.join(known) or 'none yet'}"
             )
-    runs = store.current_runs(start, end, audit_ids=audit_ids)
+    runs = periods.runs_of(store, start, end, audit_ids=audit_ids)
     chosen = list(audit_ids) if audit_ids else sorted({r.audit_id for r in runs} | set(known))
     findings = store.findings_of_runs([r.run_id for r in runs])
     runs_by_audit: dict[str, list[RunRecord]] = defaultdict(list)
@@ -708,7 +710,11 @@ def build_quarterly_report(
         "incidents_open": sum(i["status"] != "resolved" for i in incidents),
         "critical_windows": sum(any(f.severity.value == "critical" for f in w.findings) for w in all_windows),
         "median_to_ack": _median([p["to_ack"] for p in problems if p["to_ack"] is not None]),
-        "median_to_resolve": _median([p["to_resolve"] for p in problems if p["to_resolve"] is not None]),
+        # over the problems resolved this quarter: the count next to it and the median agree
+        "median_to_resolve": _median(
+            [p["to_resolve"] for p in problems if p["to_resolve"] is not None and p["resolved_in_quarter"]]
+        ),
+        "windows_straddling": sum(len(a["straddling"]) for a in audits),
     }
     from ethics_audit.ledger.report import Numbers, seal
 
@@ -730,6 +736,7 @@ def build_quarterly_report(
         "methods": _methods(windows_by_audit),
         "budget": budget,
         "has_data": summary["windows_audited"] > 0,
+        "cad": periods.cadence_of([a["facts"]["window_size"] for a in audits]),
         "generated_at": now,
     }
     folder = out_dir or _default_dir(quarter_label(start))
