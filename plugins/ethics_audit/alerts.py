@@ -280,6 +280,7 @@ def _payload(
         "run_id": run.id if run is not None else None,
         "incidents": listed,
         "more_incidents": max(0, len(shown) - LISTED_INCIDENTS),
+        "estimates_only": bool(shown) and all(t.incident.metric.startswith("estimated_") for t in shown),
         "active_incidents": len(active),
         "actor": actor,
         "note": note,
@@ -327,6 +328,8 @@ def enqueue_for_alert(
     base = f"ea:{spec.id[:60]}:a{alert.id}:{kind}:{moment}:{digest}"
     written = 0
     for channel in channels_for(spec, payload["severity"], alert.check):
+        if channel == "pagerduty" and estimates_only(payload):
+            continue  # an estimate (labels not in yet) may warn; it never wakes anyone up
         written += enqueue(
             session,
             audit_id=spec.id,
@@ -337,6 +340,18 @@ def enqueue_for_alert(
             kind=kind,
         )
     return written
+
+
+def estimates_only(payload: dict[str, Any]) -> bool:
+    """Is every incident of this alert about an estimated metric (``estimated_*``)?"""
+    if "estimates_only" in payload:
+        return bool(payload["estimates_only"])
+    items = payload.get("incidents") or []
+    return (
+        bool(items)
+        and not payload.get("more_incidents")
+        and all(str(i.get("metric", "")).startswith("estimated_") for i in items)
+    )
 
 
 def announce_failing_checks(session: Session, spec: AuditSpec, run: AuditRun, findings: list[Finding]) -> list[str]:

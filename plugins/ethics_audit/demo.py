@@ -276,8 +276,11 @@ def make_week(
     return frame
 
 
-def generate(root: Path, *, weeks: int = 12, rows_per_week: int = 20000, seed: int = 7) -> dict[str, Any]:
-    """Write the demo's files under ``root``; returns what was written."""
+def generate(
+    root: Path, *, weeks: int = 12, rows_per_week: int = 20000, seed: int = 7, late_labels: bool = True
+) -> dict[str, Any]:
+    """Write the demo's files under ``root``; returns what was written. ``late_labels=False``
+    writes every week's clicks, as they are once the last labels arrive (same predictions)."""
     import numpy as np
     import pandas as pd
 
@@ -298,9 +301,9 @@ def generate(root: Path, *, weeks: int = 12, rows_per_week: int = 20000, seed: i
         frame = make_week(week, users, consent, rows_per_week + int(rng.integers(-500, 500)), seed=seed * 1000 + week)
         labels = frame[["prediction_id", "clicked_truth", "ts"]].rename(columns={"clicked_truth": "clicked"})
         # clicks arrive late: the newest week has none yet, the one before it half
-        if week == weeks:
+        if week == weeks and late_labels:
             labels = labels.iloc[0:0]
-        elif week == weeks - 1:
+        elif week == weeks - 1 and late_labels:
             labels = labels[labels["ts"] < labels["ts"].quantile(0.5)]
         labels = labels.assign(labelled_at=labels["ts"] + pd.Timedelta(days=3)).drop(columns="ts")
         frame.drop(columns="clicked_truth").to_parquet(root / "predictions" / f"week={week:02d}.parquet", index=False)

@@ -553,6 +553,20 @@ class BootstrapSpec(Strict):
     seed: int = 0
 
 
+class EstimateSpec(Strict):
+    """Error rates estimated from calibrated scores while labels are late (``checks/fairness/estimated.py``)."""
+
+    enabled: bool = True
+    calibration_tolerance: float = Field(
+        0.05, gt=0, le=0.5, description="largest expected calibration error on the reference for a group's estimate"
+    )
+    hosmer_lemeshow_alpha: float = Field(
+        0.001, ge=0, lt=1, description="a Hosmer-Lemeshow p-value below this refuses the group's estimate"
+    )
+    min_reference_rows: int = Field(200, ge=10, description="labelled reference rows a group needs for its calibration")
+    bins: int = Field(10, ge=2, le=50, description="equal-width score bins of the expected calibration error")
+
+
 class FairnessThresholds(Thresholds):
     demographic_parity_difference: ThresholdSpec = _t(0.1, 0.2)
     demographic_parity_ratio: ThresholdSpec = _t(0.8, 0.6, "below")
@@ -594,6 +608,7 @@ class FairnessConfig(Strict):
     min_positives: int = Field(5, ge=0, description="fewer positive labels: no true/false negative rate")
     min_negatives: int = Field(5, ge=0, description="fewer negative labels: no false positive rate")
     bootstrap: BootstrapSpec = BootstrapSpec()
+    estimate: EstimateSpec = EstimateSpec()
     require_significance: bool = Field(
         True, description="breach only when the whole interval is beyond a bound (false: judge the point value)"
     )

@@ -85,8 +85,10 @@ def incident_line(item: dict[str, Any]) -> str:
         state = "resolved"
     else:
         state = f"{item['severity']}, {item['occurrences']} window{'s' if item['occurrences'] != 1 else ''}"
+    # an estimate says so where people read it: it is not a measured value
+    estimate = " (estimate: labels not in yet)" if str(item.get("metric", "")).startswith("estimated_") else ""
     line = (
-        f"#{item['id']} {item['metric']}{where} = {number(item.get('value'))}{interval_text(item)}"
+        f"#{item['id']} {item['metric']}{estimate}{where} = {number(item.get('value'))}{interval_text(item)}"
         f" ({threshold_text(item.get('threshold'))}): {state}"
     )
     if item.get("note"):

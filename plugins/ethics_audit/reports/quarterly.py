@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ethics_audit.errors import AuditError
 from ethics_audit.incidents import SYSTEM_ACTOR
 from ethics_audit.reports import charts, periods, views
+from ethics_audit.reports.estimates import estimate_quality
 from ethics_audit.reports.present import (
     and_join,
     family_name,
@@ -618,6 +619,7 @@ def audit_view(
         "straddling": periods.straddling([(w.start, w.end) for w in windows if w.audited], start, end),
         "cadence": cadence,
         "calendar": periods.calendar_of(spec),
+        "estimates": None if public else estimate_quality(windows),
         "dp": None,
     }
 

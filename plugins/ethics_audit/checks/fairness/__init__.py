@@ -64,14 +64,43 @@ METHODS: dict[str, str] = {
         "stored as insufficient_data and left out of every disparity."
     ),
     "labelled_share": "Share of the window's rows whose label has arrived; label metrics use only those rows.",
+    "score_calibration_error": (
+        "Expected calibration error of the group's scores on the labelled reference (10 equal-width bins: the "
+        "row-weighted mean |share of positive labels - mean score|), with a Hosmer-Lemeshow test over score "
+        "deciles; a group above estimate.calibration_tolerance (0.05) or rejected at estimate.hosmer_lemeshow_alpha "
+        "(0.001) gets no estimate."
+    ),
+    "estimated_true_positive_rate": (
+        "An estimate while labels are late: the group's expected true positives (sum of the scores of its positive "
+        "decisions) over its expected positives (sum of all its scores), counting arrived labels as they are; "
+        "the interval is where the realised rate falls if the scores are calibrated (labels simulated from them)."
+    ),
+    "estimated_false_positive_rate": "As estimated_true_positive_rate, for false positives: sums of 1 - score.",
+    "estimated_precision": "Expected true positives over the group's positive decisions, from the scores.",
+    "estimated_equal_opportunity_difference": (
+        "Largest minus smallest estimated true positive rate over groups whose scores are calibrated; refused when "
+        "a group that meets the minimums is not. An estimate: it warns at most, never pages, and never replaces "
+        "the realised value."
+    ),
+    "estimated_equalized_odds_difference": (
+        "The larger of the estimated TPR and FPR gaps (as Fairlearn's equalized_odds_difference), with a "
+        "simultaneous interval from labels simulated from the scores; warns at most."
+    ),
+    "estimated_equalized_odds_ratio": "The smaller of the estimated TPR and FPR ratios; warns at most.",
+    "estimate_error": (
+        "For a window whose labels are all in: the realised gap minus the gap its scores give without labels, and "
+        "whether the realised gap fell inside the estimate's interval (how good the estimates are)."
+    ),
 }
 
 
 def run(config: FairnessConfig, data: AuditData) -> list[MetricResult]:
     """Measure group fairness of the window's decisions; raises ``DataError`` on bad input."""
+    from ethics_audit.checks.fairness import estimated
     from ethics_audit.checks.fairness.assemble import Builder
     from ethics_audit.checks.fairness.inputs import prepare
 
     inputs = prepare(config, data)
     data.derived["fairness.inputs"] = (config, inputs)  # the remedy section reuses the encoding
-    return Builder(config, inputs).run()
+    realised = Builder(config, inputs).run()
+    return realised + estimated.run(config, inputs, data, realised)
