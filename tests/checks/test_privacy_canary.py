@@ -35,7 +35,9 @@ REPO = Path(__file__).resolve().parents[2]
 CANARY_EMAIL = "canary.k7q2@leak-probe.example"
 CANARY_CARD = "4000 0566 5566 5556"  # a Luhn-valid Visa test number
 CANARY_PHONE = "+44 7700 900461"
+CANARY_NAME = "Quillon Vargwynne"  # read by content: a column named like a name holds it (masked: Q****** V********)
 FORBIDDEN = (
+    CANARY_NAME, "Quillon", "Vargwynne", "quillon", "vargwynne",
     CANARY_EMAIL, "canary.k7q2", "leak-probe",
     CANARY_CARD, "4000056655665556", "4000-0566-5566-5556", "0566 5566",
     CANARY_PHONE, "447700900461", "7700 900461", "7700900461",
@@ -66,6 +68,7 @@ def _write_inputs(folder: Path) -> Path:
                 "notes": rng.choice(["ok", "fine"], n),
                 "contact_email": "redacted",
                 "topic": rng.choice(["jobs", "news"], n),
+                "full_name": "",
             }
         )
         # a gender gap, so the fairness alert carries its remedy section (threshold options included)
@@ -77,6 +80,7 @@ def _write_inputs(folder: Path) -> Path:
             frame.loc[planted[20:40], "post_text"] = f"card {CANARY_CARD} please"
             frame.loc[planted[40:], "notes"] = f"call {CANARY_PHONE} or pay with {CANARY_CARD}"
             frame.loc[planted[:5], "contact_email"] = CANARY_EMAIL
+            frame.loc[planted[5:15], "full_name"] = CANARY_NAME
         return frame
 
     window(START, True).to_parquet(folder / "window.parquet", index=False)
@@ -230,7 +234,9 @@ def test_canaries_are_found_and_appear_in_no_sink(tmp_path: Path, services: dict
     for name in ("slack", "jira", "github"):
         assert any(b"What drives it" in r.body for r in services[name][0].requests), name
     names = next(f for f in outcome["findings"] if f["metric"] == "identifier_column_names")
-    assert names["details"]["columns"] == {"contact_email": "email"}
+    assert names["details"]["columns"] == {"contact_email": "email", "full_name": "name"}
+    found_names = next(f for f in outcome["findings"] if f["metric"] == "name_share")
+    assert found_names["severity"] == "critical" and found_names["details"]["examples"] == ["Q****** V********"]
 
     for run in runs:
         assert leaks(run.stdout) == [], f"stdout of {run.args[3:]}"
