@@ -65,7 +65,7 @@ def parse_window_size(value: Any) -> WindowSize:
     try:
         return parse_duration(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not a window size: {SIZE_HELP}") from None
+        raise ValueError(f"{value!r} is not a duration: {SIZE_HELP}") from None
 
 
 def format_size(size: WindowSize) -> str:
