@@ -213,10 +213,12 @@ class Estimator:
         with_decision = decision >= 0
         unlabelled = int((with_decision & (inputs.label_state == UNLABELLED)).sum())
         backtest = unlabelled == 0 and int(with_decision.sum()) > 0
+        reference, why = self._reference()
+        if backtest and reference is None:
+            return []  # nothing was or could be estimated, so there is nothing to backtest
         resamples = max(self.config.bootstrap.resamples, 100)
         table, boot = _tables(inputs, use_labels=not backtest, resamples=resamples, seed=self.config.bootstrap.seed)
         cells = {"table": table, "boot": boot, "scores": np.zeros((len(table), 2))}
-        reference, why = self._reference()
         for positions in positions_list:
             gs = _group_set(inputs, positions, cells)
             refused = self._calibrated(gs, reference, why)
