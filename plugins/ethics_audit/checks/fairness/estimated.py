@@ -214,6 +214,16 @@ class Estimator:
         unlabelled = int((with_decision & (inputs.label_state == UNLABELLED)).sum())
         backtest = unlabelled == 0 and int(with_decision.sum()) > 0
         reference, why = self._reference()
+        scored = inputs.score[~np.isnan(inputs.score)]
+        if len(scored) and (scored.min() < 0 or scored.max() > 1):
+            if backtest:
+                return []
+            reason = "not estimated: the window's scores are not in [0, 1], so they are not probabilities"
+            return [
+                MetricResult(CHECK, PREFIX + metric, None, {"attribute": _group_set(inputs, p, _empty(inputs)).name},
+                             status=Status.INSUFFICIENT_DATA, details={"reason": reason, "estimate": True})
+                for p in positions_list for metric in GAPS
+            ]  # fmt: skip
         if backtest and reference is None:
             return []  # nothing was or could be estimated, so there is nothing to backtest
         resamples = max(self.config.bootstrap.resamples, 100)
@@ -313,6 +323,11 @@ class Estimator:
                          "within_interval": inside},
             )
         )  # fmt: skip
+
+
+def _empty(inputs: Inputs) -> dict[str, np.ndarray]:
+    n = len(inputs.cell_codes)
+    return {"table": np.zeros((n, 6)), "boot": None, "scores": np.zeros((n, 2))}
 
 
 def run(config: FairnessConfig, inputs: Inputs, data: AuditData, realised: list[MetricResult]) -> list[MetricResult]:
