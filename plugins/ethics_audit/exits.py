@@ -44,10 +44,10 @@ def for_run(outcome: RunOutcome, fail_on: str | None) -> int:
     """The exit code of one audited window (see the table above)."""
     from ethics_audit.results import Severity
 
+    if outcome.status == "empty":
+        return EMPTY  # nothing was audited: say that, not which families it skipped
     if outcome.status == "partial" or incomplete(outcome):
         return PARTIAL
-    if outcome.status == "empty":
-        return EMPTY
     if fail_on is not None:
         breaches = [f for f in outcome.findings if f.severity.is_breach]
         if any(f.severity.rank >= Severity(fail_on).rank for f in breaches):
