@@ -74,8 +74,8 @@ def test_a_blocking_quality_problem_exits_4(capsys, spec_with) -> None:
     spec = spec_with(_blocking, fake.mean_score("privacy"))
     code, _, err = cli(capsys, "run", str(spec), *WEEK)
     assert code == 4 and "privacy skipped" in err and "required column 'device' is missing" in err
-    # a partial run outranks a breach: the scheduler learns the audit is incomplete
-    assert cli(capsys, "run", str(spec), *WEEK, "--fail-on", "critical")[0] == 4
+    # the blocking finding is critical: --fail-on critical answers first (as for empty windows)
+    assert cli(capsys, "run", str(spec), *WEEK, "--fail-on", "critical")[0] == 1
 
 
 def test_backfill_exits_4_when_a_window_was_partial(capsys, spec_with) -> None:

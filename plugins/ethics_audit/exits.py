@@ -3,7 +3,7 @@
 A run whose window was only partly audited (a check family errored, or a blocking quality
 problem, such as a missing required column, skipped the other families) is not a success, even
 when nothing breached: it exits ``PARTIAL``. ``--fail-on warn|critical`` adds breaches at or
-above that severity (``BREACH``). The codes, most serious first when several apply:
+above that severity (``BREACH``), which comes first for one window. The codes:
 
 ====  ================================================================================
 0     every configured family ran, and nothing reached ``--fail-on``
@@ -41,17 +41,19 @@ def incomplete(outcome: RunOutcome) -> list[str]:
 
 
 def for_run(outcome: RunOutcome, fail_on: str | None) -> int:
-    """The exit code of one audited window (see the table above)."""
+    """The exit code of one audited window (see the table above). A finding that reaches
+    ``--fail-on`` answers the question the caller asked, so it comes first; then an incomplete
+    audit: no rows at all, or families that errored or were skipped."""
     from ethics_audit.results import Severity
 
-    if outcome.status == "empty":
-        return EMPTY  # nothing was audited: say that, not which families it skipped
-    if outcome.status == "partial" or incomplete(outcome):
-        return PARTIAL
     if fail_on is not None:
         breaches = [f for f in outcome.findings if f.severity.is_breach]
         if any(f.severity.rank >= Severity(fail_on).rank for f in breaches):
             return BREACH
+    if outcome.status == "empty":
+        return EMPTY  # nothing was audited: say that, not which families it skipped
+    if outcome.status == "partial" or incomplete(outcome):
+        return PARTIAL
     return OK
 
 
