@@ -32,25 +32,41 @@ def test_the_demo_finds_exactly_the_injected_problems_and_alerts_once(capsys: py
     alerts = sorted((a["opened_week"], a["check"], a["resolved_week"]) for a in result["alerts"])
     assert [(week, check) for week, check, _ in alerts] == starts
     assert alerts == [
+        (2, "transparency", 4),  # the Android release without explanations
         (4, "fairness", 7),  # weeks 4-5, then clean weeks 6 and 7
+        (6, "transparency", 8),  # the ignored personalised-ads setting
+        (7, "transparency", 9),  # women's appeals: a new problem, not the setting's thread
         (8, "drift", 10),
         (8, "quality", 10),
         (9, "privacy", 11),  # the PII leak
         (10, "privacy", 12),  # the consent filter: a new problem, not the PII leak's thread
     ]
     assert printed == [
+        "transparency breach (critical), window 2026-07-13",
         "fairness breach (critical), window 2026-07-27",
+        "transparency resolved (was critical), window 2026-07-27",
         "fairness breach continues (critical), window 2026-08-03",  # updated, not reopened
+        "transparency breach (critical), window 2026-08-10",
         "fairness resolved (was critical), window 2026-08-17",
+        "transparency breach (critical), window 2026-08-17",
         "drift breach (critical), window 2026-08-24",
         "quality breach (critical), window 2026-08-24",
+        "transparency resolved (was critical), window 2026-08-24",
         "privacy breach (critical), window 2026-08-31",
+        "transparency resolved (was critical), window 2026-08-31",
         "drift resolved (was critical), window 2026-09-07",
         "privacy breach (critical), window 2026-09-07",
         "quality resolved (was critical), window 2026-09-07",
         "privacy resolved (was critical), window 2026-09-14",
         "privacy resolved (was critical), window 2026-09-21",
     ]
+    # each transparency problem shows in its own metrics, in its own week
+    found = {
+        w["week"]: {k.split(".")[1] for k in w["breaches"] if k.startswith("transparency.")} for w in result["weeks"]
+    }
+    assert found[2] == {"explanation_coverage", "adverse_explanation_coverage"}
+    assert found[6] == {"decisions_ignoring_controls"}
+    assert {"overturn_rate_difference", "decided_past_sla_share", "median_days_to_decide"} <= found[7]
     store = open_store()
     incidents = store.incidents(statuses=[])
     assert len(incidents) >= len(alerts) and {i["status"] for i in incidents} == {"resolved"}

@@ -7,8 +7,10 @@ findings can be checked against the truth. Everything is seeded: the same data e
 
 Files written under ``$ETHICS_AUDIT_HOME/demo``: ``predictions/week=NN.parquet``,
 ``labels/week=NN.parquet`` (clicks arrive late: the last weeks are partly or not labelled),
-``baseline.parquet`` (June validation data, the drift reference) and ``consent.parquet`` (the
-consent ledger). The spec that audits them is ``audits/examples/ad_delivery.yaml``.
+``baseline.parquet`` (June validation data, the drift reference), ``consent.parquet`` (the
+consent ledger) and the transparency ledgers of ``demo_transparency`` (``explanations.parquet``,
+``controls.parquet``, ``appeals.parquet``). The spec that audits them is
+``audits/examples/ad_delivery.yaml``.
 """
 
 from __future__ import annotations
@@ -40,17 +42,23 @@ class Injected:
 
 # The documented problems. Every other week is clean and must come out clean.
 INJECTED = (
+    Injected(2, "transparency", "an Android app release logs no explanations: ~45% of decisions unexplained",
+             "no explanations"),
     Injected(4, "fairness", "auction pacing cuts delivery to women: selection rate f ~0.17 vs m ~0.30", "gender gap"),
     Injected(5, "fairness", "the pacing bug is still live (fixed before week 6)", "gender gap"),
+    Injected(6, "transparency", "the ad server ignores 'personalised ads: off': those users get targeted ads",
+             "setting ignored"),
+    Injected(7, "transparency", "women's appeals are overturned twice as often as men's and answered past the "
+             "7-day SLA", "appeals"),
     Injected(8, "drift", "android app logs minutes_per_day in seconds: feature and score drift", "logging bug"),
     Injected(8, "quality", "sessions_7d is null for 15% of rows; new device category 'smart_tv'", "logging bug"),
     Injected(9, "privacy", "emails, phone numbers and card numbers leak into post_text and profile_bio", "PII leak"),
     Injected(
         10, "privacy", "the consent filter is down: predictions for users who withdrew or asked for erasure", "consent"
     ),
-)
+)  # fmt: skip
 
-FAMILIES = ("quality", "drift", "fairness", "privacy")
+FAMILIES = ("quality", "drift", "fairness", "privacy", "transparency")
 GENDERS = ("f", "m", "x")
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
 REGIONS = ("north", "south", "east", "west", "central")
@@ -284,6 +292,8 @@ def generate(
     import numpy as np
     import pandas as pd
 
+    from ethics_audit import demo_transparency as transparency
+
     rng = np.random.default_rng(seed)
     users = _users(rng)
     consent = _consent(users, rng, weeks)
@@ -293,12 +303,20 @@ def generate(
         for old in folder.glob("*.parquet"):
             old.unlink()
     consent.to_parquet(root / "consent.parquet", index=False)
+    # the transparency ledgers draw from their own generator: the other families' data stay as they were
+    t_rng = np.random.default_rng(seed + 15)
+    controls = transparency.controls_ledger(users, t_rng, DEMO_START, weeks)
+    controls.to_parquet(root / "controls.parquet", index=False)
+    explanations, appeals = [], []
     base = make_week(0, users, consent, rows_per_week, seed=seed * 1000, baseline=True)
-    base = base.rename(columns={"clicked_truth": "clicked"})
+    base = transparency.apply_controls(base.rename(columns={"clicked_truth": "clicked"}), controls, 0)
     base.to_parquet(root / "baseline.parquet", index=False)
     total = 0
     for week in range(1, weeks + 1):
         frame = make_week(week, users, consent, rows_per_week + int(rng.integers(-500, 500)), seed=seed * 1000 + week)
+        frame = transparency.apply_controls(frame, controls, week)
+        explanations.append(transparency.explanation_log(frame, week, t_rng))
+        appeals.append(transparency.appeals_ledger(frame, week, t_rng, week_window(weeks)[1] + timedelta(days=1)))
         labels = frame[["prediction_id", "clicked_truth", "ts"]].rename(columns={"clicked_truth": "clicked"})
         # clicks arrive late: the newest week has none yet, the one before it half
         if week == weeks and late_labels:
@@ -309,6 +327,8 @@ def generate(
         frame.drop(columns="clicked_truth").to_parquet(root / "predictions" / f"week={week:02d}.parquet", index=False)
         labels.to_parquet(root / "labels" / f"week={week:02d}.parquet", index=False)
         total += len(frame)
+    pd.concat(explanations, ignore_index=True).to_parquet(root / "explanations.parquet", index=False)
+    pd.concat(appeals, ignore_index=True).to_parquet(root / "appeals.parquet", index=False)
     return {"root": str(root), "weeks": weeks, "rows": total, "users": len(users), "consent_events": len(consent)}
 
 
