@@ -4,7 +4,8 @@ Three parts, each optional and each run on its own (``checks.parts.run_parts``) 
 ledger does not hide the others: ``explanations`` (coverage of decisions and adverse decisions
 by group, reason-code skew), ``controls`` (decisions that ignored a user's setting, as of each
 prediction) and ``appeals`` (appeal and overturn rates by group and their disparities, time to
-decide against the SLA). Group numbers rest on counts per cell and reuse the fairness family's
+decide against the SLA), plus ``bias_audit``: selection and scoring counts per category for the
+LL144 export. Group numbers rest on counts per cell and reuse the fairness family's
 bootstrap and disparity intervals (``groups``). This module stays light (no numpy or pandas at
 import) so reports can read ``METHODS``.
 """
@@ -73,14 +74,27 @@ METHODS: dict[str, str] = {
     "appeals_decided": "Those decided (upheld or overturned).",
     "appeals_overturned": "Those decided in the person's favour (DSA Art. 15: decisions reversed).",
     "appeals_pending": "Those not decided yet.",
+    "selected_count": (
+        "Rows of the group (every group, unknown category and small ones included) whose decision is not adverse; "
+        "n is the group's rows with a decision. Summed over a quarter for the NYC LL144 selection rate."
+    ),
+    "above_median_score_count": (
+        "Rows of the group whose score is above the window's median score; n is the group's scored rows. The LL144 "
+        "scoring rate of score-only models."
+    ),
     "check_error": "A part of the transparency check that could not run; details name the part and the fix.",
 }
 
 
 def _parts() -> list[tuple[str, Part]]:
-    from ethics_audit.checks.transparency import appeals, controls, explanations
+    from ethics_audit.checks.transparency import appeals, bias_audit, controls, explanations
 
-    return [("explanations", explanations.run), ("controls", controls.run), ("appeals", appeals.run)]
+    return [
+        ("explanations", explanations.run),
+        ("controls", controls.run),
+        ("appeals", appeals.run),
+        ("bias_audit", bias_audit.run),
+    ]
 
 
 def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:

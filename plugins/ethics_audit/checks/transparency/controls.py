@@ -1,6 +1,7 @@
 """Decisions that ignored a user's own choice (personalised ads off, a feed without profiling).
 
-The controls ledger (entity id, control, value, timestamp) is read as of each prediction with
+The controls ledger (entity id, control, value, timestamp; values compared as lower-case text,
+with on/true/yes/1 and off/false/no/0 the same) is read as of each prediction with
 the consent family's as-of join (``privacy.consent.blocked_since`` and
 ``made_while_blocked``): for each rule, a prediction ignores the control when the entity's
 latest setting of it at or before the prediction is the rule's value, more than
@@ -29,8 +30,13 @@ if TYPE_CHECKING:
 PART = f"{WHERE}.controls"
 
 
+# a setting written on/off, true/false, yes/no or 1/0 (YAML reads a bare off as false) is one setting
+_SYNONYMS = {"false": "off", "no": "off", "0": "off", "true": "on", "yes": "on", "1": "on"}
+
+
 def _normal(value: object) -> str:
-    return str(value).strip().lower()
+    text = str(value).strip().lower()
+    return _SYNONYMS.get(text, text)
 
 
 def read_ledger(spec: ControlsSpec, data: AuditData) -> pd.DataFrame:
