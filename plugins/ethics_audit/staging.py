@@ -111,7 +111,7 @@ def load_audit_data(spec: AuditSpec, folder: Path, *, counts_only: bool = False)
         log.warning("%s: the spec of %s changed since the window was staged; using the current spec", folder, spec.id)
     frames: dict[str, pd.DataFrame | None] = {}
     for name in FRAMES:
-        entry = manifest["frames"].get(name)
+        entry = manifest["frames"].get(name)  # a folder staged by an older version lacks the newer frames
         if entry is None:
             frames[name] = None
             continue
@@ -127,10 +127,7 @@ def load_audit_data(spec: AuditSpec, folder: Path, *, counts_only: bool = False)
         spec=spec,
         window_start=datetime.fromisoformat(manifest["window_start"]),
         window_end=datetime.fromisoformat(manifest["window_end"]),
-        current=frames["current"],  # type: ignore[arg-type]
-        reference=frames["reference"],
-        consent=frames["consent"],
-        training_members=frames["training_members"],
+        **frames,  # type: ignore[arg-type]
         row_count_history=list(manifest.get("row_count_history", [])),
         now=datetime.fromisoformat(now) if now else None,
     )
