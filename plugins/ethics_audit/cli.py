@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="ethics-audit",
-    help="Audit production ML models for data quality, drift, bias and privacy leaks; keep the history.",
+    help="Audit production ML models for data quality, drift, bias, privacy and transparency; keep the history.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -459,6 +459,27 @@ def report(
             f"privacy budget {escape(row['audit_id'])} {row['year']}: spent {row['epsilon']:.3g} now, "
             f"{row['spent_this_year']:.3g} of {row['yearly_budget']:.3g} this year"
         )
+
+
+@app.command("export")
+def export_tables(
+    quarter: Annotated[str, typer.Option("--quarter", help="The quarter, e.g. 2026Q3.")],
+    fmt: Annotated[str, typer.Option("--format", help="dsa-art15 (EU DSA Art. 15) or ll144 (NYC Local Law 144).")],
+    audit: Annotated[list[str] | None, typer.Option("--audit", help="Only this audit id (repeat for several).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder (default: ETHICS_AUDIT_HOME/exports/QUARTER).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """CSV and JSON tables for a legal report (input to it, not the report), from the stored history."""
+    from ethics_audit.reports.exports import export
+
+    result = export(_store(), quarter, fmt, audit_ids=audit or None, out_dir=out)
+    if as_json:
+        _print_json(result)
+        return
+    console().print(f"{escape(result['format'])} {escape(result['quarter'])}: {result['rows']} rows")
+    console().print(f"csv:  {escape(result['csv'])}\njson: {escape(result['json'])}")
 
 
 # --------------------------------------------------------------------------- incidents, notify

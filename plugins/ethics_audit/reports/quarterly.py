@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import AuditError
 from ethics_audit.incidents import SYSTEM_ACTOR
-from ethics_audit.reports import charts, periods, views
+from ethics_audit.reports import charts, periods, transparency, views
 from ethics_audit.reports.estimates import estimate_quality
 from ethics_audit.reports.present import (
     and_join,
@@ -199,7 +199,7 @@ def _trend_chart(
     return {
         "family": family,
         "title": title,
-        "note": _TREND_NOTES[family],
+        "note": transparency.NOTES.get(metric) or _TREND_NOTES[family],
         "threshold": threshold,
         "metric": metric,
         "svg": charts.trend_chart(
@@ -214,6 +214,7 @@ def _charts(windows: list[WindowView], period: tuple[datetime, datetime], unit: 
         for metric in FAIRNESS_HEADLINES
         for slice_ in _slices_of(windows, "fairness", metric, keys={"attribute"})
     ] + [("drift", metric, slice_) for metric in DRIFT_HEADLINES for slice_ in _slices_of(windows, "drift", metric)]
+    wanted += transparency.headlines(_slices_of, windows)
     out = [chart for f, m, sl in wanted if (chart := _trend_chart(windows, period, f, m, sl)) is not None]
     privacy = [(w.start, w.end, _counts(w, "privacy")) for w in windows if w.audited]
     if any(f.result.check == "privacy" for w in windows for f in w.findings):

@@ -28,8 +28,11 @@ ARTIFACT_LABELS = {
     "evidently_drift_html": "Evidently data drift report",
     "gx_validation_json": "Great Expectations validation result",
 }
-# gaps drawn as interval charts in the fairness section
-HEADLINE_GAPS = ("demographic_parity_difference", "equalized_odds_difference", "equal_opportunity_difference")
+# gaps drawn as interval charts in a family's section
+HEADLINE_GAPS = {
+    "fairness": ("demographic_parity_difference", "equalized_odds_difference", "equal_opportunity_difference"),
+    "transparency": ("explanation_coverage_ratio", "appeal_rate_difference", "overturn_rate_difference"),
+}
 
 
 def render_run_report(store: Store, run_id: int, *, out_dir: Path | None = None) -> Path:
@@ -89,8 +92,8 @@ def _family_section(family: str, findings: list[Finding], run: RunRecord) -> dic
         # the "what drives it / what would fix it" section the window's alert carried, if it breached
         "remedy": (run.summary.get("remedies") or {}).get(family),
     }
-    if family == "fairness":
-        for metric in HEADLINE_GAPS:
+    if family in HEADLINE_GAPS:
+        for metric in HEADLINE_GAPS[family]:
             rows = [f for f in findings if f.result.metric == metric and set(f.result.slice) == {"attribute"}]
             if not rows:
                 continue
