@@ -24,7 +24,7 @@ from fakes import family as fake
 from helpers import WINDOW_END, WINDOW_START, make_data, make_spec
 
 REPO = Path(__file__).resolve().parents[1]
-FAMILIES = ("quality", "drift", "fairness", "privacy")
+FAMILIES = ("quality", "drift", "fairness", "privacy", "transparency")
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from ethics_audit.store import Store
 from fakes import family as fake
 
 DAG_ID = "ethics_audit__ad-delivery"
-FAMILIES = ("quality", "drift", "fairness", "privacy")
+FAMILIES = ("quality", "drift", "fairness", "privacy", "transparency")
 
 
 # --------------------------------------------------------------------------- helpers

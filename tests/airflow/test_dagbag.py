@@ -63,7 +63,7 @@ def test_the_dag_files_load_one_dag_per_spec_with_the_task_graph(
         "ethics_audit_quarterly_report",
     ]
     demo = bag.dags["ethics_audit__ad-delivery"]
-    families = {"quality", "drift", "fairness", "privacy"}
+    families = {"quality", "drift", "fairness", "privacy", "transparency"}
     assert edges(demo) == (
         {("wait_for_late_data", "extract"), ("record", "deliver"), ("extract", "record"), ("extract", "quality")}
         | {("quality", f) for f in families - {"quality"}}
@@ -79,7 +79,16 @@ def test_the_dag_files_load_one_dag_per_spec_with_the_task_graph(
     record = demo.task_dict["record"]
     assert [a.uri for a in record.outlets] == ["x-ethics-audit://results/ad-delivery"]
     assert record.trigger_rule == "none_failed"
-    for task_id in ("wait_for_late_data", "extract", "quality", "drift", "fairness", "privacy", "record"):
+    for task_id in (
+        "wait_for_late_data",
+        "extract",
+        "quality",
+        "drift",
+        "fairness",
+        "privacy",
+        "transparency",
+        "record",
+    ):
         assert demo.task_dict[task_id].on_failure_callback, task_id
     assert not demo.task_dict["deliver"].on_failure_callback
     assert demo.task_dict["extract"].retries == 0  # ETHICS_AUDIT_TASK_RETRIES in conftest

@@ -36,11 +36,15 @@ CANARY_EMAIL = "canary.k7q2@leak-probe.example"
 CANARY_CARD = "4000 0566 5566 5556"  # a Luhn-valid Visa test number
 CANARY_PHONE = "+44 7700 900461"
 CANARY_NAME = "Quillon Vargwynne"  # read by content: a column named like a name holds it (masked: Q****** V********)
+# raw ids (of people, predictions, appeals, explanations) must not leave the auditor either
+CANARY_USER, CANARY_PREDICTION = "user-idcanary-q81", "pred-idcanary-z44"
+CANARY_APPEAL, CANARY_EXPLANATION = "appeal-idcanary-m09", "expl-idcanary-r27"
 FORBIDDEN = (
     CANARY_NAME, "Quillon", "Vargwynne", "quillon", "vargwynne",
     CANARY_EMAIL, "canary.k7q2", "leak-probe",
     CANARY_CARD, "4000056655665556", "4000-0566-5566-5556", "0566 5566",
     CANARY_PHONE, "447700900461", "7700 900461", "7700900461",
+    "idcanary",
 )  # fmt: skip
 START, END = "2026-07-06", "2026-07-13"
 
@@ -74,7 +78,13 @@ def _write_inputs(folder: Path) -> Path:
         # a gender gap, so the fairness alert carries its remedy section (threshold options included)
         frame["shown"] = (frame["score"] > np.where(frame["gender"] == "f", 0.7, 0.5)).astype(int)
         frame["clicked"] = (rng.random(n) < frame["score"]).astype(int)
+        frame["targeting"] = rng.choice(["personalised", "contextual"], n)
         if with_canaries:
+            ids = rng.choice(n, 40, replace=False)
+            frame.loc[ids, "user_id"] = CANARY_USER
+            frame.loc[ids, "targeting"] = "personalised"
+            frame.loc[ids, "shown"] = 0
+            frame.loc[ids, "prediction_id"] = [f"{CANARY_PREDICTION}-{i}" for i in range(len(ids))]
             planted = rng.choice(n, 60, replace=False)
             frame.loc[planted[:20], "post_text"] = f"write to {CANARY_EMAIL} about it"
             frame.loc[planted[20:40], "post_text"] = f"card {CANARY_CARD} please"
@@ -89,6 +99,28 @@ def _write_inputs(folder: Path) -> Path:
         {"entity_id": [f"u{i}" for i in range(1200)], "purpose": "ads", "event": "granted",
          "timestamp": pd.Timestamp("2025-01-01", tz="UTC")}
     ).to_parquet(folder / "consent.parquet", index=False)  # fmt: skip
+    current = pd.read_parquet(folder / "window.parquet")
+    canary_rows = current[current["user_id"] == CANARY_USER]
+    pd.DataFrame(
+        {"entity_id": [CANARY_USER, "u1", "u2"], "control": "personalised_ads", "value": "off",
+         "timestamp": pd.Timestamp("2026-01-01", tz="UTC")}
+    ).to_parquet(folder / "controls.parquet", index=False)  # fmt: skip
+    pd.DataFrame(
+        {
+            "prediction_id": current["prediction_id"],
+            "explanation_id": np.where(current["user_id"] == CANARY_USER, CANARY_EXPLANATION, "e"),
+            "reason_codes": "interest;activity",
+        }
+    ).to_parquet(folder / "explanations.parquet", index=False)
+    pd.DataFrame(
+        {
+            "appeal_id": [f"{CANARY_APPEAL}-{i}" for i in range(len(canary_rows))],
+            "prediction_id": canary_rows["prediction_id"].to_numpy(),
+            "filed_at": canary_rows["ts"].to_numpy() + pd.Timedelta(hours=2),
+            "decided_at": canary_rows["ts"].to_numpy() + pd.Timedelta(days=9),
+            "outcome": "overturned",
+        }
+    ).to_parquet(folder / "appeals.parquet", index=False)
     families = {
         "quality": {},
         "drift": {},
@@ -97,6 +129,18 @@ def _write_inputs(folder: Path) -> Path:
             "consent": {"source": {"path": str(folder / "consent.parquet")}},
             "retention": "3650d",
             "membership": {"column": "in_training"},
+        },
+        "transparency": {
+            "min_group_size": 5,
+            "explanations": {
+                "source": {"path": str(folder / "explanations.parquet")},
+                "columns": {"reason_codes": "reason_codes"},
+            },
+            "controls": {
+                "source": {"path": str(folder / "controls.parquet")},
+                "rules": [{"control": "personalised_ads", "value": "off", "forbids": {"targeting": ["personalised"]}}],
+            },
+            "appeals": {"source": {"path": str(folder / "appeals.parquet")}},
         },
     }
     spec = {
@@ -217,8 +261,10 @@ def test_canaries_are_found_and_appear_in_no_sink(tmp_path: Path, services: dict
         _cli(home, "report", "--quarter", "2026Q3", "--public", "--epsilon", "0.5", "--no-pdf"),
         _cli(home, "verify", "--json"),
         _cli(home, "verify", "--report", str(home / "reports" / "2026Q3" / "ethics-report-2026Q3.html")),
+        _cli(home, "export", "--quarter", "2026Q3", "--format", "dsa-art15"),
+        _cli(home, "export", "--quarter", "2026Q3", "--format", "ll144", "--json"),
     ]
-    for run in runs[-5:]:
+    for run in runs[-7:]:
         assert run.returncode == 0, run.stderr[-2000:]
 
     # the check did see every canary: otherwise their absence below would prove nothing
@@ -233,6 +279,12 @@ def test_canaries_are_found_and_appear_in_no_sink(tmp_path: Path, services: dict
     assert remedies["fairness"]["facts"]["options"]["options"]
     for name in ("slack", "jira", "github"):
         assert any(b"What drives it" in r.body for r in services[name][0].requests), name
+    # the transparency family saw the planted ids: the ignored setting and the appeals are counted
+    assert outcome["summary"]["checks"]["transparency"]["status"] == "ran"
+    counted = {f["metric"]: f["value"] for f in outcome["findings"] if f["check"] == "transparency" and not f["slice"]}
+    assert counted["appeals_received"] == 40 and counted["appeals_overturned"] == 40
+    ignored = next(f for f in outcome["findings"] if f["metric"] == "decisions_ignoring_controls")
+    assert ignored["value"] >= 40 and ignored["severity"] == "critical"
     names = next(f for f in outcome["findings"] if f["metric"] == "identifier_column_names")
     assert names["details"]["columns"] == {"contact_email": "email", "full_name": "name"}
     found_names = next(f for f in outcome["findings"] if f["metric"] == "name_share")
@@ -262,7 +314,9 @@ def test_canaries_are_found_and_appear_in_no_sink(tmp_path: Path, services: dict
     assert leaks(ethics) == []
 
     files = [p for p in home.rglob("*") if p.is_file()]
-    assert {"results.db", "report.html", "ethics-report-2026Q3.html"} <= {p.name for p in files}
+    assert {"results.db", "report.html", "ethics-report-2026Q3.html", "ll144-2026Q3.csv", "dsa-art15-2026Q3.json"} <= {
+        p.name for p in files
+    }
     for path in files:
         content = path.read_bytes().decode("utf-8", errors="replace")
         assert leaks(content) == [], f"{path.relative_to(home)}"

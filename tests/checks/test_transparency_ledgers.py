@@ -34,6 +34,7 @@ def _spec_on_disk(tmp_path: Path, rng: np.random.Generator, *, appeals_source: d
             "columns": {"prediction_id": "prediction_id", "prediction": "shown", "sensitive": ["gender", "age_band"]},
             "checks": {
                 "transparency": {
+                    "intersections": [["gender", "age_band"]],
                     "min_group_size": 20,
                     "bootstrap": {"resamples": 20},
                     "explanations": {
