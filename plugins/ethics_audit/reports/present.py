@@ -106,6 +106,8 @@ METRICS: dict[str, str] = {
     "appeals_decided": "Appeals decided",
     "appeals_overturned": "Appeals overturned",
     "appeals_pending": "Appeals pending",
+    "selected_count": "Selected (count for the LL144 table)",
+    "above_median_score_count": "Scored above the median (count for the LL144 table)",
     "check_error": "The check failed",
     "window_rows": "Rows in the window",
 }

@@ -164,7 +164,10 @@ def _times(results: Results, gt: GroupTable, group_of_row: np.ndarray, days: np.
         metrics = {
             "median_days_to_decide": (median[g], Threshold(critical=sla_days)),
             "p90_days_to_decide": (p90[g], Threshold(warn=sla_days)),
-            "decided_past_sla_share": (late[g] / n if n else np.nan, results.threshold("decided_past_sla_share")),
+            "decided_past_sla_share": (
+                late[g] / n if n else np.nan,
+                results.threshold("decided_past_sla_share", interval=False),
+            ),
         }
         for metric, (value, threshold) in metrics.items():
             if n < config.min_group_size:
@@ -253,7 +256,8 @@ def _window_counts(
     pending = matched[matched["outcome"].to_numpy() == APPEAL_OUTCOMES.index("pending")]
     overdue = int(((now - pending["filed"].to_numpy()) > spec.sla.total_seconds() * 1e9).sum())
     results.add(
-        "open_appeals_past_sla", overdue, {}, n=len(pending), threshold=results.threshold("open_appeals_past_sla"),
+        "open_appeals_past_sla", overdue, {}, n=len(pending),
+        threshold=results.threshold("open_appeals_past_sla", interval=False),
         sla=format_duration(spec.sla), as_of=pd.Timestamp(now, tz="UTC").isoformat(),
         ledger_appeals=len(ledger),
     )  # fmt: skip

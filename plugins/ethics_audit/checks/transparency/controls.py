@@ -102,7 +102,7 @@ def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
             len(rows),
             {"control": rule.control},
             n=data.rows,
-            threshold=results.threshold("decisions_ignoring_controls"),
+            threshold=results.threshold("decisions_ignoring_controls", interval=False),
             entities=len(np.unique(codes[rows])),
             share=len(rows) / data.rows if data.rows else None,
             setting=_normal(rule.value),

@@ -130,8 +130,10 @@ class Results:
         self.config = config
         self.out: list[MetricResult] = []
 
-    def threshold(self, metric: str) -> Threshold:
-        return self.config.thresholds.get(metric, require_significance=self.config.require_significance)
+    def threshold(self, metric: str, *, interval: bool = True) -> Threshold:
+        """The spec's threshold; ``require_significance`` only for metrics that carry an interval."""
+        significance = self.config.require_significance and interval
+        return self.config.thresholds.get(metric, require_significance=significance)
 
     def add(self, metric: str, value: Any, slice_: dict, *, n: int | None, threshold: Threshold | None = None,
             ci: tuple = (None, None), **details: Any) -> None:  # fmt: skip
