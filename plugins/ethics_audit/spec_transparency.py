@@ -125,7 +125,7 @@ class TransparencyThresholds(Thresholds):
     # a user's explicit choice ignored even once is a breach (DSA Art. 38, GDPR Art. 21)
     decisions_ignoring_controls: ThresholdSpec = _t(None, 0.0)
     # appeal and overturn rates use the fairness family's gaps: 10 points warn, 20 critical
-    appeal_rate_difference: ThresholdSpec = _t(0.05, 0.1)
+    appeal_rate_difference: ThresholdSpec = _t(0.1, 0.2)
     overturn_rate_difference: ThresholdSpec = _t(0.1, 0.2)
     overturn_rate_ratio: ThresholdSpec = _t(0.8, 0.6, "below")
     # beyond the SLA: one in twenty is a warning, one in five a failing process

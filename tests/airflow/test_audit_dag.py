@@ -148,8 +148,11 @@ def test_dag_test_audits_its_data_interval_and_records_it(
     assert len(json.dumps(staged)) < 1000
     folder = Path(staged["folder"])
     assert sorted(p.name for p in folder.glob("*.parquet")) == [
+        "appeals.parquet",
         "consent.parquet",
+        "controls.parquet",
         "current.parquet",
+        "explanations.parquet",
         "reference.parquet",
     ]
     assert len(pd.read_parquet(folder / "current.parquet")) == len(expected)

@@ -71,10 +71,13 @@ def explanation_columns(spec: ExplanationsSpec, data: AuditData) -> tuple[np.nda
     if columns.reason_codes:
         roles["reason_codes"] = columns.reason_codes
     require_columns(log, roles, PART, "explanation log", spec.source.describe())
-    log = log[log[columns.explanation].notna()]
-    # a decision logged twice is one explanation; the last logged wins
-    log = log.drop_duplicates(subset=[columns.prediction_id], keep="last")
     log_ids, window_ids = _aligned_ids(log[columns.prediction_id], frame[data.columns.prediction_id])
+    # the log covers every window: keep this window's decisions before any per-row work
+    mine = (log_ids.isin(window_ids) & log[columns.explanation].notna()).to_numpy()
+    log, log_ids = log[mine], log_ids[mine]
+    # a decision logged twice is one explanation; the last logged wins
+    last = ~log_ids.duplicated(keep="last").to_numpy()
+    log, log_ids = log[last], log_ids[last]
     position = pd.Index(log_ids).get_indexer(window_ids)
     found = position >= 0
     explained = found.copy()
