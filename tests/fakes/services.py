@@ -65,6 +65,9 @@ class Fault:
     # client's timeout), answering nobody; reset: do the work, then drop the connection unanswered
     when: str = "before"
     delay: float = 0.0  # after: wait this long before answering; late: before doing the work
+    # late: when set, the work waits for this event instead of ``delay``, so a test decides when
+    # the create lands (after the client's reconcile) without racing a loaded machine's clock
+    release: threading.Event | None = None
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
 
@@ -129,7 +132,10 @@ class FakeService:
             self.requests.append(request)
         fault = self._fault_for(request)
         if fault is not None and fault.when == "late":
-            time.sleep(fault.delay)  # the client times out meanwhile; the work lands afterwards
+            if fault.release is not None:
+                fault.release.wait(timeout=60)
+            else:
+                time.sleep(fault.delay)  # the client times out meanwhile; the work lands afterwards
             with self.lock:
                 self.handle(request)
             handler.close_connection = True

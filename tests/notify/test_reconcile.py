@@ -9,6 +9,7 @@ nothing and made a second ticket, issue and thread per alert.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -82,8 +83,10 @@ def test_a_create_that_lands_after_the_reconcile_is_undone_at_the_next_delivery(
     channel, server = service
     spec = spec_routing([channel])
     w.record(store, spec, 0, w.fairness(dp=0.15))
-    _late(server, channel, when="late", delay=2.0)  # lands after the in-pass search found nothing
+    landed = threading.Event()
+    _late(server, channel, when="late", release=landed)  # lands after the in-pass search found nothing
     assert deliver_pending(store)["sent"] == 1
+    landed.set()
     _wait_until(lambda: len(everything(channel, server)) == 2)  # now there are two
     tracked = store.alerts()[0]
     w.record(store, spec, 1, w.fairness(dp=0.16))  # the breach continues: an update to deliver
