@@ -393,7 +393,7 @@ def _check_window_columns(pairs: list[tuple[str, str]], data: AuditData) -> None
     missing = [name for name, _ in pairs if name not in current]
     if missing:
         raise DataError(
-            f"checks.drift: {missing} not among the window's columns (columns: {columns_withheld(current.columns)}); "
+            f"checks.drift: {missing} not among the window's columns (columns: {columns_withheld(current)}); "
             "fix checks.drift.columns or the columns mapping"
         )
 
