@@ -238,7 +238,8 @@ def test_a_real_scheduler_runs_an_audit_dag_triggered_over_the_rest_api(airflow:
         raise
 
 
-def _scenario(af: Airflow) -> None:
+def _connect_results(af: Airflow) -> None:
+    """The results database as the Airflow connection the DAGs read (built from fields, not a URI)."""
     results = sa.engine.make_url(af.results_url)
     af.api(
         "POST",
@@ -252,6 +253,10 @@ def _scenario(af: Airflow) -> None:
             "schema": results.database,
         },
     )
+
+
+def _scenario(af: Airflow) -> None:
+    _connect_results(af)
     deadline = time.monotonic() + 120
     while DAG_ID not in {d["dag_id"] for d in af.api("GET", "/dags")["dags"]}:
         assert time.monotonic() < deadline, "the audit DAG never appeared"

@@ -17,27 +17,16 @@ from pathlib import Path
 
 import pytest
 from browser import Browser
-from test_airflow_scheduler import DAG_ID, Airflow, _results, airflow, databases  # noqa: F401 - fixtures
+from test_airflow_scheduler import (  # noqa: F401 - fixtures
+    DAG_ID,
+    Airflow,
+    _connect_results,
+    _results,
+    airflow,
+    databases,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
-
-
-def _connect_results(af: Airflow) -> None:
-    import sqlalchemy as sa
-
-    results = sa.engine.make_url(af.results_url)
-    af.api(
-        "POST",
-        "/connections",
-        json={
-            "connection_id": "ethics_audit_db",
-            "conn_type": "postgres",
-            "host": results.host,
-            "port": results.port,
-            "login": results.username,
-            "schema": results.database,
-        },
-    )
 
 
 def _audit_week_4(af: Airflow) -> None:
