@@ -1,4 +1,4 @@
-"""The ``ethics-audit verify`` and ``ethics-audit checkpoint`` commands (registered by cli.py).
+"""The ``ethics-audit verify`` and ``ethics-audit checkpoint`` commands (registered by cli/ledger.py).
 
 ``verify`` exits 0 when everything verifies, 1 when anything was tampered with (each problem
 is printed: table, row, field, window, what differs), 2 for usage errors (unreadable files,
