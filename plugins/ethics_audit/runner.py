@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ethics_audit import checks
+from ethics_audit.checks.dispatch import run_check
 from ethics_audit.errors import AuditError
 from ethics_audit.evaluate import judge_all, worst
 from ethics_audit.results import Finding, MetricResult, Severity, Status
@@ -150,7 +150,7 @@ def run_family(family: str, data: AuditData, *, skip_reason: str | None = None) 
     started = time.perf_counter()
     before = len(data.artifacts)
     try:
-        results = checks.run_check(family, data)
+        results = run_check(family, data)
         status, reason = "ran", ""
     except AuditError as exc:
         results = [MetricResult(family, "check_error", None, status=Status.ERROR, details={"error": str(exc)})]
