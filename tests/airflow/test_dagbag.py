@@ -149,7 +149,7 @@ def test_a_task_run_parses_only_its_own_spec(airflow_db: Path, specs_dir: Path, 
     for i in range(5):
         write_spec(specs_dir, f"m{i}.yaml", SMALL_SPEC | {"id": f"model-{i}"})
     write_spec(specs_dir, "zz_broken.yaml", SMALL_SPEC | {"id": "model-9", "schedule": "whenever"})
-    import ethics_audit.spec as spec_module
+    import ethics_audit.spec.loading as spec_module
 
     loaded: list[str] = []
     real = spec_module.load_spec

@@ -19,7 +19,7 @@ from ethics_audit.checks.parts import Part, run_parts
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
     from ethics_audit.results import MetricResult
-    from ethics_audit.spec_transparency import TransparencyConfig
+    from ethics_audit.spec import TransparencyConfig
 
 METHODS: dict[str, str] = {
     "explanation_coverage": (

@@ -31,13 +31,13 @@ from ethics_audit.checks.transparency.groups import (
 )
 from ethics_audit.errors import DataError
 from ethics_audit.results import Threshold
-from ethics_audit.spec_transparency import APPEAL_OUTCOMES
+from ethics_audit.spec import APPEAL_OUTCOMES
 from ethics_audit.windows import format_duration
 
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
     from ethics_audit.results import MetricResult
-    from ethics_audit.spec_transparency import AppealsSpec, TransparencyConfig
+    from ethics_audit.spec import AppealsSpec, TransparencyConfig
 
 PART = f"{WHERE}.appeals"
 # categories of a row: adverse and not appealed, appealed and pending, upheld, overturned; favourable

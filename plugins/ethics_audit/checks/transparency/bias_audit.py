@@ -21,7 +21,7 @@ from ethics_audit.errors import DataError
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
     from ethics_audit.results import MetricResult
-    from ethics_audit.spec_transparency import TransparencyConfig
+    from ethics_audit.spec import TransparencyConfig
 
 
 def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:

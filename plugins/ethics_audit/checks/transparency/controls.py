@@ -25,7 +25,7 @@ from ethics_audit.windows import format_duration
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
     from ethics_audit.results import MetricResult
-    from ethics_audit.spec_transparency import ControlRule, ControlsSpec, TransparencyConfig
+    from ethics_audit.spec import ControlRule, ControlsSpec, TransparencyConfig
 
 PART = f"{WHERE}.controls"
 

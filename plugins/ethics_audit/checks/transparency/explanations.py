@@ -32,7 +32,7 @@ from ethics_audit.errors import DataError
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
     from ethics_audit.results import MetricResult
-    from ethics_audit.spec_transparency import ExplanationsSpec, TransparencyConfig
+    from ethics_audit.spec import ExplanationsSpec, TransparencyConfig
 
 PART = f"{WHERE}.explanations"
 # categories: adverse * 2 + explained

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ethics_audit.data import AuditData
-    from ethics_audit.spec_transparency import TransparencyConfig
+    from ethics_audit.spec import TransparencyConfig
 
 CHECK = "transparency"
 WHERE = "checks.transparency"

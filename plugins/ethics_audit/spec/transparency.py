@@ -14,17 +14,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ethics_audit.spec import (
-    BootstrapSpec,
-    ColumnName,
-    Duration,
-    Scalar,
-    SourceSpec,
-    Strict,
-    Thresholds,
-    ThresholdSpec,
-    _t,
-)
+from ethics_audit.spec.base import BootstrapSpec, ColumnName, Duration, Scalar, Strict, Thresholds, ThresholdSpec, _t
+from ethics_audit.spec.sources import SourceSpec
 
 APPEAL_OUTCOMES = ("overturned", "upheld", "pending")
 
@@ -161,28 +152,3 @@ class TransparencyConfig(Strict):
             if len(combo) < 2 or len(set(combo)) != len(combo):
                 raise ValueError(f"an intersection names two or more different attributes, not {combo}")
         return self
-
-
-def transparency_problems(spec: object) -> list[tuple[str, str]]:
-    """Problems across fields of the spec (``cross_field_problems`` calls this)."""
-    config: TransparencyConfig | None = spec.checks.transparency  # type: ignore[attr-defined]
-    if config is None or not config.enabled:
-        return []
-    columns = spec.columns  # type: ignore[attr-defined]
-    where = "checks.transparency"
-    problems = []
-    fairness = spec.checks.fairness  # type: ignore[attr-defined]
-    attributes = config.attributes or (fairness.attributes if fairness else None) or columns.sensitive
-    if not attributes:
-        problems.append((where, "needs sensitive attributes: list them in columns.sensitive or in attributes"))
-    for i, combo in enumerate(config.intersections or []):
-        missing = [a for a in combo if a not in attributes]
-        if missing:
-            problems.append((f"{where}.intersections[{i}]", f"{missing} are not among the attributes {attributes}"))
-    if config.appeals and columns.prediction is None:
-        problems.append((f"{where}.appeals", "needs columns.prediction: appeal rates are per adverse decision"))
-    if config.appeals and config.appeals.join_on == "prediction_id" and columns.prediction_id is None:
-        problems.append((f"{where}.appeals.join_on", "prediction_id needs columns.prediction_id"))
-    if config.explanations and config.explanations.source and columns.prediction_id is None:
-        problems.append((f"{where}.explanations.source", "a separate explanation log needs columns.prediction_id"))
-    return problems
