@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.data import AuditData
 from ethics_audit.errors import DataError, SourceError, columns_withheld
+from ethics_audit.settings import extra_data_roots, home
 from ethics_audit.windows import as_utc
 
 if TYPE_CHECKING:
@@ -26,11 +27,6 @@ if TYPE_CHECKING:
     from ethics_audit.spec import AuditSpec, SourceSpec
 
 _ENV = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
-
-
-def home() -> Path:
-    """Where ethics-audit keeps its SQLite database and artifacts: ``$ETHICS_AUDIT_HOME``."""
-    return Path(os.environ.get("ETHICS_AUDIT_HOME") or ".ethics_audit").resolve()
 
 
 def expand(text: str, where: str) -> str:
@@ -58,7 +54,7 @@ def data_roots(spec: AuditSpec) -> list[Path]:
     spec that is not a file), ``$ETHICS_AUDIT_HOME`` and each folder in ``ETHICS_AUDIT_DATA_ROOTS``
     (separated by ``os.pathsep``). Everything is compared after resolving symlinks and ``..``."""
     roots = [spec.path.parent if spec.path is not None else Path.cwd(), home()]
-    roots += [Path(p) for p in os.environ.get("ETHICS_AUDIT_DATA_ROOTS", "").split(os.pathsep) if p.strip()]
+    roots += extra_data_roots()
     return [r.resolve() for r in roots]
 
 
@@ -214,7 +210,7 @@ def _read_parquet(
 def _sql_url(source: SourceSpec, spec: AuditSpec, field: str) -> str:
     if source.url:
         return expand(source.url, _where(spec, field + ".url"))
-    from ethics_audit.airflow.connections import sqlalchemy_url
+    from ethics_audit.connections import sqlalchemy_url
 
     return sqlalchemy_url(source.connection_id or "", where=_where(spec, field + ".connection_id"))
 

@@ -37,7 +37,7 @@ FORMAT_VERSION = 1
 
 
 def staging_root() -> Path:
-    from ethics_audit.sources import home
+    from ethics_audit.settings import home
 
     return home() / "staging"
 

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 import yaml
 from airflow_support import REPO
 
-from ethics_audit.airflow import connections, dags
+from ethics_audit import connections
+from ethics_audit.airflow import dags
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]

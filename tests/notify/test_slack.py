@@ -212,7 +212,7 @@ def test_the_run_report_is_rendered_once_and_linked(
     import sys
     import types
 
-    from ethics_audit.sources import home
+    from ethics_audit.settings import home
 
     rendered = []
 

@@ -1,95 +1,18 @@
-"""Airflow connections -> SQLAlchemy URLs, the results database and the Slack token.
+"""The Airflow side of connections: look a connection id up through ``BaseHook``.
 
-``Connection.get_uri()`` gives ``postgres://``, which SQLAlchemy 2 rejects, so URLs are built
-from the connection's fields. Outside a running Airflow, an ``AIRFLOW_CONN_<ID>`` environment
-variable (URI or JSON, Airflow's own formats) is read without importing Airflow, so the CLI
-can use the same spec as the DAGs. The results database is the connection ``ethics_audit_db``
-(tasks in Airflow 3 may not touch the metadata database); Slack reads ``slack_api_default``.
+Parsing fields into URLs lives in ``ethics_audit.connections``, which knows nothing of Airflow;
+this module adds Airflow's own store of connections (secrets backends, the API server) as one
+more lookup. ``ethics_audit.airflow`` registers it on import, so every task, DAG file and the
+plugin have it, and the CLI outside Airflow reads ``AIRFLOW_CONN_<ID>`` as before.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
-
-from ethics_audit.errors import SourceError
-
-log = logging.getLogger(__name__)
-
-RESULTS_DB_CONN_ID = "ethics_audit_db"
-SLACK_CONN_ID = "slack_api_default"
-# connection extras that are libpq/driver options and belong in the URL's query
-_URL_EXTRAS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name", "options")
-
-# Airflow conn_type -> SQLAlchemy dialect+driver
-_DIALECTS = {
-    "postgres": "postgresql+psycopg",
-    "postgresql": "postgresql+psycopg",
-    "mysql": "mysql+pymysql",
-    "sqlite": "sqlite",
-    "mssql": "mssql+pyodbc",
-}
+from ethics_audit.connections import ConnectionFields, fields_of, register_lookup
 
 
-@dataclass(frozen=True)
-class ConnectionFields:
-    conn_type: str
-    host: str | None = None
-    login: str | None = None
-    password: str | None = None
-    schema: str | None = None
-    port: int | None = None
-    extra: dict | None = None
-
-
-def _from_env(conn_id: str) -> ConnectionFields | None:
-    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
-    return parse_connection(raw) if raw else None
-
-
-def parse_connection(raw: str) -> ConnectionFields:
-    """A connection in either of Airflow's text forms: a URI, or JSON with the fields."""
-    if raw.lstrip().startswith("{"):
-        data = json.loads(raw)
-        return ConnectionFields(
-            conn_type=data.get("conn_type", ""),
-            host=data.get("host"),
-            login=data.get("login"),
-            password=data.get("password"),
-            schema=data.get("schema"),
-            port=data.get("port"),
-            extra=data.get("extra") if isinstance(data.get("extra"), dict) else None,
-        )
-    parts = urlsplit(raw)
-    return ConnectionFields(
-        conn_type=parts.scheme.replace("-", "_"),
-        host=unquote(parts.hostname) if parts.hostname else None,
-        login=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        # like Airflow: drop the one slash before the path, so sqlite:////abs/file.db keeps its root
-        schema=unquote(parts.path[1:]) or None,
-        port=parts.port,
-        extra=_uri_extra(parts.query),
-    )
-
-
-def _uri_extra(query: str) -> dict | None:
-    """Query parameters of a connection URI; Airflow puts a JSON extra in ``__extra__``."""
-    params = dict(parse_qsl(query))
-    if "__extra__" in params:
-        try:
-            extra = json.loads(params.pop("__extra__"))
-        except ValueError:
-            extra = {}
-        params.update(extra if isinstance(extra, dict) else {})
-    return params or None
-
-
-def _from_airflow(conn_id: str) -> ConnectionFields | None:
+def from_airflow(conn_id: str) -> ConnectionFields | None:
+    """The connection as Airflow knows it, or None (not defined, or Airflow not installed)."""
     try:
         from airflow.sdk import BaseHook
     except ImportError:
@@ -101,80 +24,5 @@ def _from_airflow(conn_id: str) -> ConnectionFields | None:
     return fields_of(conn)
 
 
-def fields_of(conn: Any) -> ConnectionFields:
-    """The fields of an Airflow ``Connection`` (the task SDK's or the api-server's model)."""
-    return ConnectionFields(
-        conn_type=conn.conn_type or "",
-        host=conn.host,
-        login=conn.login,
-        password=conn.password,
-        schema=conn.schema,
-        port=conn.port,
-        extra=conn.extra_dejson,
-    )
-
-
-def get_connection(conn_id: str) -> ConnectionFields | None:
-    return _from_env(conn_id) or _from_airflow(conn_id)
-
-
-def url_from_fields(fields: ConnectionFields, conn_id: str, *, where: str = "connection_id") -> str:
-    """The SQLAlchemy URL of a connection's fields (Airflow keeps the database name in ``schema``)."""
-    from sqlalchemy.engine import URL
-
-    dialect = _DIALECTS.get(fields.conn_type)
-    if dialect is None:
-        raise SourceError(
-            f"{where}: connection {conn_id!r} has type {fields.conn_type!r}; use one of {sorted(_DIALECTS)}"
-        )
-    if dialect == "sqlite":
-        return f"sqlite:///{fields.host or fields.schema or ''}"
-    extra = fields.extra or {}
-    url = URL.create(
-        dialect,
-        username=fields.login or None,
-        password=fields.password or None,
-        host=fields.host or None,
-        port=int(fields.port) if fields.port else None,
-        database=fields.schema or None,
-        query={k: str(extra[k]) for k in _URL_EXTRAS if extra.get(k) not in (None, "")},
-    )
-    return url.render_as_string(hide_password=False)
-
-
-def sqlalchemy_url(conn_id: str, *, where: str = "connection_id") -> str:
-    """A SQLAlchemy URL string for an Airflow connection id."""
-    fields = get_connection(conn_id)
-    if fields is None:
-        raise SourceError(
-            f"{where}: Airflow connection {conn_id!r} is not defined; create it in Airflow or export "
-            f"AIRFLOW_CONN_{conn_id.upper()}=postgresql://user:password@host:5432/db"
-        )
-    return url_from_fields(fields, conn_id, where=where)
-
-
-def results_db_conn_id() -> str:
-    return os.environ.get("ETHICS_AUDIT_DB_CONN_ID") or RESULTS_DB_CONN_ID
-
-
-def results_db_url() -> str:
-    """The results database under Airflow: the connection ``ethics_audit_db`` (another id with
-    ``ETHICS_AUDIT_DB_CONN_ID``), else ``ETHICS_AUDIT_DB_URL``, else the SQLite default."""
-    conn_id = results_db_conn_id()
-    fields = get_connection(conn_id)
-    if fields is not None:
-        return url_from_fields(fields, conn_id, where=f"results database (Airflow connection {conn_id!r})")
-    if os.environ.get("ETHICS_AUDIT_DB_URL"):
-        return os.environ["ETHICS_AUDIT_DB_URL"]
-    from ethics_audit.store import default_url
-
-    url = default_url()
-    # one SQLite file per machine: fine for `airflow standalone`, wrong for several Celery workers
-    log.warning("no Airflow connection %r and no ETHICS_AUDIT_DB_URL: results go to %s", conn_id, url)
-    return url
-
-
-def slack_token(conn_id: str = SLACK_CONN_ID) -> str | None:
-    """The bot token of a Slack API connection (Airflow's Slack provider keeps it in the password)."""
-    fields = get_connection(conn_id)
-    return fields.password if fields is not None and fields.password else None
+def register() -> None:
+    register_lookup(from_airflow)

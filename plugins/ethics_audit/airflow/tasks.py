@@ -29,7 +29,7 @@ DEFAULT_STAGING_RETENTION = timedelta(days=7)
 
 
 def open_results_store() -> Store:
-    from ethics_audit.airflow.connections import results_db_url
+    from ethics_audit.connections import results_db_url
     from ethics_audit.store import Store
 
     return Store(results_db_url())

@@ -49,9 +49,9 @@ _lock = threading.Lock()
 def _fields(conn_id: str) -> Any:
     """A connection's fields: ``AIRFLOW_CONN_<ID>``, else Airflow's secrets backends and metadata
     database (the api-server may read them; the task SDK's lookup is for workers)."""
-    from ethics_audit.airflow import connections
+    from ethics_audit import connections
 
-    found = connections._from_env(conn_id)
+    found = connections.from_env(conn_id)
     if found is not None:
         return found
     try:
@@ -64,13 +64,9 @@ def _fields(conn_id: str) -> Any:
 
 
 def results_url() -> str:
-    from ethics_audit.airflow import connections
+    from ethics_audit import connections
 
-    conn_id = connections.results_db_conn_id()
-    fields = _fields(conn_id)
-    if fields is not None:
-        return connections.url_from_fields(fields, conn_id, where=f"results database (Airflow connection {conn_id!r})")
-    return connections.results_db_url()
+    return connections.results_db_url(_fields(connections.results_db_conn_id()))
 
 
 def get_store() -> Store:

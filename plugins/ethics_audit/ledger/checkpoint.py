@@ -147,7 +147,7 @@ def signing_key() -> Ed25519PrivateKey | None:
     text = os.environ.get(KEY_ENV)
     if text:
         return private_key_from_text(text, f"${KEY_ENV}")
-    from ethics_audit.airflow.connections import get_connection
+    from ethics_audit.connections import get_connection
 
     fields = get_connection(KEY_CONN_ID)
     if fields is not None and fields.password:

@@ -204,7 +204,7 @@ def hide_in_logs(*secrets: str) -> None:
 
 def connection(conn_id: str) -> Any:
     """An Airflow connection's fields (``AIRFLOW_CONN_<ID>`` or Airflow itself), or None."""
-    from ethics_audit.airflow.connections import get_connection
+    from ethics_audit.connections import get_connection
 
     try:
         return get_connection(conn_id)

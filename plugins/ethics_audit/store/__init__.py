@@ -9,7 +9,6 @@ read history back.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import AuditError, StoreError
 from ethics_audit.results import Finding, MetricResult, Severity, Status, Threshold
+from ethics_audit.settings import default_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -30,17 +30,6 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # how long a run may stay "running" before a later attempt marks it abandoned (killed worker)
 STALE_RUN_AFTER = timedelta(hours=6)
-
-
-def default_url() -> str:
-    url = os.environ.get("ETHICS_AUDIT_DB_URL")
-    if url:
-        return url
-    from ethics_audit.sources import home
-
-    folder = home()
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'results.db'}"
 
 
 def safe_url(url: str) -> str:
@@ -952,7 +941,7 @@ class PrivacyBudgetExceeded(AuditError):
 
 
 def artifact_dir(audit_id: str, window_start: datetime, run_id: int) -> Path:
-    from ethics_audit.sources import home
+    from ethics_audit.settings import home
 
     return home() / "artifacts" / audit_id / window_start.strftime("%Y-%m-%dT%H%M") / f"run-{run_id}"
 

@@ -1,14 +1,18 @@
-"""Airflow connections -> SQLAlchemy URLs: the results database, SQL sources and the Slack token."""
+"""Connections -> SQLAlchemy URLs: the results database, SQL sources and the Slack token (no Airflow)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from ethics_audit.airflow import connections
+from ethics_audit import connections
 from ethics_audit.errors import SourceError
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHONPATH = os.pathsep.join([str(REPO / "plugins"), str(REPO)])
 
 
 def test_a_postgres_uri_becomes_a_psycopg_url_with_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,3 +84,52 @@ def test_the_slack_token_comes_from_slack_api_default(monkeypatch: pytest.Monkey
     assert connections.slack_token() is None
     monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", '{"conn_type": "slack", "password": "xoxb-123"}')
     assert connections.slack_token() == "xoxb-123"
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        {"username": "a b+c@d:e/f", "password": "p@ss:w/rd %", "host": "h", "port": 5432, "database": "db"},
+        {"host": "::1", "database": "x", "query": {"sslmode": "require", "application_name": "ea one&two"}},
+        {"username": "u"},
+    ],
+)
+def test_urls_are_written_exactly_as_sqlalchemy_writes_them(parts: dict) -> None:
+    expected = sa.engine.URL.create("postgresql+psycopg", **parts).render_as_string(hide_password=False)
+    assert connections.render_url("postgresql+psycopg", **parts) == expected
+
+
+def test_a_registered_lookup_answers_after_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    def lookup(conn_id: str) -> connections.ConnectionFields | None:
+        seen.append(conn_id)
+        return connections.ConnectionFields("postgres", host="from-lookup") if conn_id == "known" else None
+
+    monkeypatch.setattr(connections, "_LOOKUPS", [])
+    connections.register_lookup(lookup)
+    connections.register_lookup(lookup)
+    assert connections._LOOKUPS == [lookup]
+    assert connections.sqlalchemy_url("known") == "postgresql+psycopg://from-lookup"
+    assert connections.get_connection("unknown") is None
+    monkeypatch.setenv("AIRFLOW_CONN_KNOWN", "postgresql://env-host/db")
+    assert connections.sqlalchemy_url("known") == "postgresql+psycopg://env-host/db"
+    assert seen == ["known", "unknown"]
+
+
+def test_the_core_never_imports_airflow_and_the_adapter_registers_its_lookup() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import ethics_audit.connections, ethics_audit.sources, ethics_audit.notify, ethics_audit.runner\n"
+        "import ethics_audit.settings, ethics_audit.ledger.checkpoint\n"
+        "assert not [m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')], 'airflow imported'\n"
+        "from ethics_audit import connections\n"
+        "assert connections._LOOKUPS == []\n"
+        "import ethics_audit.airflow.tasks\n"
+        "from ethics_audit.airflow.connections import from_airflow\n"
+        "assert connections._LOOKUPS == [from_airflow]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": PYTHONPATH})
