@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import yaml
 from airflow_support import DAGS
 
-from ethics_audit import staging
+from ethics_audit import jobs, staging
 from ethics_audit.airflow import tasks
 from ethics_audit.errors import AuditError, DataError
 from ethics_audit.store import Store
@@ -55,7 +55,7 @@ def test_failure_messages_keep_our_errors_and_hide_library_details() -> None:
 
 def test_a_quarter_that_is_not_one_is_a_clear_error() -> None:
     with pytest.raises(AuditError, match="quarterly report: '2026Q5' is not a quarter"):
-        tasks.quarterly_report("2026Q5", [])
+        jobs.report_quarter("2026Q5")
 
 
 def dag_from(file: str, dag_id: str) -> Any:

@@ -187,7 +187,7 @@ def test_the_incoming_webhook_posts_block_kit_and_hides_its_url(
 
 
 def test_a_plain_message_from_the_quarterly_job_reaches_its_channel(store: Store, slack: FakeSlack) -> None:
-    """The shape ``reports.quarterly_job`` queues: its own kind, the Slack channel named in the payload."""
+    """The shape ``jobs.quarterly_report`` queues: its own kind, the Slack channel named in the payload."""
     payload = {
         "kind": "quarterly_report",
         "quarter": "2026Q3",

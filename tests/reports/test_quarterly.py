@@ -248,11 +248,11 @@ def test_quarterly_job_posts_the_location_through_the_outbox(
 ) -> None:
     """The quarterly DAG's task: last quarter's report, one outbox row per audit and chat channel,
     keyed so re-runs do not repeat."""
-    from ethics_audit.reports import quarterly_job
+    from ethics_audit.jobs import quarterly_report
 
     monkeypatch.setenv("ETHICS_AUDIT_CHROMIUM", str(tmp_path / "no-browser"))  # the PDF is tested elsewhere
     built = build_history(store, weeks=3)
-    result = quarterly_job(store, [built.spec], now=AFTER, out_dir=tmp_path / "a")
+    result = quarterly_report(store, [built.spec], now=AFTER, out_dir=tmp_path / "a")
     assert result["quarter"] == "2026 Q3" and result["notifications"] == 1
     [row] = store.notifications()
     assert (row.audit_id, row.channel, row.idempotency_key) == (
@@ -262,5 +262,5 @@ def test_quarterly_job_posts_the_location_through_the_outbox(
     )
     assert row.payload["links"] == [{"text": "HTML report", "url": result["html"]}]
     assert Path(result["html"]).exists() and "job-ad-delivery" in row.payload["text"]
-    again = quarterly_job(store, [built.spec], now=AFTER, out_dir=tmp_path / "b")
+    again = quarterly_report(store, [built.spec], now=AFTER, out_dir=tmp_path / "b")
     assert again["notifications"] == 0 and len(store.notifications()) == 1

@@ -16,10 +16,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ethics_audit import jobs
 from ethics_audit.airflow import tasks
 from ethics_audit.errors import SpecError, SpecProblem
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow.sdk import DAG, Asset
 
     from ethics_audit.spec import AuditSpec
@@ -297,11 +300,18 @@ def _all_specs(default: Path) -> list[AuditSpec]:
     return specs
 
 
+def _with_store(job: Callable[..., dict], *args: Any, **kwargs: Any) -> dict:
+    """Run one of ``jobs`` on the results database of the ``ethics_audit_db`` connection."""
+    store = tasks.open_results_store()
+    try:
+        return job(store, *args, **kwargs)
+    finally:
+        store.dispose()
+
+
 def quarterly_report_dag(default: Path) -> DAG:
     """Builds the previous quarter's ethics report and tells the owners where it is."""
     from airflow.sdk import DAG, CronTriggerTimetable, Param, task
-
-    from ethics_audit.windows import previous_quarter
 
     with DAG(
         dag_id=QUARTERLY_DAG_ID,
@@ -320,10 +330,10 @@ def quarterly_report_dag(default: Path) -> DAG:
         @task(task_id="build_report")
         def build_report(**context: Any) -> dict:
             quarter = (context["params"].get("quarter") or "").strip()
-            if not quarter:
-                moment = context.get("logical_date") or context["dag_run"].run_after
-                quarter = previous_quarter(moment)
-            return tasks.quarterly_report(quarter, _all_specs(default))
+            moment = context.get("logical_date") or context["dag_run"].run_after
+            quarter = jobs.report_quarter(quarter, moment)
+            result = _with_store(jobs.quarterly_report, _all_specs(default), quarter=quarter)
+            return {"quarter": quarter, **{k: result[k] for k in ("html", "pdf", "notifications")}}
 
         build_report()
     return dag
@@ -346,11 +356,11 @@ def housekeeping_dag(default: Path) -> DAG:
 
         @task(task_id="flush_outbox")
         def flush_outbox() -> dict:
-            return tasks.deliver()
+            return _with_store(jobs.flush_outbox)
 
         @task(task_id="prune_staging")
         def prune_staging() -> dict:
-            return tasks.prune_staging(_all_specs(default))
+            return jobs.prune_staging(_all_specs(default))
 
         flush_outbox()
         prune_staging()

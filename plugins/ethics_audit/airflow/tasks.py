@@ -10,22 +10,19 @@ transaction. Delivery happens after the commit.
 from __future__ import annotations
 
 import logging
-import os
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import AuditError, SourceError
-from ethics_audit.windows import as_utc, parse_duration
+from ethics_audit.windows import as_utc
 
 if TYPE_CHECKING:
     from ethics_audit.spec import AuditSpec
     from ethics_audit.store import Store
 
 log = logging.getLogger(__name__)
-
-DEFAULT_STAGING_RETENTION = timedelta(days=7)
 
 
 def open_results_store() -> Store:
@@ -155,15 +152,13 @@ def record(spec: AuditSpec, staged: dict) -> dict:
 
 def deliver(audit_id: str | None = None) -> dict:
     """Send what the outbox holds (for one audit, or all)."""
-    from ethics_audit.notify import deliver_pending
+    from ethics_audit import jobs
 
     store = open_results_store()
     try:
-        result = deliver_pending(store, audit_id=audit_id)
+        return jobs.flush_outbox(store, audit_id=audit_id)
     finally:
         store.dispose()
-    log.info("delivered the outbox%s: %s", f" of {audit_id}" if audit_id else "", result)
-    return dict(result or {})
 
 
 def audit_failed(spec: AuditSpec, context: Any) -> None:
@@ -220,45 +215,3 @@ def _audit_failed(spec: AuditSpec, context: Any) -> None:
     log.error("%s: %s (%d notifications queued)", spec.id, text, sent)
     if sent:
         deliver(spec.id)
-
-
-# --------------------------------------------------------------------------- housekeeping
-
-
-def spec_retention(specs: list[AuditSpec]) -> dict[str, timedelta]:
-    return {spec.id: spec.staging_retention for spec in specs}
-
-
-def default_staging_retention() -> timedelta:
-    """For staged windows of audits whose spec is gone: ``ETHICS_AUDIT_STAGING_RETENTION`` or 7 days."""
-    raw = os.environ.get("ETHICS_AUDIT_STAGING_RETENTION")
-    return parse_duration(raw) if raw else DEFAULT_STAGING_RETENTION
-
-
-def prune_staging(specs: list[AuditSpec], *, now: float | None = None) -> dict:
-    from ethics_audit import staging
-
-    pruned = staging.prune(spec_retention(specs), default_staging_retention(), now=now)
-    log.info("pruned %d staged windows (%d bytes)", pruned.folders, pruned.bytes)
-    return {"folders": pruned.folders, "bytes": pruned.bytes}
-
-
-# --------------------------------------------------------------------------- quarterly report
-
-
-def quarterly_report(quarter: str, specs: list[AuditSpec]) -> dict:
-    """Build the quarter's report and queue a note of where it is to every audited model's chat channels."""
-    from ethics_audit.reports import quarterly_job
-    from ethics_audit.windows import parse_quarter
-
-    try:
-        parse_quarter(quarter)
-    except ValueError as exc:
-        raise AuditError(f"quarterly report: {exc}") from None
-    store = open_results_store()
-    try:
-        result = quarterly_job(store, specs, quarter=quarter)
-    finally:
-        store.dispose()
-    log.info("quarterly report %s: %s; %d notifications queued", quarter, result["html"], result["notifications"])
-    return {"quarter": quarter, "html": result["html"], "pdf": result["pdf"], "notifications": result["notifications"]}

@@ -184,13 +184,13 @@ def incidents_show(
 
 
 def _after_action(result: dict[str, Any], verb: str, as_json: bool, deliver: bool) -> None:
-    from ethics_audit.notify import deliver_pending
+    from ethics_audit import jobs
 
     store = open_store()
     delivery = {}
     if deliver and result["notifications"]:
         for audit_id in sorted({i["audit_id"] for i in result["incidents"]}):
-            delivery[audit_id] = deliver_pending(store, audit_id=audit_id)
+            delivery[audit_id] = jobs.flush_outbox(store, audit_id=audit_id)
     if as_json:
         print_json({**result, "delivery": delivery})
         return

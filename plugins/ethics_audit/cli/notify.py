@@ -23,10 +23,9 @@ def notify_flush(
     as_json: JsonOpt = False,
 ) -> None:
     """Deliver every pending notification now (waiting retries included). Exit 1 if some failed."""
-    from ethics_audit.notify import deliver_pending
+    from ethics_audit import jobs
 
-    store = open_store()
-    result = deliver_pending(store, audit_id=audit, include_not_due=True, retry_failed=retry_failed)
+    result = jobs.flush_outbox(open_store(), audit_id=audit, include_not_due=True, retry_failed=retry_failed)
     if as_json:
         print_json(result)
     else:
