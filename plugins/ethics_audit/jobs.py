@@ -10,12 +10,11 @@ cheap.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ethics_audit import settings
 from ethics_audit.errors import AuditError
-from ethics_audit.windows import parse_duration
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,10 +23,6 @@ if TYPE_CHECKING:
     from ethics_audit.store import Store
 
 log = logging.getLogger(__name__)
-
-DEFAULT_STAGING_RETENTION = timedelta(days=7)
-STAGING_RETENTION_ENV = "ETHICS_AUDIT_STAGING_RETENTION"
-
 
 # --------------------------------------------------------------------------- quarterly report
 
@@ -113,16 +108,11 @@ def spec_retention(specs: list[AuditSpec]) -> dict[str, timedelta]:
     return {spec.id: spec.staging_retention for spec in specs}
 
 
-def default_staging_retention() -> timedelta:
-    """For staged windows of audits whose spec is gone: ``ETHICS_AUDIT_STAGING_RETENTION`` or 7 days."""
-    raw = os.environ.get(STAGING_RETENTION_ENV)
-    return parse_duration(raw) if raw else DEFAULT_STAGING_RETENTION
-
-
 def prune_staging(specs: list[AuditSpec], *, now: float | None = None) -> dict[str, int]:
     """Delete staged windows older than their spec's ``staging_retention``."""
     from ethics_audit import staging
 
-    pruned = staging.prune(spec_retention(specs), default_staging_retention(), now=now)
+    # audits whose spec is gone keep theirs for the default retention (settings)
+    pruned = staging.prune(spec_retention(specs), settings.staging_retention(), now=now)
     log.info("pruned %d staged windows (%d bytes)", pruned.folders, pruned.bytes)
     return {"folders": pruned.folders, "bytes": pruned.bytes}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ethics_audit import exits
+from ethics_audit import exits, settings
 from ethics_audit.errors import AuditError, SpecError
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def print_delivery(delivery: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    level = logging.DEBUG if os.environ.get("ETHICS_AUDIT_DEBUG") else logging.WARNING
+    level = logging.DEBUG if settings.debug() else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -161,7 +161,7 @@ def main() -> None:
         if isinstance(exc, typer.TyperException) and hasattr(exc, "show"):
             exc.show()
             sys.exit(EXIT_INVALID)
-        if os.environ.get("ETHICS_AUDIT_DEBUG"):
+        if settings.debug():
             raise
         from ethics_audit.runner import internal_error
 
