@@ -1,0 +1,200 @@
+"""Quality's Great Expectations run, and its results read back as metric results.
+
+GX is imported only here and only when a window is validated. Row values (possible PII) are
+stripped from GX's results before they reach a metric's details or the run's artifact.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ethics_audit.checks.quality.plan import _jsonable
+from ethics_audit.data import PendingArtifact
+from ethics_audit.errors import DataError
+from ethics_audit.results import MetricResult, Status
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ethics_audit.checks.quality.plan import Rule
+    from ethics_audit.data import AuditData
+
+# keys of GX results that can hold row values (PII): never kept in details or in the artifact
+_ROW_VALUE_KEYS = (
+    "partial_unexpected_list",
+    "partial_unexpected_counts",
+    "partial_unexpected_index_list",
+    "unexpected_list",
+    "unexpected_index_list",
+    "unexpected_index_query",
+    "unexpected_rows",
+)
+_TYPE_EXPECTATIONS = ("expect_column_values_to_be_in_type_list", "expect_column_type_to_be")
+
+
+def _expectations(rules: list[tuple[int, Rule]]) -> list[Any]:
+    """GX expectation objects for (plan index, rule) pairs; a bad spec-defined one is a ``DataError``."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    made = []
+    for i, rule in rules:
+        try:
+            config = ExpectationConfiguration(type=rule.expectation, kwargs=rule.kwargs, meta={"rule": i})
+            made.append(config.to_domain_obj())
+        except Exception as exc:  # GX raises many types for a bad name or bad arguments
+            if not rule.from_spec:
+                raise
+            index = rule.details["index"]
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if "not found" in message.lower():
+                message = f"{rule.expectation!r} is not a Great Expectations expectation"
+            raise DataError(
+                f"checks.quality.expectations[{index}]: {message}; see "
+                "https://greatexpectations.io/expectations/ for the names and their arguments"
+            ) from None
+    return made
+
+
+def _validate(frame: pd.DataFrame, expectations: list[Any], name: str) -> dict[str, Any]:
+    import logging
+
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # GX pins this logger to INFO and announces a temporary docs folder on every ephemeral context
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    batch = (
+        context.data_sources.add_pandas("ethics_audit")
+        .add_dataframe_asset("window")
+        .add_batch_definition_whole_dataframe("window")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    suite = gx.ExpectationSuite(name=name, expectations=expectations)
+    result = batch.validate(suite, result_format={"result_format": "BASIC", "partial_unexpected_count": 0})
+    return result.to_json_dict()
+
+
+def _spec_frame(frame: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
+    """The window's columns that spec-defined expectations name (all of them if one names none)."""
+    names: list[str] = []
+    for rule in rules:
+        named = [rule.kwargs.get(k) for k in ("column", "column_A", "column_B")] + list(
+            rule.kwargs.get("column_list") or []
+        )
+        named = [n for n in named if isinstance(n, str)]
+        if not named:
+            return frame
+        names += named
+    names = list(dict.fromkeys(n for n in names if n in frame.columns))
+    return frame[names] if names else frame
+
+
+# --------------------------------------------------------------------------- GX results -> metric results
+
+
+def _clean_result(result: dict[str, Any], expectation: str, column: str | None) -> dict[str, Any]:
+    """A GX result with no row values: counts, shares and (safe) observed values only."""
+    kept = {k: v for k, v in (result or {}).items() if k not in _ROW_VALUE_KEYS}
+    observed = kept.get("observed_value")
+    safe = (
+        observed is None
+        or isinstance(observed, bool | int | float)
+        or expectation in _TYPE_EXPECTATIONS
+        or (column is None and isinstance(observed, list))  # table level: column names
+    )
+    if not safe:
+        kept["observed_value"] = "(withheld: may hold row values)"
+    return kept
+
+
+def _share(result: dict[str, Any]) -> tuple[float | None, int]:
+    count = result.get("element_count") or 0
+    nonmissing = count - (result.get("missing_count") or 0)
+    unexpected = result.get("unexpected_count")
+    if unexpected is None or nonmissing <= 0:
+        return None, nonmissing
+    return unexpected / nonmissing, nonmissing
+
+
+def _unexpected_values(series: pd.Series, allowed: list[Any], limit: int = 5) -> list[str]:
+    """A few values outside the allowed categories (declared categories, so not free text)."""
+    counts = series.value_counts(dropna=True)
+    counts = counts[counts > 0]  # a categorical lists its unused categories too
+    outside = [v for v in counts.index if v not in set(allowed)]
+    return [str(v)[:40] for v in outside[:limit]]
+
+
+def _error(rule: Rule, message: str) -> MetricResult:
+    details = {"error": message, "expectation": rule.expectation}
+    return MetricResult("quality", rule.metric, None, slice=rule.slice, status=Status.ERROR, details=details)
+
+
+def _to_results(rule: Rule, outcome: dict[str, Any], data: AuditData, gx_frame: pd.DataFrame) -> list[MetricResult]:
+    """The metric result(s) of one expectation's GX outcome, as ``rule.read`` says."""
+    if outcome.get("exception_info", {}).get("raised_exception"):
+        message = (outcome["exception_info"].get("exception_message") or "GX raised an error").splitlines()[0]
+        return [_error(rule, f"Great Expectations could not evaluate {rule.expectation}: {message}")]
+    result = outcome.get("result") or {}
+    success = bool(outcome.get("success"))
+    base = {**rule.details, "expectation": rule.expectation, "gx_success": success}
+
+    def one(value: Any, details: dict[str, Any], n: int = data.rows) -> list[MetricResult]:
+        return [
+            MetricResult(
+                "quality", rule.metric, value, slice=rule.slice, n=n, threshold=rule.threshold, details=details
+            )
+        ]
+
+    if rule.read == "missing_columns":
+        missing = set(((result.get("details") or {}).get("mismatched") or {}).get("missing") or [])
+        plain = {"expectation": rule.expectation, "gx_success": success}
+        return [
+            MetricResult(
+                "quality", rule.metric, float(name in missing), slice={"column": name}, n=data.rows,
+                threshold=rule.threshold, details={**plain, "blocking": True} if name in missing else plain,
+            )
+            for name in rule.details["required"]
+        ]  # fmt: skip
+    if rule.read == "flag":
+        return one(0.0 if success else 1.0, base)
+    if rule.read == "observed":
+        return one(result.get("observed_value"), base)
+    if rule.read == "drop":
+        value = 1.0 - (result.get("observed_value") or 0) / rule.details["median_of_history"]
+        return one(value, {**base, "expected": {"min_rows": rule.kwargs["min_value"]}})
+    if rule.read == "share":
+        value, nonnull = _share(result)
+        details = {**base, "unexpected_count": result.get("unexpected_count"), "nonnull": nonnull}
+        if rule.metric == "unexpected_category_share" and result.get("unexpected_count"):
+            details["unexpected_values"] = _unexpected_values(gx_frame[rule.slice["column"]], rule.kwargs["value_set"])
+        return one(value, details, n=nonnull)
+    # a spec-defined expectation: 1 when it failed, GX's observed value (if safe) in the details
+    column = rule.kwargs.get("column") if isinstance(rule.kwargs.get("column"), str) else None
+    cleaned = _clean_result(result, rule.expectation, column)
+    details = {**base, "observed_value": cleaned.get("observed_value"), "kwargs": _jsonable(rule.kwargs)}
+    if "unexpected_count" in cleaned:
+        details["unexpected_share"] = _share(cleaned)[0]
+    if rule.blocking and not success:
+        details["blocking"] = True
+    return one(0.0 if success else 1.0, details)
+
+
+def _artifact(runs: list[tuple[str, dict[str, Any]]], rules: list[Rule]) -> PendingArtifact:
+    validations = []
+    for suite, raw in runs:
+        results = []
+        for outcome in raw.get("results", []):
+            config = outcome.get("expectation_config") or {}
+            rule = rules[config.get("meta", {}).get("rule", 0)]
+            column = rule.kwargs.get("column") if isinstance(rule.kwargs.get("column"), str) else None
+            results.append({**outcome, "result": _clean_result(outcome.get("result") or {}, rule.expectation, column)})
+        validations.append({**raw, "suite_name": suite, "results": results})
+    content = {
+        "note": "Great Expectations validation results of the quality check; row values are removed.",
+        "success": all(v.get("success") for v in validations),
+        "validations": validations,
+    }
+    return PendingArtifact("gx_validation_json", "gx_validation.json", json.dumps(content, indent=1, default=str))
