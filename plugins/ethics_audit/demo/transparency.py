@@ -3,7 +3,7 @@
 The job-ad model explains each decision with up to three reason codes taken from the features
 (never from the person's group), honours the ``personalised_ads: off`` setting six hours after
 a user chooses it (the audit allows a day) by serving contextual ads, and lets people appeal
-not being shown the ad. Three weeks carry a known problem (``demo.INJECTED``): week 2's Android
+not being shown the ad. Three weeks carry a known problem (``problems.INJECTED``): week 2's Android
 app release logs no explanations, week 6's ad server ignores the setting, and in week 7
 women's appeals are overturned twice as often as men's and answered late. Near-misses stay in
 clean weeks: 0.4% of explanations are lost anyway, settings apply hours late, a few appeals
