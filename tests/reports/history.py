@@ -108,7 +108,10 @@ def fairness_results(rng: np.random.Generator, week: int, rows: int, truth: dict
                     )
                 )
             return
-        out.append(MetricResult("fairness", "selection_rate", positives / n, slice_, n=n))
+        # with the exact positive decisions, as the fairness check records them
+        out.append(
+            MetricResult("fairness", "selection_rate", positives / n, slice_, n=n, details={"selected": positives})
+        )
         tpr = float(np.clip(rng.normal(0.62, 0.02), 0, 1)) if week < 12 else None
         out.append(
             MetricResult(

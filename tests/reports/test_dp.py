@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ from history import build_history
 
 from ethics_audit.reports import build_quarterly_report
 from ethics_audit.reports.dp import GroupTotal, group_totals, make_plan, release, spent
+from ethics_audit.reports.model import WindowView
+from ethics_audit.results import MetricResult
 from ethics_audit.store import PrivacyBudgetExceeded
 
 AFTER = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -21,8 +24,6 @@ def _label(total: GroupTotal) -> str:
 
 
 def test_group_totals_sum_the_quarter_from_stored_results(store) -> None:
-    from ethics_audit.reports.quarterly import WindowView
-
     built = build_history(store, weeks=3)
     runs = store.history("ad-delivery")
     findings = store.findings_of_runs([r.run_id for r in runs])
@@ -35,6 +36,67 @@ def test_group_totals_sum_the_quarter_from_stored_results(store) -> None:
     # the small intersection has no stored rate: its count is known, its positives are not
     assert totals["age_band=55+|gender=x"].positives is None
     assert {t.attribute_set for t in totals.values()} == {"gender", "age_band", "age_band × gender"}
+
+
+def _audited(findings: list) -> WindowView:
+    """A window with these findings; group counts read only the findings (the run just marks it audited)."""
+    start = datetime(2026, 7, 6, tzinfo=timezone.utc)
+    return WindowView(start, start, SimpleNamespace(summary={}), findings)  # type: ignore[arg-type]
+
+
+def test_positives_are_the_checks_exact_counts_not_rebuilt_from_rates() -> None:
+    """A stored rate that is not exactly positives / rows (here rounded to 0.3 for 301 of 1001) must not
+    change the count: the check's ``selected`` is summed, not ``round(rate x rows)`` (which gives 300)."""
+    from ethics_audit.evaluate import judge_all
+
+    f = {"gender": "f"}
+    exact = [
+        MetricResult("fairness", "count", 1001, f, n=1001),
+        MetricResult("fairness", "selection_rate", 0.3, f, n=1001, details={"selected": 301}),
+    ]
+    # a window stored before the check recorded ``selected``: the rate is all it holds
+    legacy = [
+        MetricResult("fairness", "count", 999, f, n=999),
+        MetricResult("fairness", "selection_rate", 0.3, f, n=999),
+    ]
+    [total] = group_totals([_audited(judge_all(exact))])
+    assert (total.n, total.positives) == (1001, 301)
+    [total] = group_totals([_audited(judge_all(exact)), _audited(judge_all(legacy))])
+    assert (total.n, total.positives) == (1001 + 999, 301 + 300)
+
+
+def test_group_totals_equal_the_counts_of_the_raw_rows() -> None:
+    """From the rows through the real fairness check to the DP report's totals: each group's rows and
+    positive decisions, per attribute set and intersection, are exactly what the data hold."""
+    import pandas as pd
+
+    from ethics_audit.checks import fairness
+    from ethics_audit.evaluate import judge_all
+    from helpers import WINDOW_START, make_data, make_spec
+
+    rng = np.random.default_rng(11)
+    rows = 3001
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in range(rows)],
+            "ts": pd.Timestamp(WINDOW_START),
+            "pred": rng.binomial(1, 0.37, rows),
+            "gender": rng.choice(["f", "m", "x"], rows, p=[0.49, 0.46, 0.05]),
+            "age_band": rng.choice(["18-34", "35-54", "55+"], rows),
+        }
+    )
+    spec = make_spec(
+        {
+            "columns": {"prediction": "pred", "sensitive": ["gender", "age_band"]},
+            "checks": {"fairness": {"bootstrap": {"resamples": 0}, "intersections": [["gender", "age_band"]]}},
+        }
+    )
+    results = fairness.run(spec.checks.fairness, make_data(spec, frame))
+    totals = {t.key: t for t in group_totals([_audited(judge_all(results))])}
+    for columns in (["gender"], ["age_band"], ["age_band", "gender"]):
+        for values, group in frame.groupby(columns):
+            key = "|".join(f"{c}={v}" for c, v in zip(columns, values, strict=True))
+            assert (totals[key].n, totals[key].positives) == (len(group), int(group["pred"].sum())), key
 
 
 def test_noisy_numbers_fall_within_the_stated_accuracy() -> None:

@@ -1,7 +1,8 @@
 """Differentially private group counts and selection rates for the publishable quarterly report.
 
-The store holds, per window and group, the group's row count and selection rate; summed over
-the quarter's windows they give each group's count ``n`` and positive decisions ``k``. OpenDP
+The store holds, per window and group, the group's row count and its positive decisions (the
+``selected`` count the fairness check records with the selection rate); summed over the
+quarter's windows they give each group's count ``n`` and positive decisions ``k``. OpenDP
 releases them with calibrated discrete Laplace noise in two steps, each spending half of the
 audit's epsilon:
 
@@ -28,11 +29,10 @@ from typing import TYPE_CHECKING, Any
 from ethics_audit.errors import AuditError
 
 if TYPE_CHECKING:
-    from ethics_audit.reports.quarterly import WindowView
+    from ethics_audit.reports.model import WindowView
     from ethics_audit.store import Store
 
 ALPHA = 0.05  # published accuracies are 95% half-widths
-META_KEYS = ("attribute", "column", "reference", "decision_threshold")
 DEFAULTS = {"dp_yearly_epsilon": 1.0, "dp_delta": 1e-7, "dp_min_count": 50, "dp_contributions_per_entity": 1}
 
 
@@ -116,38 +116,21 @@ def accuracy(scale: float, alpha: float) -> float:
 
 
 def group_totals(windows: list[WindowView]) -> list[GroupTotal]:
-    """Sum each group's rows and positive decisions over the audited windows, from stored fairness results.
+    """Sum each group's rows and positive decisions over the audited windows (``WindowView.group_counts``).
 
-    A group's rows come from its ``count`` result (or the ``n`` of its selection rate); its
-    positives from ``selection_rate x n``. Slices about gaps, columns or extra score cut-offs
-    are not groups and are skipped.
+    The counts are the fairness check's own, exact; a group whose positives are unknown in any
+    window (its selection rate was not computed there) has ``positives`` None for the quarter.
     """
     n: dict[tuple, int] = defaultdict(int)
     positives: dict[tuple, int | None] = {}
     for w in windows:
-        if w.run is None:
-            continue
-        rows: dict[tuple, int] = {}
-        rates: dict[tuple, tuple[float | None, int | None]] = {}
-        for f in w.findings:
-            r = f.result
-            if r.check != "fairness" or not r.slice or any(k in r.slice for k in META_KEYS):
-                continue
-            key = tuple(sorted((str(k), str(v)) for k, v in r.slice.items()))
-            if r.metric == "count" and r.value is not None:
-                rows[key] = int(r.value)
-            elif r.metric == "selection_rate":
-                rates[key] = (r.value, r.n)
-        for key in rows.keys() | rates.keys():
-            rate, rate_n = rates.get(key, (None, None))
-            count = rows.get(key, rate_n)
-            if count is None:
-                continue
-            n[key] += count
-            if rate is None or (key in positives and positives[key] is None):
+        for group in w.group_counts():
+            key = group.slice
+            n[key] += group.rows
+            if group.positives is None or (key in positives and positives[key] is None):
                 positives[key] = None
             else:
-                positives[key] = (positives.get(key) or 0) + round(rate * count)
+                positives[key] = (positives.get(key) or 0) + group.positives
     return [GroupTotal(key, n[key], positives.get(key)) for key in sorted(n)]
 
 

@@ -12,7 +12,7 @@ from statistics import median
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ethics_audit.reports.quarterly import WindowView
+    from ethics_audit.reports.model import WindowView
 
 
 def estimate_quality(windows: list[WindowView]) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import AuditError
 from ethics_audit.reports import views
-from ethics_audit.reports.quarterly import parse, quarter_label
+from ethics_audit.reports.quarterly.period import parse, quarter_label
 
 if TYPE_CHECKING:
     from ethics_audit.results import Finding
@@ -115,12 +115,17 @@ def _sla_days(spec: dict[str, Any]) -> float | None:
     return parse_duration(sla).total_seconds() / 86400 if sla else None
 
 
-def dsa_rows(store: Store, label: str, runs: list[RunRecord], findings: dict[int, list]) -> list[dict[str, Any]]:
-    rows = []
+def _by_audit(runs: list[RunRecord]) -> list[tuple[str, list[RunRecord]]]:
+    """The runs of each audit, audits in order of their ids."""
     by_audit: dict[str, list[RunRecord]] = defaultdict(list)
     for run in runs:
         by_audit[run.audit_id].append(run)
-    for audit_id, own in sorted(by_audit.items()):
+    return sorted(by_audit.items())
+
+
+def dsa_rows(store: Store, label: str, runs: list[RunRecord], findings: dict[int, list]) -> list[dict[str, Any]]:
+    rows = []
+    for audit_id, own in _by_audit(runs):
         name, versions, spec = _facts(store, own)
         hours = sorted(
             h
@@ -177,10 +182,7 @@ def _category(slice_: dict[str, Any]) -> tuple[str, str, bool]:
 
 def ll144_rows(store: Store, label: str, runs: list[RunRecord], findings: dict[int, list]) -> list[dict[str, Any]]:
     rows = []
-    by_audit: dict[str, list[RunRecord]] = defaultdict(list)
-    for run in runs:
-        by_audit[run.audit_id].append(run)
-    for audit_id, own in sorted(by_audit.items()):
+    for audit_id, own in _by_audit(runs):
         name, _, _ = _facts(store, own)
         found = [f for r in own for f in findings.get(r.run_id, []) if f.result.check == "transparency"]
         metric = (

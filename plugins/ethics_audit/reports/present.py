@@ -30,7 +30,8 @@ FAMILY_QUESTIONS: dict[str, str] = {
     "quality": "Is the data the audit reads complete and well-formed?",
 }
 
-METRICS: dict[str, str] = {
+# the fairness measures of a group table, in the order its columns are shown (``views.pivots``)
+GROUP_METRICS: dict[str, str] = {
     "count": "Rows",
     "selection_rate": "Selection rate",
     "base_rate": "Positive outcome rate",
@@ -46,6 +47,9 @@ METRICS: dict[str, str] = {
     "equalized_odds_ratio": "Error-rate ratio (equalized odds)",
     "equal_opportunity_difference": "True-positive-rate gap (equal opportunity)",
     "disparate_impact_ratio": "Disparate impact ratio (four-fifths rule)",
+}
+METRICS: dict[str, str] = {
+    **GROUP_METRICS,
     "suppressed_groups": "Groups too small to judge",
     "labelled_share": "Share of rows with outcome labels",
     "score_calibration_error": "Score calibration error (reference)",

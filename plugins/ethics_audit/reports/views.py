@@ -3,8 +3,7 @@
 Everything here is generic over check, metric and slice, so a new metric or family shows up
 without code changes: findings with the same slice keys (``{"gender": ...}``, ``{"column":
 ...}``, ``{"attribute": ...}``) become one table whose rows are slices and whose columns are
-metrics. Only the small explicit lists below (preferred column order, headline metrics) know
-metric names.
+metrics. Only the column order of group tables (``present.GROUP_METRICS``) knows metric names.
 """
 
 from __future__ import annotations
@@ -12,29 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ethics_audit.reports.present import FAMILY_ORDER, severity, slice_text
+from ethics_audit.reports.present import FAMILY_ORDER, GROUP_METRICS, severity, slice_text
 
 if TYPE_CHECKING:
     from ethics_audit.results import Finding
 
 # column order in group tables; metrics not listed follow alphabetically
-METRIC_ORDER = (
-    "count",
-    "selection_rate",
-    "base_rate",
-    "true_positive_rate",
-    "false_positive_rate",
-    "false_negative_rate",
-    "precision",
-    "accuracy",
-    "mean_score",
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equalized_odds_difference",
-    "equalized_odds_ratio",
-    "equal_opportunity_difference",
-    "disparate_impact_ratio",
-)
+METRIC_ORDER = tuple(GROUP_METRICS)
 # slice keys that say what a number is about, rather than naming a group
 META_KEYS = ("attribute", "column", "reference", "decision_threshold")
 DETAIL_LIMIT = 6  # items of a list shown from ``details``

@@ -93,7 +93,7 @@ def audit_summary(store: Store, audit_id: str, now: datetime) -> dict[str, Any]:
         strip, facts = view["strip"], view["facts"]
     first = store.first_window(audit_id)
     spec = store.spec_snapshots([last.spec_hash]).get(last.spec_hash, {}).get("spec") if last else None
-    due = quarterly.expected_windows(first, quarterly._lag(spec), first[0], now, now) if first else []
+    due = quarterly.expected_windows(first, quarterly.window_lag(spec), first[0], now, now) if first else []
     audited = (
         {(r.window_start, r.window_end) for r in store.current_runs(first[0], now, audit_ids=[audit_id])}
         if first

@@ -203,7 +203,9 @@ class Builder:
                     self._insufficient(metric, slice_, reason, n=n)
                     continue
                 ci = (intervals[metric][0][g], intervals[metric][1][g]) if intervals else (None, None)
-                self._add(metric, gs.observed[metric][g], slice_, n=n, ci=ci)
+                # the exact positive decisions, so reports sum counts instead of rebuilding them from rates
+                exact = {"selected": int(gs.sizes["selected"][g])} if metric == "selection_rate" else {}
+                self._add(metric, gs.observed[metric][g], slice_, n=n, ci=ci, **exact)
 
     def _mean_score(self, gs: GroupSet, g: int, slice_: dict) -> None:
         if self.inputs.score is None:

@@ -6,7 +6,8 @@ quarter's report never counts a window that lies mostly in the quarter before (t
 "the quarter it ends in", counted a week that ends on 2 July entirely in Q3). Windows that
 straddle a quarter boundary are listed with the share of their time inside it. For calendar
 windows (``1mo``, ``1q``) the grid of due windows follows the calendar in the spec's time zone.
-The words for the audit's cadence ("monthly", "month") come from its window size.
+The words for the audit's cadence ("monthly", "month") come from its window size. Quarters are
+named ``2026Q3`` on the command line and ``2026 Q3`` in the report.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ethics_audit.calendar_windows import (
     parse_window_size,
     windows_between,
 )
+from ethics_audit.errors import AuditError
 
 if TYPE_CHECKING:
     from ethics_audit.store import RunRecord, Store
@@ -47,7 +49,31 @@ def calendar_of(spec: dict[str, Any] | None) -> tuple[CalendarPeriod, str] | Non
     return (size, (spec or {}).get("timezone") or "UTC") if isinstance(size, CalendarPeriod) else None
 
 
-def grid(
+def parse(quarter: str) -> tuple[datetime, datetime]:
+    """``2026Q3`` -> the quarter's [start, end) in UTC; an error that names ``--quarter`` otherwise."""
+    from ethics_audit.windows import parse_quarter
+
+    try:
+        return parse_quarter(quarter)
+    except ValueError as exc:
+        raise AuditError(f"--quarter: {exc}") from None
+
+
+def quarter_label(start: datetime) -> str:
+    return f"{start.year} Q{(start.month - 1) // 3 + 1}"
+
+
+def window_lag(spec: dict[str, Any] | None) -> timedelta:
+    """How long after a window ends the spec snapshot waits before auditing it (0 when unset or unreadable)."""
+    from ethics_audit.windows import parse_duration
+
+    try:
+        return parse_duration((spec or {}).get("window", {}).get("lag") or "0s")
+    except ValueError:
+        return timedelta(0)
+
+
+def expected_windows(
     first: tuple[datetime, datetime] | None,
     lag: timedelta,
     start: datetime,
@@ -56,7 +82,9 @@ def grid(
     *,
     calendar: tuple[CalendarPeriod, str] | None = None,
 ) -> list[tuple[datetime, datetime]]:
-    """The windows due in ``[start, end)``: continuing the first window's grid, counted by overlap."""
+    """Windows on the audit's grid (its first window, repeated; or, with ``calendar`` = (size,
+    timezone), the calendar's months or quarters from the first) that count in ``[start, end)``
+    and were due by ``now``: the first window's grid continued, counted by overlap."""
     if first is None:
         return []
     size: Any = calendar[0] if calendar else first[1] - first[0]
