@@ -229,13 +229,15 @@ def thresholds_of(spec: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def methods() -> dict[str, dict[str, str]]:
-    """Each check family's ``METHODS`` (metric -> how it is computed); a family not installed is skipped."""
+    """Each registered check family's ``METHODS`` (metric -> how it is computed); a family not installed is skipped."""
     import importlib
 
+    from ethics_audit.checks import FAMILIES
+
     out: dict[str, dict[str, str]] = {}
-    for family in FAMILY_ORDER:
+    for family in (f for f in FAMILY_ORDER if f in FAMILIES):
         try:
-            module = importlib.import_module(f"ethics_audit.checks.{family}")
+            module = importlib.import_module(FAMILIES[family])
         except ImportError:
             continue
         table = getattr(module, "METHODS", None)

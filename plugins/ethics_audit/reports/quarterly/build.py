@@ -92,34 +92,12 @@ def build_quarterly_report(
             store, audits, windows_by_audit, quarter=quarter_label(start), year=start.year, epsilon=epsilon
         )  # type: ignore[arg-type]
 
-    all_windows = [w for a in audits for w in a["windows"]]
     worst_overall = sorted(
         [(a["facts"]["model_name"], agg) for a in audits for agg in a["worst"]],
         key=lambda pair: (-severity(pair[1].worst).rank, -len(pair[1].windows)),
     )[:WORST_LIMIT]
-    summary = {
-        "quarter": quarter_label(start),
-        "audits": len(audits),
-        "audits_with_windows": sum(a["audited"] > 0 for a in audits),
-        "windows_audited": sum(w.audited for w in all_windows),
-        "windows_expected": sum(a["expected"] for a in audits),
-        "windows_missed": sum(len(a["missed"]) for a in audits),
-        "rows_audited": sum(a["rows"] for a in audits),
-        # a problem is one alert: the incidents one cause opened together (see problem_rows)
-        "problems_opened": sum(p["opened_in_quarter"] for p in problems),
-        "problems_resolved": sum(p["resolved_in_quarter"] for p in problems),
-        "problems_open": sum(p["status"] != "resolved" for p in problems),
-        "incidents_opened": sum(i["opened_in_quarter"] for i in incidents),
-        "incidents_resolved": sum(i["resolved_in_quarter"] for i in incidents),
-        "incidents_open": sum(i["status"] != "resolved" for i in incidents),
-        "critical_windows": sum(any(f.severity.value == "critical" for f in w.findings) for w in all_windows),
-        "median_to_ack": median([p["to_ack"] for p in problems if p["to_ack"] is not None]),
-        # over the problems resolved this quarter: the count next to it and the median agree
-        "median_to_resolve": median(
-            [p["to_resolve"] for p in problems if p["to_resolve"] is not None and p["resolved_in_quarter"]]
-        ),
-        "windows_straddling": sum(len(a["straddling"]) for a in audits),
-    }
+    summary = _summary(start, audits, problems, incidents)
+
     from ethics_audit.ledger.report import Numbers, seal
 
     numbers = Numbers()
@@ -176,6 +154,36 @@ def build_quarterly_report(
         "privacy_budget": budget["ledger"] if budget else None,
         "facts": {a["audit_id"]: a["facts"] for a in audits},
         "checkpoint": checkpoint.to_dict(),
+    }
+
+
+def _summary(
+    start: datetime, audits: list[dict[str, Any]], problems: list[dict[str, Any]], incidents: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The executive summary's numbers: audits, windows, rows, problems and incidents, times to act."""
+    all_windows = [w for a in audits for w in a["windows"]]
+    return {
+        "quarter": quarter_label(start),
+        "audits": len(audits),
+        "audits_with_windows": sum(a["audited"] > 0 for a in audits),
+        "windows_audited": sum(w.audited for w in all_windows),
+        "windows_expected": sum(a["expected"] for a in audits),
+        "windows_missed": sum(len(a["missed"]) for a in audits),
+        "rows_audited": sum(a["rows"] for a in audits),
+        # a problem is one alert: the incidents one cause opened together (see problems.problem_rows)
+        "problems_opened": sum(p["opened_in_quarter"] for p in problems),
+        "problems_resolved": sum(p["resolved_in_quarter"] for p in problems),
+        "problems_open": sum(p["status"] != "resolved" for p in problems),
+        "incidents_opened": sum(i["opened_in_quarter"] for i in incidents),
+        "incidents_resolved": sum(i["resolved_in_quarter"] for i in incidents),
+        "incidents_open": sum(i["status"] != "resolved" for i in incidents),
+        "critical_windows": sum(any(f.severity.value == "critical" for f in w.findings) for w in all_windows),
+        "median_to_ack": median([p["to_ack"] for p in problems if p["to_ack"] is not None]),
+        # over the problems resolved this quarter: the count next to it and the median agree
+        "median_to_resolve": median(
+            [p["to_resolve"] for p in problems if p["to_resolve"] is not None and p["resolved_in_quarter"]]
+        ),
+        "windows_straddling": sum(len(a["straddling"]) for a in audits),
     }
 
 
