@@ -199,13 +199,26 @@ def _after_action(result: dict[str, Any], verb: str, as_json: bool, deliver: boo
     print_delivery(delivery)
 
 
-@incidents_app.command("ack")
-def incidents_ack(
-    ids: IdsArg, by: ByOpt = None, note: NoteOpt = "", no_deliver: NoDeliverOpt = False, as_json: JsonOpt = False
-) -> None:
-    """Acknowledge: someone is on it (updates still arrive; PagerDuty stops paging)."""
-    result = open_store().acknowledge_incidents(ids, actor=_actor(by), note=note)
-    _after_action(result, "acknowledged", as_json, not no_deliver)
+def _transition(name: str, method: str, verb: str, doc: str) -> None:
+    """Register ``incidents NAME``: the store's ``method`` on the ids, then the outbox flush."""
+
+    def command(
+        ids: IdsArg, by: ByOpt = None, note: NoteOpt = "", no_deliver: NoDeliverOpt = False, as_json: JsonOpt = False
+    ) -> None:
+        result = getattr(open_store(), method)(ids, actor=_actor(by), note=note)
+        _after_action(result, verb, as_json, not no_deliver)
+
+    command.__doc__ = doc
+    incidents_app.command(name)(command)
+
+
+# ack, mute, resolve: in this order in `incidents --help`
+_transition(
+    "ack",
+    "acknowledge_incidents",
+    "acknowledged",
+    "Acknowledge: someone is on it (updates still arrive; PagerDuty stops paging).",
+)
 
 
 @incidents_app.command("mute")
@@ -230,10 +243,4 @@ def incidents_mute(
     _after_action(result, f"muted until {when:%Y-%m-%d %H:%M} UTC:", as_json, not no_deliver)
 
 
-@incidents_app.command("resolve")
-def incidents_resolve(
-    ids: IdsArg, by: ByOpt = None, note: NoteOpt = "", no_deliver: NoDeliverOpt = False, as_json: JsonOpt = False
-) -> None:
-    """Resolve by hand; a breach in a later window reopens it."""
-    result = open_store().resolve_incidents(ids, actor=_actor(by), note=note)
-    _after_action(result, "resolved", as_json, not no_deliver)
+_transition("resolve", "resolve_incidents", "resolved", "Resolve by hand; a breach in a later window reopens it.")

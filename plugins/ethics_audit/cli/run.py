@@ -32,6 +32,8 @@ from ethics_audit.errors import AuditError
 if TYPE_CHECKING:
     from ethics_audit.runner import RunOutcome
 
+SpecArg = Annotated[Path, typer.Argument(metavar="SPEC", help="The audit spec (YAML).")]
+
 
 # --------------------------------------------------------------------------- validate, schema
 
@@ -146,7 +148,7 @@ def _print_outcome(outcome: RunOutcome, *, all_rows: bool = False) -> None:
 
 @app.command()
 def run(
-    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="The audit spec (YAML).")],
+    spec_path: SpecArg,
     start: Annotated[str, typer.Option("--start", help="Window start, ISO date or datetime (UTC if no zone).")],
     end: Annotated[str, typer.Option("--end", help="Window end (exclusive).")],
     as_json: JsonOpt = False,
@@ -188,7 +190,7 @@ def run(
 
 @app.command()
 def backfill(
-    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="The audit spec (YAML).")],
+    spec_path: SpecArg,
     start: Annotated[str, typer.Option("--start", help="First window starts here.")],
     end: Annotated[str, typer.Option("--end", help="No window ends after this.")],
     as_json: JsonOpt = False,

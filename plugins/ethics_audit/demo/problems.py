@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ethics_audit.checks import FAMILIES as CHECK_FAMILIES
+
 
 @dataclass(frozen=True)
 class Injected:
@@ -36,8 +38,8 @@ INJECTED = (
     ),
 )  # fmt: skip
 
-# the summary table's columns, in the order a window is checked
-FAMILIES = ("quality", "drift", "fairness", "privacy", "transparency")
+# the summary table's columns: every family, in the order a window is checked
+FAMILIES = tuple(CHECK_FAMILIES)
 
 
 def family_cell(summary: dict[str, Any], family: str) -> tuple[str, str]:
