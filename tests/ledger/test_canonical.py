@@ -58,6 +58,53 @@ def test_result_rows_are_sorted_key_json() -> None:
         assert text.isascii()
 
 
+def test_row_texts_of_a_window_are_result_rows() -> None:
+    """The batch serialiser ``record_window`` uses writes the same bytes as ``result_row``,
+    also when values that compare equal serialise differently (True == 1, 1.0 == 1)."""
+    start = datetime(2026, 7, 6, tzinfo=timezone.utc)
+    end = start + timedelta(days=7)
+    shapes = [
+        {"x": 1},
+        {"x": True},
+        {"x": 1.0},
+        {"x": 0.5, "y": "a"},
+        {"y": "a", "x": 0.5},
+        {"x": [1.0, 2]},
+        {"x": {"y": 2.0}},
+        {"x": math.nan},
+        {"x": math.inf},
+        {"x": (1, 2.5)},
+        {"x": (True, 2.5)},
+        {1: "a"},
+        {True: "a"},
+        {},
+        None,
+    ]
+    rows = [
+        {
+            "run_id": 7,
+            "audit_id": "ad-délivery" if i % 5 == 0 else "a",
+            "window_start": start,
+            "window_end": end,
+            "check": "fairness",
+            "metric": f"m{i % 3}",
+            "slice": shapes[i % len(shapes)],
+            "slice_key": "k",
+            "value": [0.25, None, math.nan, -0.0, 3][i % 5],
+            "ci_low": None if i % 3 else 0.1,
+            "ci_high": 0.2,
+            "n": i if i % 4 else None,
+            "threshold": shapes[(i + 3) % len(shapes)],
+            "severity": "warn",
+            "reason": None if i % 2 else "why",
+            "details": shapes[(i * 7) % len(shapes)],
+        }
+        for i in range(200)
+    ]
+    texts = canonical.row_texts(rows, canonical.timestamp(start), canonical.timestamp(end))
+    assert texts == [canonical.result_row(**row) for row in rows]
+
+
 def test_floats_are_shortest_round_trip_and_timestamps_fixed() -> None:
     assert canonical.number_text(0.1) == "0.1"
     assert canonical.number_text(1) == "1.0"

@@ -246,6 +246,77 @@ def row_text(
     )
 
 
+def _rememberable(value: dict[Any, Any]) -> bool:
+    """Can every value equal to this flat dict share its text? Then it may be remembered.
+
+    Equal keys must mean equal text: str keys, and values that are str, None or numbers
+    other than 0 and 1 (``True == 1`` and ``False == 0`` but they are written ``true`` and
+    ``false``; ``1.0 == 1`` is fine, both are written ``1``).
+    """
+    for k, v in value.items():
+        if type(k) is not str:
+            return False
+        if v is None or type(v) is str:
+            continue
+        if type(v) not in (int, float) or v == 0 or v == 1:
+            return False
+    return True
+
+
+def _memo_json_text(memo: dict[Any, str], value: Any) -> str:
+    """``json_text(value)``, remembered per distinct value (results repeat their slices and
+    thresholds, so a window serialises each distinct one once)."""
+    if value is None:
+        return "null"
+    try:
+        key = tuple(value.items())
+        text = memo.get(key)
+    except (TypeError, AttributeError):  # unhashable (nested lists, dicts), or not a dict
+        return json_text(value)
+    if text is None:
+        text = json_text(value)
+        if _rememberable(value):
+            memo[key] = text
+    return text
+
+
+def row_texts(rows: list[dict[str, Any]], start: str, end: str) -> list[str]:
+    """``row_text`` of each metric_results row dict of one window (its timestamps serialised).
+
+    The same bytes as ``result_row``, assembled with the window's constant parts and each
+    distinct JSON value serialised once: this runs for every result ``record_window`` commits.
+    """
+    num, enc, memo_text = number_text, _string, _memo_json_text
+    memo: dict[Any, str] = {}
+    get = memo.get
+    heads: dict[str, str] = {}
+    tail = f',"window_end":{enc(end)},"window_start":{enc(start)}}}'
+    out = []
+    for r in rows:
+        head = heads.get(r["audit_id"])
+        if head is None:
+            head = heads[r["audit_id"]] = f'{{"audit_id":{enc(r["audit_id"])},"check":'
+        value, low, high, n = r["value"], r["ci_low"], r["ci_high"], r["n"]
+        slice_, threshold, details = r["slice"] or {}, r["threshold"], r["details"] or {}
+        try:  # the common case, inlined: flat dicts already remembered
+            slice_text = get(tuple(slice_.items())) or memo_text(memo, slice_)
+            details_text = get(tuple(details.items())) or memo_text(memo, details)
+            threshold_text = (
+                "null" if threshold is None else get(tuple(threshold.items())) or memo_text(memo, threshold)
+            )
+        except (TypeError, AttributeError):
+            slice_text, details_text = memo_text(memo, slice_), memo_text(memo, details)
+            threshold_text = memo_text(memo, threshold)
+        out.append(
+            f'{head}{enc(r["check"])},"ci_high":{"null" if high is None else num(high)},'
+            f'"ci_low":{"null" if low is None else num(low)},"details":{details_text},'
+            f'"metric":{enc(r["metric"])},"n":{"null" if n is None else int(n)},"reason":{enc(r["reason"] or "")},'
+            f'"severity":{enc(r["severity"])},"slice":{slice_text},"slice_key":{enc(r["slice_key"])},'
+            f'"threshold":{threshold_text},"value":{"null" if value is None else num(value)}{tail}'
+        )
+    return out
+
+
 def results_document(rows: list[str]) -> str:
     """A window's results: the JSON array of its serialised rows, sorted as strings."""
     return "[" + ",".join(sorted(rows)) + "]"

@@ -219,30 +219,7 @@ def append_window(
     from ethics_audit.store.models import LedgerEntry
 
     start, end = canonical.timestamp(run.window_start) or "", canonical.timestamp(run.window_end) or ""
-    row_text, json_text = canonical.row_text, canonical.json_text
-    # canonical.result_row, unrolled: this runs for every result of every window recorded
-    results = canonical.results_document(
-        [
-            row_text(
-                r["audit_id"],
-                start,
-                end,
-                r["check"],
-                r["metric"],
-                json_text(r["slice"] or {}),
-                r["slice_key"],
-                r["value"],
-                r["ci_low"],
-                r["ci_high"],
-                r["n"],
-                json_text(r["threshold"]),
-                r["severity"],
-                r["reason"],
-                json_text(r["details"] or {}),
-            )
-            for r in rows
-        ]
-    )
+    results = canonical.results_document(canonical.row_texts(rows, start, end))
     previous = s.execute(
         select(LedgerEntry.seq)
         .where(
