@@ -14,8 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger_history import build, sql, unlock_ledger
 
-from ethics_audit import ledger
-from ethics_audit.ledger.checkpoint import load_file
+from ethics_audit.ledger.checkpoint import load_file, make_checkpoint
 from ethics_audit.ledger.verify import verify_store
 
 
@@ -23,7 +22,7 @@ from ethics_audit.ledger.verify import verify_store
 def recorded(store):
     info = build(store)
     info["key"] = Ed25519PrivateKey.generate()
-    info["checkpoint"] = ledger.make_checkpoint(store, key=info["key"], note="test")
+    info["checkpoint"] = make_checkpoint(store, key=info["key"], note="test")
     return info
 
 
@@ -48,10 +47,10 @@ def test_an_untouched_store_verifies(store, recorded) -> None:
 
 
 def _entries(store):
-    from ethics_audit.store import ledger as sql_ledger
+    from ethics_audit.store.ledger_read import entry_rows
 
     with store.session() as s:
-        return sql_ledger.entry_rows(s)
+        return entry_rows(s)
 
 
 def test_changed_metric_value_is_named(store, recorded) -> None:
@@ -222,7 +221,7 @@ def test_resigned_ledger_is_caught_by_the_pinned_key_and_the_old_checkpoint(stor
     sql(store, "DELETE FROM ledger_checkpoints", "DELETE FROM ledger_entries")
     with store.session() as s:
         sql_ledger._adopt_existing(s, exclude_run=None)
-    ledger.make_checkpoint(store, key=Ed25519PrivateKey.generate(), note="forged")
+    make_checkpoint(store, key=Ed25519PrivateKey.generate(), note="forged")
     found = problems(store, recorded, external=[("the 2026Q3 report's checkpoint", recorded["checkpoint"])])
     assert any(
         p.startswith("ledger_checkpoints checkpoint ")

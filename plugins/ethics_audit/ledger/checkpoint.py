@@ -22,7 +22,7 @@ import binascii
 import json
 import os
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,8 @@ from ethics_audit.ledger import canonical
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+    from ethics_audit.store import Store
 
 KEY_ENV = "ETHICS_AUDIT_LEDGER_KEY"
 PUBLIC_KEY_ENV = "ETHICS_AUDIT_LEDGER_PUBLIC_KEY"
@@ -206,3 +208,19 @@ def load_file(path: Path) -> Checkpoint:
             f"checkpoint file {path} is not JSON ({exc}); give the file `ethics-audit checkpoint --out` wrote"
         ) from None
     return Checkpoint.from_dict(data, where=f"checkpoint file {path}")
+
+
+def make_checkpoint(
+    store: Store, *, key: Ed25519PrivateKey | None, note: str = "", now: datetime | None = None
+) -> Checkpoint:
+    """Sign the tree head over every entry so far and keep it (unsigned when ``key`` is None)."""
+    from ethics_audit.ledger import merkle
+    from ethics_audit.store.ledger import add_checkpoint
+    from ethics_audit.store.ledger_read import entry_hashes
+
+    with store.session() as s:
+        hashes = entry_hashes(s)
+        root = merkle.root([bytes.fromhex(h) for h in hashes]).hex()
+        cp = sign(len(hashes), root, now or datetime.now(timezone.utc), key, note)
+        add_checkpoint(s, cp)
+    return cp

@@ -59,6 +59,7 @@ def register(app: typer.Typer, *, console: Any, escape: Any, print_json: Any, st
         from ethics_audit.ledger import checkpoint as cpmod
         from ethics_audit.ledger.report import read_report, verify_report
         from ethics_audit.ledger.verify import verify_store
+        from ethics_audit.reports.present import number
 
         if since_report is not None and report is not None and since_report != report:
             usage("give --since-report or --report, not both (--report also checks its checkpoint)")
@@ -76,7 +77,7 @@ def register(app: typer.Typer, *, console: Any, escape: Any, print_json: Any, st
         opened = store()
         result = verify_store(opened, audit_id=audit, external=external, public_key=pinned)
         if report is not None and sealed is not None:
-            verify_report(opened, sealed, result)
+            verify_report(opened, sealed, result, number=number)
         if as_json:
             print_json(result.to_dict())
         else:
@@ -107,7 +108,6 @@ def register(app: typer.Typer, *, console: Any, escape: Any, print_json: Any, st
         """Sign the ledger's tree head with $ETHICS_AUDIT_LEDGER_KEY and keep it; optionally hand it to witnesses."""
         import json
 
-        from ethics_audit import ledger
         from ethics_audit.ledger import checkpoint as cpmod
         from ethics_audit.ledger.witness import WITNESS_CHANNELS, send_to_witnesses
 
@@ -124,7 +124,7 @@ def register(app: typer.Typer, *, console: Any, escape: Any, print_json: Any, st
                 f"or the password of the Airflow connection {cpmod.KEY_CONN_ID!r}"
             )
         s = store()
-        cp = ledger.make_checkpoint(s, key=key, note=note)
+        cp = cpmod.make_checkpoint(s, key=key, note=note)
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(cp.to_dict(), indent=2) + "\n")

@@ -27,12 +27,12 @@ def demo_key() -> Any:
 
 def prove(store: Store, key: Any, report_html: str | None) -> dict[str, Any]:
     """Make the final checkpoint and verify the store (and the report) against the key."""
-    from ethics_audit import ledger
-    from ethics_audit.ledger.checkpoint import KEY_ENV, public_hex, signature_problem, signing_key
+    from ethics_audit.ledger.checkpoint import KEY_ENV, make_checkpoint, public_hex, signature_problem, signing_key
     from ethics_audit.ledger.report import read_report, verify_report
     from ethics_audit.ledger.verify import verify_store
+    from ethics_audit.reports.present import number
 
-    cp = ledger.make_checkpoint(store, key=key, note="end of the demo")
+    cp = make_checkpoint(store, key=key, note="end of the demo")
     public = key.public_key()
     sealed = read_report(Path(report_html)) if report_html else None
     external = [("the quarterly report's checkpoint", sealed.checkpoint)] if sealed else []
@@ -45,7 +45,7 @@ def prove(store: Store, key: Any, report_html: str | None) -> dict[str, Any]:
         if problem is not None:
             result.add("checkpoint", label, "signature", "", problem)
     if sealed is not None:
-        verify_report(store, sealed, result)
+        verify_report(store, sealed, result, number=number)
     return {
         "checkpoint": cp.to_dict(),
         "public_key": public_hex(public),

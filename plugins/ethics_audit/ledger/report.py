@@ -15,6 +15,7 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from ethics_audit.ledger import canonical, entries, merkle
 from ethics_audit.ledger.checkpoint import Checkpoint
 
 if TYPE_CHECKING:
-    from ethics_audit.ledger.verify import Verification
+    from ethics_audit.ledger.problems import Verification
     from ethics_audit.store import Store
 
 BEGIN, END = "<!--ethics-audit-ledger:begin-->", "<!--ethics-audit-ledger:end-->"
@@ -84,9 +85,9 @@ def seal(
 ) -> tuple[str, Checkpoint]:
     """Record the report in the ledger, checkpoint it (signed with ``key``, default the configured
     one), and fill the report's ledger section."""
-    from ethics_audit import ledger
-    from ethics_audit.ledger.checkpoint import signing_key
-    from ethics_audit.store import ledger as sql
+    from ethics_audit.ledger.checkpoint import make_checkpoint, signing_key
+    from ethics_audit.store import ledger_read as sql
+    from ethics_audit.store.ledger import append
 
     if PLACEHOLDER not in html:
         raise AuditError("the quarterly report template has no ledger section (reports/templates/quarterly.html.j2)")
@@ -101,8 +102,8 @@ def seal(
             windows=sorted(e.seq for e in windows.values()),
             generated_at=now,
         )
-        report_seq, _ = sql.append(s, payload)
-    cp = ledger.make_checkpoint(store, key=key, note=f"quarterly report {quarter}", now=now)
+        report_seq, _ = append(s, payload)
+    cp = make_checkpoint(store, key=key, note=f"quarterly report {quarter}", now=now)
     with store.session() as s:
         hashes = sql.entry_hashes(s)[: cp.tree_size]
         kept = {r.seq: r for r in sql.entry_rows_by_seq(s, [report_seq, *(e.seq for e in windows.values())])}
@@ -186,14 +187,17 @@ def read_report(path: Path) -> SealedReport:
     )
 
 
-def verify_report(store: Store, report: SealedReport, out: Verification) -> None:
+def verify_report(
+    store: Store, report: SealedReport, out: Verification, *, number: Callable[[float | None, str], str]
+) -> None:
     """Add to ``out`` every way ``report`` differs from its own evidence and from the store's ledger.
 
-    The report's checkpoint itself (signature, consistency with today's ledger) is checked by
-    ``verify_store`` when it is passed there as an external checkpoint.
+    ``number`` formats a value as the report prints it (``reports.present.number``): passed in,
+    because the reports import this module to seal themselves. The report's checkpoint itself
+    (signature, consistency with today's ledger) is checked by ``verify_store`` when it is
+    passed there as an external checkpoint.
     """
-    from ethics_audit.reports.present import number
-    from ethics_audit.store import ledger as sql
+    from ethics_audit.store import ledger_read as sql
 
     name = report.path.name
     data, cp = report.data, report.checkpoint
@@ -287,7 +291,7 @@ def verify_report(store: Store, report: SealedReport, out: Verification) -> None
 
 
 def _label_of(item: dict[str, Any]) -> str:
-    from ethics_audit.ledger.verify import window_label
+    from ethics_audit.ledger.problems import window_label
 
     try:
         p = json.loads(item["payload"])

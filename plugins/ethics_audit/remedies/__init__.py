@@ -155,15 +155,3 @@ def complete(
         links.add(section, findings, families, history, window_start)
         out[family] = section.to_dict()
     return out
-
-
-def streak_start(
-    key: tuple[str, str, str], history: list[tuple[datetime, set[tuple[str, str, str]]]], window_start: datetime
-) -> datetime:
-    """The first window of the unbroken run of breaching windows that ends with this one."""
-    first = window_start
-    for start, keys in history:
-        if key not in keys:
-            break
-        first = start
-    return first

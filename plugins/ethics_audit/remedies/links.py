@@ -9,15 +9,24 @@ returns: for earlier windows, newest first, the (check, metric, slice key) each 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ethics_audit.results import slice_key
 
 if TYPE_CHECKING:
-    from ethics_audit.remedies import Section
     from ethics_audit.results import Finding
 
 History = list[tuple[datetime, set[tuple[str, str, str]]]]
+
+
+class Section(Protocol):
+    """What this module reads and extends of a ``remedies.Section`` (the package imports this
+    module, so it does not import the package back)."""
+
+    family: str
+    drivers: list[str]
+    tables: list[Any]
+    facts: dict[str, Any]
 
 
 def add(
@@ -47,8 +56,6 @@ def drifted_features(findings: list[Finding]) -> list[str]:
 
 
 def _fairness(section: Section, findings: list[Finding], history: History, window: datetime) -> None:
-    from ethics_audit.remedies import streak_start
-
     target = section.facts.get("explained", {}).get("attribute")
     metric = section.facts.get("metric")
     if not target or not metric:
@@ -78,8 +85,6 @@ def _column(key: str) -> str:
 
 
 def _drift(section: Section, history: History, window: datetime) -> None:
-    from ethics_audit.remedies import streak_start
-
     starts = {}
     for column in section.facts.get("columns", {}):
         began = streak_start(("drift", "column_drift", slice_key({"column": column})), history, window)
@@ -111,3 +116,13 @@ def _quality(section: Section, families: dict[str, dict[str, Any]]) -> None:
         section.drivers.append(f"Blocked: {', '.join(blocked)} did not run ({reason}).")
     else:
         section.drivers.append("No other family was blocked: the failures are not blocking.")
+
+
+def streak_start(key: tuple[str, str, str], history: History, window_start: datetime) -> datetime:
+    """The first window of the unbroken run of breaching windows that ends with this one."""
+    first = window_start
+    for start, keys in history:
+        if key not in keys:
+            break
+        first = start
+    return first

@@ -98,11 +98,15 @@ def markdown(section: dict[str, Any], *, limit: int = 60_000, link: str | None =
     return _fit(_lines(section, "markdown"), limit, link)
 
 
+def esc(text: str) -> str:
+    """Slack mrkdwn treats &, < and > as markup (as ``notify.slack.esc``; not imported from there:
+    notify imports this module)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_blocks(section: dict[str, Any], *, link: str | None = None, max_blocks: int = 20) -> list[dict[str, Any]]:
     """Block Kit for the section's thread reply: a header, the headline, drivers, fixes and tables
     (as preformatted text), each block within Slack's 3,000 characters, at most ``max_blocks``."""
-    from ethics_audit.notify.slack import esc
-
     def section_block(body: str) -> dict[str, Any]:
         return {"type": "section", "text": {"type": "mrkdwn", "text": body}}
 
