@@ -6,6 +6,8 @@ that the thin files in ``dags/`` call. An audit DAG's data interval is the audit
 each tick, so scheduled runs, catch-up and backfills all audit the right windows. Building a
 DAG reads YAML and validates it, nothing more: every heavy import waits for a task to run.
 Task runs set Airflow's parsing context, and then only the spec of that run's DAG is read.
+The audit DAG's steps are ``tasks``; the maintenance DAGs run ``ethics_audit.jobs``, the same
+jobs the CLI runs, on the store of the ``ethics_audit_db`` connection.
 """
 
 from __future__ import annotations
