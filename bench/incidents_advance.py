@@ -4,7 +4,7 @@ Records ``--windows`` weekly windows of ``--results`` metric results each into a
 (SQLite by default, or ``--db-url``). Each window a random ``--breaching`` of them, drawn from
 a pool three times that size, breach (so incidents open, update, resolve and reopen), and
 every ``--backfill-every`` windows an old window is re-run. Prints one JSON document: seconds
-per ``record_window`` and the parts of it spent in ``incidents.advance`` and in appending the
+per ``record_window`` and the parts of it spent in ``recording.incidents.advance`` and in appending the
 window's ledger entry (median and max), and how many incidents, alerts and notifications came
 out.
 
@@ -44,8 +44,8 @@ def main() -> None:
     parser.add_argument("--no-ledger", action="store_true", help="only the store without the ledger")
     args = parser.parse_args()
 
-    from ethics_audit import incidents
     from ethics_audit.evaluate import judge_all
+    from ethics_audit.recording import incidents, record_window
     from ethics_audit.results import MetricResult, Threshold
     from ethics_audit.spec import parse_spec
     from ethics_audit.store import Store, ledger
@@ -114,8 +114,16 @@ def main() -> None:
                 current["name"] = name
                 run_id = store.begin_run(spec, ws, ws + timedelta(weeks=1))
                 t0 = time.perf_counter()
-                store.record_window(
-                    run_id, spec, findings, status="succeeded", rows=1, reference_rows=None, timings={}, summary={}
+                record_window(
+                    store,
+                    run_id,
+                    spec,
+                    findings,
+                    status="succeeded",
+                    rows=1,
+                    reference_rows=None,
+                    timings={},
+                    summary={},
                 )
                 seconds[name]["record"].append(time.perf_counter() - t0)
     incidents.advance = original

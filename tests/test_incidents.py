@@ -8,8 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from ethics_audit.errors import SpecError
-from ethics_audit.incidents import IncidentError, Observation, diff, replay
+from ethics_audit.lifecycle.episodes import IncidentError, Observation, diff, replay
 from ethics_audit.notify.routing import channels_for
+from ethics_audit.recording import apply_action
 from ethics_audit.store import Store
 from fakes import windows as w
 from helpers import make_spec
@@ -185,19 +186,19 @@ def test_a_backfilled_breach_that_later_windows_did_not_clear_is_open(store: Sto
 def test_ack_mute_and_resolve_by_hand(store: Store) -> None:
     spec = make_spec()
     [dp] = w.record(store, spec, 0, w.fairness(dp=0.15))["opened"]
-    store.acknowledge_incidents([dp], actor="priya", note="looking at the pacing config")
+    apply_action(store, "acknowledge", [dp], actor="priya", note="looking at the pacing config")
     assert store.incident(dp)["status"] == "acknowledged" and store.incident(dp)["acknowledged_by"] == "priya"
     assert w.record(store, spec, 1, w.fairness(dp=0.16))["updated"] == [dp]
     assert store.incident(dp)["status"] == "acknowledged"  # still acknowledged after an update
 
     until = datetime.now(timezone.utc) + timedelta(days=3)
-    store.mute_incidents([dp], until=until, actor="priya")
+    apply_action(store, "mute", [dp], until=until, actor="priya")
     assert store.incident(dp)["status"] == "muted"
     quiet = len(sent(store))
     assert w.record(store, spec, 2, w.fairness(dp=0.17))["updated"] == [dp]
     assert len(sent(store)) == quiet  # muted: no news of the update
 
-    store.resolve_incidents([dp], actor="tom", note="pacing fixed")
+    apply_action(store, "resolve", [dp], actor="tom", note="pacing fixed")
     incident = store.incident(dp)
     assert (incident["status"], incident["resolved_by"]) == ("resolved", "tom")
     assert w.record(store, spec, 2, w.fairness(dp=0.17))["reopened"] == []  # re-running the last window: no
@@ -218,11 +219,9 @@ def test_ack_mute_and_resolve_by_hand(store: Store) -> None:
 def test_a_mute_expires(store: Store) -> None:
     spec = make_spec()
     [dp] = w.record(store, spec, 0, w.fairness(dp=0.15))["opened"]
+    now = datetime.now(timezone.utc)
+    apply_action(store, "mute", [dp], until=now + timedelta(seconds=1), actor="priya", now=now - timedelta(seconds=1))
     with store.session() as s:
-        from ethics_audit import incidents
-
-        now = datetime.now(timezone.utc)
-        incidents.mute(s, [dp], until=now + timedelta(seconds=1), actor="priya", now=now - timedelta(seconds=1))
         s.execute(sa.text("UPDATE incidents SET muted_until = :t"), {"t": now - timedelta(hours=1)})
     assert w.record(store, spec, 1, w.fairness(dp=0.15))["updated"] == [dp]
     assert store.incident(dp)["status"] == "open"
@@ -233,12 +232,12 @@ def test_people_get_clear_errors(store: Store) -> None:
     spec = make_spec()
     [dp] = w.record(store, spec, 0, w.fairness(dp=0.15))["opened"]
     with pytest.raises(IncidentError, match="incident 999 does not exist"):
-        store.acknowledge_incidents([999], actor="x")
+        apply_action(store, "acknowledge", [999], actor="x")
     with pytest.raises(IncidentError, match="in the past"):
-        store.mute_incidents([dp], until=datetime(2020, 1, 1, tzinfo=timezone.utc), actor="x")
-    store.resolve_incidents([dp], actor="x")
+        apply_action(store, "mute", [dp], until=datetime(2020, 1, 1, tzinfo=timezone.utc), actor="x")
+    apply_action(store, "resolve", [dp], actor="x")
     with pytest.raises(IncidentError, match="already resolved"):
-        store.resolve_incidents([dp], actor="x")
+        apply_action(store, "resolve", [dp], actor="x")
 
 
 # --------------------------------------------------------------------------- alerts: one problem, one message
@@ -324,7 +323,7 @@ def test_a_check_that_keeps_failing_is_announced_once(store: Store) -> None:
 
 
 def test_results_incidents_and_outbox_commit_together(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ethics_audit import alerts
+    from ethics_audit.recording import incidents as advancing
 
     spec = make_spec()
     w.record(store, spec, 0, w.fairness())
@@ -332,7 +331,7 @@ def test_results_incidents_and_outbox_commit_together(store: Store, monkeypatch:
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(alerts, "route", broken)
+    monkeypatch.setattr(advancing, "route", broken)
     with pytest.raises(RuntimeError):
         w.record(store, spec, 1, w.fairness(dp=0.3))
     with store.session() as s:

@@ -245,8 +245,10 @@ def finish(
         timings["remedies"] = round(sum(s.get("seconds", 0.0) for s in sections.values()), 4)
     artifacts = [a for output in outputs for a in output.artifacts]
     from ethics_audit.ledger.fingerprint import of_window
+    from ethics_audit.recording import record_window
 
-    summary["incidents"] = store.record_window(
+    summary["incidents"] = record_window(
+        store,
         run_id,
         spec,
         findings,

@@ -119,7 +119,7 @@ def test_a_labelled_window_backtests_the_estimate():
 
 
 def test_estimates_never_page():
-    from ethics_audit.alerts import estimates_only
+    from ethics_audit.lifecycle.alerts import estimates_only
 
     assert estimates_only({"incidents": [{"metric": "estimated_equalized_odds_difference"}]})
     assert not estimates_only({"incidents": [{"metric": "estimated_equalized_odds_difference"}, {"metric": "x"}]})

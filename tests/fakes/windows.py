@@ -1,5 +1,5 @@
 """Findings for incident tests, built the way the check families build them, and a way to record
-them as one audit window of a spec (``Store.begin_run`` + ``Store.record_window``)."""
+them as one audit window of a spec (``Store.begin_run`` + ``recording.record_window``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from ethics_audit.evaluate import judge_all
+from ethics_audit.recording import record_window
 from ethics_audit.results import MetricResult, Status, Threshold
 from helpers import WINDOW_START
 
@@ -85,8 +86,16 @@ def record(store: Any, spec: Any, week: int, results: list[MetricResult]) -> dic
     """Record ``results`` as window ``week`` (0 = WINDOW_START); returns the incident changes."""
     start = week_start(week)
     run_id = store.begin_run(spec, start, start + timedelta(weeks=1))
-    return store.record_window(
-        run_id, spec, judge_all(results), status="succeeded", rows=1000, reference_rows=None, timings={}, summary={}
+    return record_window(
+        store,
+        run_id,
+        spec,
+        judge_all(results),
+        status="succeeded",
+        rows=1000,
+        reference_rows=None,
+        timings={},
+        summary={},
     )
 
 

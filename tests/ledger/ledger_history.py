@@ -38,11 +38,13 @@ def record(store: Any, spec: Any, week: int, *, breach: bool = False) -> int:
     import pandas as pd
 
     from ethics_audit.ledger.fingerprint import of_window
+    from ethics_audit.recording import record_window
 
     start = START + timedelta(weeks=week)
     run_id = store.begin_run(spec, start, start + timedelta(weeks=1))
     frame = pd.DataFrame({"user_id": [f"u{i}" for i in range(5)], "score": [0.1 * i for i in range(5)]})
-    store.record_window(
+    record_window(
+        store,
         run_id,
         spec,
         findings(week, breach=breach),
@@ -59,6 +61,7 @@ def record(store: Any, spec: Any, week: int, *, breach: bool = False) -> int:
 
 def build(store: Any) -> dict[str, Any]:
     """Windows 0-3 (week 3 breaches), week 2 re-run, the open incident acknowledged, a DP spend."""
+    from ethics_audit.recording import apply_action
     from ethics_audit.store import BudgetSpend
     from helpers import make_spec
 
@@ -66,7 +69,7 @@ def build(store: Any) -> dict[str, Any]:
     runs = [record(store, spec, w, breach=w == 3) for w in range(4)]
     rerun = record(store, spec, 2)
     incidents = store.incidents(statuses=["open"])
-    store.acknowledge_incidents([incidents[0]["id"]], actor="ethics-officer", note="looking")
+    apply_action(store, "acknowledge", [incidents[0]["id"]], actor="ethics-officer", note="looking")
     store.spend_privacy_budget(
         [BudgetSpend("test-model", 2026, 0.5, 2.0, "public report 2026Q3", {"quarter": "2026Q3"})]
     )

@@ -8,6 +8,7 @@ import pytest
 
 from ethics_audit.notify import deliver_pending
 from ethics_audit.notify.webhook import sign, verify_signature
+from ethics_audit.recording import apply_action
 from ethics_audit.store import Store
 from fakes import windows as w
 from fakes.channels import WEBHOOK_SECRET, spec_routing
@@ -26,7 +27,7 @@ def test_a_critical_alert_pages_once_and_resolves_with_its_dedup_key(store: Stor
     deliver_pending(store)
     [alert] = store.alerts()
     [incident_id] = alert["incidents"]
-    store.acknowledge_incidents([incident_id], actor="priya")
+    apply_action(store, "acknowledge", [incident_id], actor="priya")
     w.record(store, spec, 3, w.fairness())
     w.record(store, spec, 4, w.fairness())
     deliver_pending(store)

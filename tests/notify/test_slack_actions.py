@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from ethics_audit.notify import deliver_pending
-from ethics_audit.store import Store, actions
+from ethics_audit.store import Store
 from fakes import windows as w
 from fakes.channels import spec_routing
 from fakes.services import FakeSlack
@@ -128,7 +128,7 @@ def test_acknowledge_applies_once_replies_in_the_thread_and_a_replay_or_double_c
     time.sleep(0.5)  # give a wrongly sent second reply the time to arrive
     assert state(store, ids) == after
     assert len(slack.replies(root["ts"])) == 1
-    outcomes = [(c["actor"], c["outcome"]) for c in actions.claims(store, alert_id=alert["id"])]
+    outcomes = [(c["actor"], c["outcome"]) for c in store.action_claims(alert_id=alert["id"])]
     assert outcomes == [("Priya Raman", "applied"), ("Priya Raman", "state"), ("Priya Raman", "refused")]
     assert slack.contract_violations == []
 
@@ -193,7 +193,7 @@ def test_refused_requests_change_nothing(
     assert error in response.json()["error"]
     time.sleep(0.3)
     assert state(store, ids) == before
-    assert actions.claims(store) == []
+    assert store.action_claims() == []
     [root] = slack.top_level()
     replies = slack.replies(root["ts"])
     if status == 403:  # the one refusal a person caused: told in the thread, nothing else

@@ -7,7 +7,7 @@ null shares) for 12 weekly windows from Monday 2026-07-06, with the demo's probl
 a gender gap in weeks 4-5, drift and nulls in week 8, PII in week 9, post-withdrawal
 predictions in weeks 10 and 12 (the consent filter failed again, so that problem is still
 open at the end of the quarter). Incidents and alerts come from the real lifecycle
-(``Store.record_window``), each window recorded an hour after it ends; with ``handled=True``
+(``recording.record_window``), each window recorded an hour after it ends; with ``handled=True``
 the owners then acknowledge, resolve and file tickets as ``HANDLING`` and ``TICKETS`` say,
 through the store's own commands, at known times.
 """
@@ -23,6 +23,7 @@ from unittest import mock
 
 import numpy as np
 
+from ethics_audit.recording import apply_action, record_window
 from ethics_audit.results import MetricResult, Status, Threshold
 
 START = datetime(2026, 7, 6, tzinfo=timezone.utc)
@@ -337,7 +338,8 @@ def build_history(
         findings = judge_all(window + [r for o in outputs for r in o.results])
         with clock(recorded_at(week)):
             run_id = store.begin_run(spec, start, end, trigger="test")
-            store.record_window(
+            record_window(
+                store,
                 run_id,
                 spec,
                 findings,
@@ -398,9 +400,9 @@ def _act(store: Any, action: Action) -> None:
     assert ids, f"nothing to {action.kind} in {alert['key']}"
     with clock(recorded_at(action.week) + action.after):
         if action.kind == "acknowledge":
-            store.acknowledge_incidents(ids, actor="tom.okafor")
+            apply_action(store, "acknowledge", ids, actor="tom.okafor")
         else:
-            store.resolve_incidents(ids, actor="priya.raman", note="fixed the Android logging")
+            apply_action(store, "resolve", ids, actor="priya.raman", note="fixed the Android logging")
 
 
 def _file_tickets(store: Any, week: int) -> None:

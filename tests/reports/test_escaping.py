@@ -8,6 +8,7 @@ from pathlib import Path
 from history import SPEC
 
 from ethics_audit.evaluate import judge_all
+from ethics_audit.recording import record_window
 from ethics_audit.reports import build_quarterly_report, render_run_report
 from ethics_audit.results import MetricResult, Threshold
 
@@ -74,7 +75,8 @@ def _hostile_history(store) -> list[int]:
             MetricResult(f"fam{SCRIPT}", f"metric{IMG}", 1.0, {SCRIPT: IMG}, threshold=Threshold(warn=0.5)),
         ]
         run_id = store.begin_run(spec, start, start + timedelta(days=7))
-        store.record_window(
+        record_window(
+            store,
             run_id,
             spec,
             judge_all(results),

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ethics_audit.evaluate import judge_all
+from ethics_audit.recording import record_window
 from ethics_audit.reports import build_quarterly_report
 from ethics_audit.reports.quarterly import expected_windows
 from ethics_audit.results import MetricResult, Threshold
@@ -24,7 +25,7 @@ def _record(store, spec, start: datetime, end: datetime, rows: int, value: float
         ]
     )
     run = store.begin_run(spec, start, end, trigger="test")
-    store.record_window(run, spec, findings, status="succeeded", rows=rows, reference_rows=None, timings={},
+    record_window(store, run, spec, findings, status="succeeded", rows=rows, reference_rows=None, timings={},
                         summary={"checks": {"quality": {"status": "ran"}}})  # fmt: skip
 
 

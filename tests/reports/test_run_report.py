@@ -10,6 +10,7 @@ import pytest
 from history import build_history
 
 from ethics_audit.errors import AuditError
+from ethics_audit.recording import record_window
 from ethics_audit.reports import render_run_report
 from ethics_audit.reports.run_report import ARTIFACT_KIND
 
@@ -56,7 +57,8 @@ def test_links_to_evidently_and_gx_artifacts(store) -> None:
 
     built = build_history(store, weeks=1)
     run_id = store.begin_run(built.spec, built.window_starts[0], built.window_starts[0] + timedelta(days=7))
-    store.record_window(
+    record_window(
+        store,
         run_id,
         built.spec,
         judge_all([MetricResult("drift", "drift_share", 0.1, n=6)]),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from ethics_audit.recording import record_window
 from ethics_audit.store import Store
 from helpers import WINDOW_START, make_spec
 
@@ -26,6 +27,7 @@ import sys, time
 from datetime import datetime, timedelta
 from pathlib import Path
 from ethics_audit.evaluate import judge_all
+from ethics_audit.recording import record_window
 from ethics_audit.results import MetricResult, Threshold
 from ethics_audit.store import Store
 from helpers import make_spec
@@ -42,8 +44,8 @@ if begin_first != "yes":  # both open the store at once: on a new SQLite file, b
     store = Store(url)
     run = store.begin_run(spec, start, start + timedelta(days=7))
 result = MetricResult("quality", "mean_score", float(value), n=10, threshold=Threshold(warn=0.5, critical=0.8))
-changes = store.record_window(run, spec, judge_all([result]), status="succeeded", rows=10, reference_rows=None,
-                              timings={}, summary={})
+changes = record_window(store, run, spec, judge_all([result]), status="succeeded", rows=10, reference_rows=None,
+                        timings={}, summary={})
 print(run, changes)
 """
 
@@ -115,8 +117,8 @@ def test_two_windows_of_one_audit_at_once_each_queue_their_update(tmp_path: Path
     spec = make_spec({"id": "two-windows", "checks": {"quality": {}}})
     run = store.begin_run(spec, WINDOW_START, WINDOW_START + timedelta(days=7))
     breach = MetricResult("quality", "mean_score", 0.9, n=10, threshold=Threshold(warn=0.5, critical=0.8))
-    store.record_window(
-        run, spec, judge_all([breach]), status="succeeded", rows=10, reference_rows=None, timings={}, summary={}
+    record_window(
+        store, run, spec, judge_all([breach]), status="succeeded", rows=10, reference_rows=None, timings={}, summary={}
     )
     weeks = [(WINDOW_START + timedelta(days=7 * k)).isoformat() for k in (1, 2)]
     jobs = [("two-windows", weeks[0], 0.95), ("two-windows", weeks[1], 0.97)]

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from ethics_audit.data import PendingArtifact
 from ethics_audit.evaluate import judge_all
+from ethics_audit.recording import record_window
 from ethics_audit.results import MetricResult, Severity, Status, Threshold
 from ethics_audit.store import Store, safe_url
 from helpers import WINDOW_END, WINDOW_START, make_spec
@@ -37,8 +38,16 @@ def _findings(value: float) -> list:
 
 def _record(store: Store, spec, value: float, start=WINDOW_START, end=WINDOW_END) -> int:
     run_id = store.begin_run(spec, start, end)
-    store.record_window(
-        run_id, spec, _findings(value), status="succeeded", rows=1000, reference_rows=None, timings={}, summary={}
+    record_window(
+        store,
+        run_id,
+        spec,
+        _findings(value),
+        status="succeeded",
+        rows=1000,
+        reference_rows=None,
+        timings={},
+        summary={},
     )
     return run_id
 
@@ -108,8 +117,8 @@ def test_a_write_that_fails_midway_rolls_back_completely(store: Store) -> None:
     run_id = store.begin_run(spec, WINDOW_START, WINDOW_END)
     broken = _findings(0.05) + [object()]  # not a Finding: the insert blows up after the delete
     with pytest.raises(AttributeError):
-        store.record_window(
-            run_id, spec, broken, status="succeeded", rows=1, reference_rows=None, timings={}, summary={}
+        record_window(
+            store, run_id, spec, broken, status="succeeded", rows=1, reference_rows=None, timings={}, summary={}
         )
     current = store.current_findings(spec.id, WINDOW_START, WINDOW_END)
     assert len(current) == 3 and current[0].result.value == pytest.approx(0.25)
@@ -120,8 +129,8 @@ def test_row_counts_before_uses_current_runs_oldest_first(store: Store) -> None:
     for week, rows in enumerate([100, 200, 300]):
         start = WINDOW_START + timedelta(weeks=week)
         run_id = store.begin_run(spec, start, start + timedelta(weeks=1))
-        store.record_window(
-            run_id, spec, [], status="succeeded", rows=rows, reference_rows=None, timings={}, summary={}
+        record_window(
+            store, run_id, spec, [], status="succeeded", rows=rows, reference_rows=None, timings={}, summary={}
         )
     assert store.row_counts_before(spec.id, WINDOW_START + timedelta(weeks=3), 2) == [200, 300]
     assert store.row_counts_before(spec.id, WINDOW_START, 4) == []
@@ -131,8 +140,17 @@ def test_artifacts_are_written_and_recorded(store: Store) -> None:
     spec = make_spec()
     run_id = store.begin_run(spec, WINDOW_START, WINDOW_END)
     artifact = PendingArtifact("gx_validation_json", "../../escape.json", '{"success": true}')
-    store.record_window(
-        run_id, spec, [], status="succeeded", rows=1, reference_rows=None, timings={}, summary={}, artifacts=[artifact]
+    record_window(
+        store,
+        run_id,
+        spec,
+        [],
+        status="succeeded",
+        rows=1,
+        reference_rows=None,
+        timings={},
+        summary={},
+        artifacts=[artifact],
     )
     with store.session() as s:
         kind, uri, size = s.execute(sa.text("SELECT kind, uri, bytes FROM artifacts")).one()

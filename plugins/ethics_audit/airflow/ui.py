@@ -233,21 +233,22 @@ def create_app() -> FastAPI:
 
 def _apply(store: Store, action: str, incident_id: int, *, actor: str, note: str, until: str) -> str:
     """Apply one form's action; the message shown on the page afterwards."""
+    from ethics_audit.recording import apply_action
     from ethics_audit.windows import parse_instant
 
     try:
         if action == "acknowledge":
-            store.acknowledge_incidents([incident_id], actor=actor, note=note)
+            apply_action(store, "acknowledge", [incident_id], actor=actor, note=note)
             return f"#{incident_id} acknowledged by {actor}"
         if action == "resolve":
-            store.resolve_incidents([incident_id], actor=actor, note=note)
+            apply_action(store, "resolve", [incident_id], actor=actor, note=note)
             return f"#{incident_id} resolved by {actor}"
         try:
             when = parse_instant(until)
         except ValueError as exc:
             return f"error: mute until: {exc}"
         when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-        store.mute_incidents([incident_id], until=when, actor=actor, note=note)
+        apply_action(store, "mute", [incident_id], until=when, actor=actor, note=note)
         return f"#{incident_id} muted until {when:%Y-%m-%d %H:%M} UTC by {actor}"
     except AuditError as exc:
         return f"error: {exc}"

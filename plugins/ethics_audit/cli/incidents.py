@@ -24,6 +24,7 @@ from ethics_audit.cli.app import (
     print_json,
 )
 from ethics_audit.errors import AuditError
+from ethics_audit.recording import apply_action
 
 incidents_app = typer.Typer(
     help="Breaches, one per (audit, check, metric, slice): list, show, acknowledge, mute, resolve.",
@@ -199,13 +200,13 @@ def _after_action(result: dict[str, Any], verb: str, as_json: bool, deliver: boo
     print_delivery(delivery)
 
 
-def _transition(name: str, method: str, verb: str, doc: str) -> None:
-    """Register ``incidents NAME``: the store's ``method`` on the ids, then the outbox flush."""
+def _transition(name: str, action: str, verb: str, doc: str) -> None:
+    """Register ``incidents NAME``: ``recording.apply_action`` of ``action`` on the ids, then the outbox flush."""
 
     def command(
         ids: IdsArg, by: ByOpt = None, note: NoteOpt = "", no_deliver: NoDeliverOpt = False, as_json: JsonOpt = False
     ) -> None:
-        result = getattr(open_store(), method)(ids, actor=_actor(by), note=note)
+        result = apply_action(open_store(), action, ids, actor=_actor(by), note=note)
         _after_action(result, verb, as_json, not no_deliver)
 
     command.__doc__ = doc
@@ -215,7 +216,7 @@ def _transition(name: str, method: str, verb: str, doc: str) -> None:
 # ack, mute, resolve: in this order in `incidents --help`
 _transition(
     "ack",
-    "acknowledge_incidents",
+    "acknowledge",
     "acknowledged",
     "Acknowledge: someone is on it (updates still arrive; PagerDuty stops paging).",
 )
@@ -239,8 +240,8 @@ def incidents_mute(
         when = datetime.now(timezone.utc) + parse_duration(until)
     except ValueError:
         when = parse_when(until, "--until")
-    result = open_store().mute_incidents(ids, until=when, actor=_actor(by), note=note)
+    result = apply_action(open_store(), "mute", ids, until=when, actor=_actor(by), note=note)
     _after_action(result, f"muted until {when:%Y-%m-%d %H:%M} UTC:", as_json, not no_deliver)
 
 
-_transition("resolve", "resolve_incidents", "resolved", "Resolve by hand; a breach in a later window reopens it.")
+_transition("resolve", "resolve", "resolved", "Resolve by hand; a breach in a later window reopens it.")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ethics_audit.store.engine import StoreBase
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -260,3 +262,62 @@ def listing(
     if status is not None:
         query = query.where(Notification.status == status)
     return [_item(row, None) for row in session.execute(query).scalars()]
+
+
+class OutboxStore(StoreBase):
+    """The outbox, one transaction per call (for senders and the CLI)."""
+
+    def enqueue_notification(
+        self, audit_id: str, channel: str, idempotency_key: str, payload: dict[str, Any], *, kind: str = "message"
+    ) -> bool:
+        """Queue a notification that belongs to no incident (e.g. "the quarterly report is ready").
+
+        ``payload`` holds ``title`` and ``text`` (and optionally ``links``: [{"text", "url"}]);
+        never a secret. Queuing the same ``idempotency_key`` twice is a no-op; returns True if queued.
+        """
+        with self.session() as s:
+            return bool(
+                enqueue(
+                    s, audit_id=audit_id, channel=channel, idempotency_key=idempotency_key, payload=payload, kind=kind
+                )
+            )
+
+    def pending_notifications(self, *, audit_id: str | None = None) -> list[Any]:
+        with self.session() as s:
+            return pending(s, audit_id=audit_id)
+
+    def claim_notification(self, notification_id: int, *, now: datetime, lease: timedelta) -> Any:
+        with self.session() as s:
+            return claim(s, notification_id, now=now, lease=lease)
+
+    def notification_sent(
+        self, notification_id: int, *, now: datetime, ref: dict[str, Any], alert_refs: dict[str, Any] | None
+    ) -> None:
+        with self.session() as s:
+            mark_sent(s, notification_id, now=now, ref=ref, alert_refs=alert_refs)
+
+    def notification_failed(
+        self, notification_id: int, *, error: str, next_attempt_at: datetime, give_up: bool
+    ) -> None:
+        with self.session() as s:
+            mark_failed(s, notification_id, error=error, next_attempt_at=next_attempt_at, give_up=give_up)
+
+    def notification_unknown(
+        self, notification_id: int, *, error: str, now: datetime, until: datetime, give_up: bool
+    ) -> None:
+        with self.session() as s:
+            mark_unknown(s, notification_id, error=error, now=now, until=until, give_up=give_up)
+
+    def notification_deferred(self, notification_id: int, *, next_attempt_at: datetime, reason: str) -> None:
+        with self.session() as s:
+            defer(s, notification_id, next_attempt_at=next_attempt_at, reason=reason)
+
+    def retry_failed_notifications(
+        self, *, audit_id: str | None = None, ids: list[int] | None = None, now: datetime | None = None
+    ) -> int:
+        with self.session() as s:
+            return retry_failed(s, audit_id=audit_id, ids=ids, now=now)
+
+    def notifications(self, *, audit_id: str | None = None, status: str | None = None, limit: int = 100) -> list[Any]:
+        with self.session() as s:
+            return listing(s, audit_id=audit_id, status=status, limit=limit)

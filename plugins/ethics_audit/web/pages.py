@@ -48,7 +48,7 @@ def dag_id_for(audit_id: str) -> str:
 
 def _active_problems(store: Store, audit_id: str) -> list[dict[str, Any]]:
     """Open alerts with their active incidents; an active incident without an alert is a problem of its own."""
-    from ethics_audit.incidents import ACTIVE
+    from ethics_audit.lifecycle.episodes import ACTIVE
 
     incidents = store.incidents(audit_id=audit_id, statuses=list(ACTIVE))
     by_alert: dict[int | None, list[dict[str, Any]]] = {}

@@ -6,7 +6,7 @@ app's signing secret: ``X-Slack-Signature: v0=HMAC-SHA256(secret, "v0:<timestamp
 wrong (401), the timestamp is more than 5 minutes away (401), the payload is not a button press
 of ours (400), its alert does not exist (404), the Slack user may not act on that audit (403) or
 the very same press was handled before (409). Slack users are mapped to names and audits by
-``ETHICS_AUDIT_SLACK_USERS``. An accepted press is claimed in the store (``store.actions``)
+``ETHICS_AUDIT_SLACK_USERS``. An accepted press is claimed in the store (``Store.claim_action``)
 before it is applied through the same ``Store`` methods as ``ethics-audit incidents ack|mute``;
 a second press on incidents already in that state (a double click) is a no-op. The
 acknowledgement is then announced through the outbox, which replies in the alert's thread.
@@ -182,8 +182,8 @@ def handle(
     now: datetime | None = None,
 ) -> Outcome:
     """One request to the interactivity URL. ``headers`` keys are lower case."""
-    from ethics_audit.incidents import IncidentError
-    from ethics_audit.store import actions
+    from ethics_audit.lifecycle.episodes import IncidentError
+    from ethics_audit.recording import apply_action
 
     key = secret()
     if not key:
@@ -203,7 +203,7 @@ def handle(
     alert_id = slack_buttons.alert_of(str(action.get("value", "")))
     if alert_id is None:
         return refuse(400, "the button's value names no alert")
-    alert = actions.alert_with_incidents(store, alert_id)
+    alert = store.alert_with_incidents(alert_id)
     if alert is None:
         return refuse(404, f"alert {alert_id} does not exist")
     slack_user = payload.get("user") or {}
@@ -231,29 +231,29 @@ def handle(
         action.get("action_ts"),
         (payload.get("container") or {}).get("message_ts"),
     )
-    if not actions.claim(store, press, source="slack", action=action_id, alert_id=alert_id, actor=user.name):
+    if not store.claim_action(press, source="slack", action=action_id, alert_id=alert_id, actor=user.name):
         return refuse(409, "this button press was handled before")
     targets = _targets(action_id, alert["incidents"])
     state = [(i["id"], i["status"], i["acknowledged_by"], i["muted_until"]) for i in targets]
     # a double click: two presses that find the same incidents in the same state; one applies
     guard = _key("state", alert_id, action_id, state)
-    if not targets or not actions.claim(
-        store, guard, source="slack", action=action_id, alert_id=alert_id, actor=user.name, outcome="state"
+    if not targets or not store.claim_action(
+        guard, source="slack", action=action_id, alert_id=alert_id, actor=user.name, outcome="state"
     ):
-        actions.settle(store, press, "refused", "nothing left to change")
+        store.settle_action(press, "refused", "nothing left to change")
         return Outcome(200, {"ok": True, "applied": False, "reason": "nothing left to change"})
     ids = [i["id"] for i in targets]
     note = "from Slack"
     try:
         if action_id == slack_buttons.ACKNOWLEDGE:
-            store.acknowledge_incidents(ids, actor=user.name, note=note)
+            apply_action(store, "acknowledge", ids, actor=user.name, note=note)
         else:
             until = (now or datetime.now(timezone.utc)) + MUTE_FOR
-            store.mute_incidents(ids, until=until, actor=user.name, note=note)
+            apply_action(store, "mute", ids, until=until, actor=user.name, note=note)
     except IncidentError as exc:  # resolved in between
-        actions.settle(store, press, "refused", str(exc))
+        store.settle_action(press, "refused", str(exc))
         return refuse(409, str(exc))
-    actions.settle(store, press, "applied", ", ".join(f"#{i}" for i in ids))
+    store.settle_action(press, "applied", ", ".join(f"#{i}" for i in ids))
     log.info("slack: %s by %s on alert %s: incidents %s", action_id, user.name, alert_id, ids)
     return Outcome(
         200,

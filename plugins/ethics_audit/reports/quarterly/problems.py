@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from ethics_audit.incidents import SYSTEM_ACTOR
+from ethics_audit.lifecycle.episodes import SYSTEM_ACTOR
 from ethics_audit.reports import views
 from ethics_audit.reports.present import and_join, measure_text, metric_name, metric_rank, severity
 from ethics_audit.reports.quarterly.trends import DRIFT_HEADLINES, FAIRNESS_HEADLINES
