@@ -24,7 +24,6 @@ from ethics_audit.cli.app import (
     print_json,
 )
 from ethics_audit.errors import AuditError
-from ethics_audit.recording import apply_action
 
 incidents_app = typer.Typer(
     help="Breaches, one per (audit, check, metric, slice): list, show, acknowledge, mute, resolve.",
@@ -206,6 +205,8 @@ def _transition(name: str, action: str, verb: str, doc: str) -> None:
     def command(
         ids: IdsArg, by: ByOpt = None, note: NoteOpt = "", no_deliver: NoDeliverOpt = False, as_json: JsonOpt = False
     ) -> None:
+        from ethics_audit.recording import apply_action
+
         result = apply_action(open_store(), action, ids, actor=_actor(by), note=note)
         _after_action(result, verb, as_json, not no_deliver)
 
@@ -234,6 +235,7 @@ def incidents_mute(
     """Mute until a date: no updates are sent until then (a resolution still is)."""
     from datetime import timezone
 
+    from ethics_audit.recording import apply_action
     from ethics_audit.windows import parse_duration
 
     try:
