@@ -9,8 +9,11 @@ repository, composed of one part per table group, each in its own module:
   ``ethics_audit.recording``, which holds the one transaction that records a window);
 - ``history``: findings and history read back, the runs a report period covers;
 - ``incidents``: incidents and alerts as dicts; ``outbox``: the notification outbox;
-- ``budget``: the privacy budget; ``artifacts``: a run's files; ``actions``: people's claims;
-- ``ledger``: the hash-chained evidence ledger.
+- ``budget``: the privacy budget; ``artifacts``: a run's files; ``actions``: people's claims.
+
+Modules used inside another transaction, not parts of ``Store``: ``observations`` and ``alerts``
+(the rows the incident lifecycle reads and writes), ``locks``, ``models`` (the tables), and
+``ledger`` / ``ledger_read`` (the hash-chained evidence ledger).
 """
 
 from __future__ import annotations
