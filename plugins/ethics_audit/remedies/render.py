@@ -107,6 +107,7 @@ def esc(text: str) -> str:
 def slack_blocks(section: dict[str, Any], *, link: str | None = None, max_blocks: int = 20) -> list[dict[str, Any]]:
     """Block Kit for the section's thread reply: a header, the headline, drivers, fixes and tables
     (as preformatted text), each block within Slack's 3,000 characters, at most ``max_blocks``."""
+
     def section_block(body: str) -> dict[str, Any]:
         return {"type": "section", "text": {"type": "mrkdwn", "text": body}}
 
