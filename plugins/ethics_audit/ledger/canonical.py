@@ -140,7 +140,7 @@ def entry_hash(prev_hash: str, payload: str) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + payload.encode()).hexdigest()
 
 
-_string = json.encoder.encode_basestring_ascii  # the C encoder json.dumps itself uses
+_string = encode_string = json.encoder.encode_basestring_ascii  # the C encoder json.dumps itself uses
 
 
 def number_text(value: Any) -> str:

@@ -30,15 +30,20 @@ def verify_store(
     audit_id: str | None = None,
     external: list[tuple[str, Checkpoint]] | None = None,
     public_key: Ed25519PublicKey | None = None,
+    workers: int | None = None,
 ) -> Verification:
-    """Verify the store's ledger (the chain is always checked whole; ``audit_id`` narrows the rest)."""
+    """Verify the store's ledger (the chain is always checked whole; ``audit_id`` narrows the rest).
+
+    ``workers``: processes that recompute the results digests (None: one per core, at most 8,
+    or ``$ETHICS_AUDIT_VERIFY_WORKERS``; small stores are always scanned in this process).
+    """
     from ethics_audit.store import ledger_read as sql
 
     out = Verification()
     with store.session() as s:
         rows = sql.entry_rows(s)
         payloads = _chain(rows, out)
-        check_windows(s, rows, payloads, audit_id, out)
+        check_windows(s, rows, payloads, audit_id, out, workers=workers)
         check_events_and_spends(s, rows, payloads, audit_id, out)
         leaves = [bytes.fromhex(r.entry_hash) for r in rows]
         stored = [

@@ -17,8 +17,15 @@ from ethics_audit.ledger.problems import Verification, compare, show, window_lab
 
 
 def check_windows(
-    s: Any, rows: list[Any], payloads: dict[int, dict[str, Any]], audit_id: str | None, out: Verification
+    s: Any,
+    rows: list[Any],
+    payloads: dict[int, dict[str, Any]],
+    audit_id: str | None,
+    out: Verification,
+    *,
+    workers: int | None = None,
 ) -> None:
+    """``workers``: processes that scan the metric results (None: ``store.ledger_scan``'s default)."""
     from ethics_audit.store import ledger_read as sql
 
     mine = [
@@ -103,7 +110,7 @@ def check_windows(
             window_label(*key),
             f"the window ledger entry {seq} records is missing: it was deleted",
         )
-    _results(s, latest, payloads, mine, audit_id, out)
+    _results(s, latest, payloads, mine, audit_id, out, workers)
 
 
 def _results(
@@ -113,42 +120,32 @@ def _results(
     mine: list[tuple[int, dict[str, Any]]],
     audit_id: str | None,
     out: Verification,
+    workers: int | None,
 ) -> None:
     from ethics_audit.store import ledger_read as sql
+    from ethics_audit.store.ledger_scan import scan
 
     want = {payloads[seq]["run_id"]: seq for seq in latest.values()}
     store_rows: dict[int, list[tuple[int, str]]] = {}  # only of runs whose digest differs
     seen: set[int] = set()
-
-    def close(run_id: int, group: list[tuple[int, str]]) -> None:
-        seq = want.get(run_id)
-        if seq is None:
-            label = window_label(*_run_window(group))
+    expected = {run_id: payloads[seq]["results"]["sha256"] for run_id, seq in want.items()}
+    run_ids = list(want) if audit_id is not None else None
+    rows_hint = sum(payloads[seq]["results"].get("count") or 0 for seq in want.values())
+    for run in scan(s, run_ids, expected, rows_hint=rows_hint, workers=workers):
+        if run.run_id not in want:
+            first = json.loads(run.first or "{}")
             out.add(
                 "metric_results",
-                f"run {run_id}",
+                f"run {run.run_id}",
                 "",
-                label,
-                f"{len(group)} rows belong to no current ledger entry: they were added around the store",
+                window_label(first.get("audit_id"), first.get("window_start"), first.get("window_end")),
+                f"{run.count} rows belong to no current ledger entry: they were added around the store",
             )
-            return
-        seen.add(run_id)
-        document = canonical.results_document([text for _, text in group])
-        out.checked["results"] += len(group)
-        if canonical.sha256(document) != payloads[seq]["results"]["sha256"]:
-            store_rows[run_id] = group
-
-    run_ids = list(want) if audit_id is not None else None
-    group: list[tuple[int, str]] = []
-    current_run = None
-    for run_id, row_id, text in sql.iter_result_rows(s, run_ids):
-        if run_id != current_run:
-            if current_run is not None:
-                close(current_run, group)
-            current_run, group = run_id, []
-        group.append((row_id, text))
-    if current_run is not None:
-        close(current_run, group)
+            continue
+        seen.add(run.run_id)
+        out.checked["results"] += run.count
+        if not run.matches:
+            store_rows[run.run_id] = run.rows or []
     for run_id, seq in want.items():
         if run_id not in seen and payloads[seq]["results"]["count"]:
             store_rows[run_id] = []
@@ -183,11 +180,6 @@ def _results(
             )
             continue
         _diff(json.loads(evidence_doc[seq]), [(i, json.loads(t)) for i, t in group], label, out)
-
-
-def _run_window(group: list[tuple[int, str]]) -> tuple[Any, Any, Any]:
-    first = json.loads(group[0][1])
-    return first["audit_id"], first["window_start"], first["window_end"]
 
 
 def _key(row: dict[str, Any]) -> tuple[str, str, str]:

@@ -1,6 +1,6 @@
 """The ledger's SQL for reading: entries, checkpoints, and the stored rows a verifier checks.
 
-``iter_result_rows`` is the verifier's hot loop (millions of metric results serialised the
+``iter_result_groups`` is the verifier's hot loop (millions of metric results serialised the
 way ``ledger.canonical`` does); the rest are small lookups by primary key, in chunks so an
 ``IN`` list stays within every backend's limits. Appending is ``store.ledger``.
 """
@@ -21,23 +21,27 @@ if TYPE_CHECKING:
 
 def result_rows_of_run(s: Session | Connection, run_id: int) -> list[str]:
     """The canonical rows of one run's stored metric results."""
-    return [row for _, _, row in iter_result_rows(s, [run_id])]
+    return [text for _, _, texts in iter_result_groups(s, [run_id]) for text in texts]
 
 
-def iter_result_rows(s: Session | Connection, run_ids: list[int] | None = None) -> Iterator[tuple[int, int, str]]:
-    """``(run_id, row id, canonical row)`` of the stored metric results, grouped by run.
+def iter_result_groups(
+    s: Session | Connection, run_ids: list[int] | None = None
+) -> Iterator[tuple[int, list[int], list[str]]]:
+    """``(run_id, row ids, canonical rows)`` of the stored metric results, one run at a time in
+    run order (rows in id order).
 
-    Reads through the driver's own cursor (no ORM, JSON columns as text) and serialises each
-    distinct JSON text and timestamp once: verifying millions of rows is dominated by this loop.
+    Reads through the driver's own cursor (no ORM, JSON columns as text), serialises each
+    distinct JSON text, timestamp pair and audit id once, and assembles each row's text inline
+    (the bytes of ``canonical.row_text``): verifying millions of rows is dominated by this loop.
     """
     from datetime import timezone
 
+    if run_ids is not None and not run_ids:
+        return
     bind = s.connection() if hasattr(s, "connection") and not hasattr(s, "dialect") else s
     postgres = bind.dialect.name == "postgresql"
     as_text, mark = ("::text", "%s") if postgres else ("", "?")
     where = f" WHERE run_id IN ({','.join([mark] * len(run_ids))})" if run_ids else ""
-    if run_ids is not None and not run_ids:
-        return
     sql = (
         f"SELECT run_id, id, audit_id, window_start, window_end, check_name, metric, slice{as_text}, slice_key, "
         f"value, ci_low, ci_high, n, threshold{as_text}, severity, reason, details{as_text} "
@@ -46,50 +50,74 @@ def iter_result_rows(s: Session | Connection, run_ids: list[int] | None = None) 
     dbapi = bind.connection.driver_connection
     # PostgreSQL: a named (server-side) cursor streams instead of loading every row at once
     cursor = dbapi.cursor(name="ethics_audit_ledger_verify") if postgres else dbapi.cursor()
-    stamps: dict[Any, str] = {}
-    texts: dict[Any, str] = {None: "null"}
+    enc, num = canonical.encode_string, canonical.number_text
+    texts: dict[Any, str] = {}
+    empty: dict[Any, str] = {None: "{}"}  # slice and details default to {} (store.models)
+    heads: dict[Any, str] = {}
+    tails: dict[tuple[Any, Any], str] = {}
 
     def stamp(value: Any) -> str:
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
         if moment.tzinfo is None:  # SQLite keeps UTC without a zone (models.UTCDateTime)
             moment = moment.replace(tzinfo=timezone.utc)
-        out = stamps[value] = canonical.timestamp(moment) or ""
+        return canonical.timestamp(moment) or ""
+
+    def tail(start: Any, end: Any) -> str:
+        out = tails[(start, end)] = f',"window_end":{enc(stamp(end))},"window_start":{enc(stamp(start))}}}'
+        return out
+
+    def head(audit_id: Any) -> str:
+        out = heads[audit_id] = f'{{"audit_id":{enc(audit_id)},"check":'
         return out
 
     def json_text(raw: Any) -> str:
-        out = texts[raw] = canonical.json_text(json.loads(raw))
+        out = texts[raw] = "null" if raw is None else canonical.json_text(json.loads(raw))
         return out
 
-    row_text = canonical.row_text
-    empty = {None: "{}"}  # slice and details default to {} (store.models)
+    current: int | None = None
+    ids: list[int] = []
+    rows: list[str] = []
     try:
         cursor.execute(sql, tuple(run_ids or ()))
         while True:
             batch = cursor.fetchmany(10000)
             if not batch:
                 break
-            for r in batch:
-                yield (
-                    r[0],
-                    r[1],
-                    row_text(
-                        r[2],
-                        stamps.get(r[3]) or stamp(r[3]),
-                        stamps.get(r[4]) or stamp(r[4]),
-                        r[5],
-                        r[6],
-                        empty.get(r[7]) or texts.get(r[7]) or json_text(r[7]),
-                        r[8],
-                        r[9],
-                        r[10],
-                        r[11],
-                        r[12],
-                        texts.get(r[13]) or json_text(r[13]),
-                        r[14],
-                        r[15],
-                        empty.get(r[16]) or texts.get(r[16]) or json_text(r[16]),
-                    ),
+            for (
+                run_id,
+                row_id,
+                audit_id,
+                ws,
+                we,
+                check,
+                metric,
+                sl,
+                key,
+                value,
+                low,
+                high,
+                n,
+                th,
+                sev,
+                why,
+                det,
+            ) in batch:
+                if run_id != current:
+                    if current is not None:
+                        yield current, ids, rows
+                    current, ids, rows = run_id, [], []
+                ids.append(row_id)
+                rows.append(
+                    f"{heads.get(audit_id) or head(audit_id)}{enc(check)},"
+                    f'"ci_high":{"null" if high is None else num(high)},"ci_low":{"null" if low is None else num(low)},'
+                    f'"details":{empty.get(det) or texts.get(det) or json_text(det)},"metric":{enc(metric)},'
+                    f'"n":{"null" if n is None else int(n)},"reason":{enc(why or "")},"severity":{enc(sev)},'
+                    f'"slice":{empty.get(sl) or texts.get(sl) or json_text(sl)},"slice_key":{enc(key)},'
+                    f'"threshold":{texts.get(th) or json_text(th)},"value":{"null" if value is None else num(value)}'
+                    f"{tails.get((ws, we)) or tail(ws, we)}"
                 )
+        if current is not None:
+            yield current, ids, rows
     finally:
         cursor.close()
 
