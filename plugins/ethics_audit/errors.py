@@ -49,6 +49,12 @@ class StoreError(AuditError):
     """The results database cannot be opened or migrated."""
 
 
+class InternalError(AuditError):
+    """A bug, raised in place of the original error where a host logs what escapes (an Airflow
+    task's log): ``str(err)`` names the error's type and place; its own message, which may quote
+    a row value, is withheld (``ETHICS_AUDIT_DEBUG=1`` raises the original instead)."""
+
+
 class NotificationError(AuditError):
     """A notification that could not be delivered. ``retryable``: worth trying again soon (timeouts,
     5xx, 429); ``retry_after``: seconds the service asked us to wait; ``channel_down``: the whole

@@ -1,9 +1,10 @@
-"""Audit one window: load, run the check families, judge, record. Used by the CLI and the DAGs.
+"""Audit one window: load, run the check families, judge, record, render the run report, deliver.
 
-``audit_window`` does it all in one process. Its steps are public too (``begin``,
-``load``, ``run_family``, ``finish``) so an Airflow DAG can run them as separate tasks. A
-window's results are replaced in one transaction at the end; if anything fails before that,
-the attempt is recorded as failed and the previous results stay current.
+``audit_window`` does it all in one process. Its steps are public too (``begin``, ``load``,
+``run_family``, ``finish``, ``publish_report``) so an Airflow DAG can run them as separate
+tasks. A window's results are replaced in one transaction at the end; if anything fails before
+that, ``record_failure`` (the CLI's and the Airflow tasks' one failure path) records the attempt
+as failed without the text of a library error, and the previous results stay current.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ethics_audit.attempt import attempt_head
 from ethics_audit.checks.dispatch import run_check
 from ethics_audit.errors import AuditError
 from ethics_audit.evaluate import judge_all, worst
@@ -84,13 +86,7 @@ class RunOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id,
-            "audit_id": self.audit_id,
-            "window_start": self.window_start.isoformat(),
-            "window_end": self.window_end.isoformat(),
-            "status": self.status,
-            "rows": self.rows,
-            "reference_rows": self.reference_rows,
+            **attempt_head(self),
             "worst_severity": self.worst.value,
             "findings": [f.to_dict() for f in self.findings],
             "timings": self.timings,
@@ -170,19 +166,30 @@ def run_family(family: str, data: AuditData, *, skip_reason: str | None = None) 
 
 def internal_error(what: str, exc: BaseException) -> str:
     """Describe a bug without its message: library errors often quote data values (PII)."""
-    import os
     import traceback
+
+    from ethics_audit import settings
 
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
     log.error("internal error in %s: %s%s", what, type(exc).__name__, where)
-    if os.environ.get("ETHICS_AUDIT_DEBUG"):
+    if settings.debug():
         log.debug("traceback of the internal error in %s", what, exc_info=exc)
         return f"internal error in {what}: {type(exc).__name__}{where}: {exc}"
     return (
         f"internal error in {what}: {type(exc).__name__}{where} (message withheld because it may quote "
         "data; rerun with ETHICS_AUDIT_DEBUG=1 to see it)"
     )
+
+
+def record_failure(store: Store, run_id: int, exc: BaseException, *, timings: dict[str, float] | None = None) -> str:
+    """Mark the attempt failed (its window's earlier results stay current) and return the words
+    recorded. The one failure path of the CLI and the Airflow tasks: an ``AuditError`` keeps its
+    message (ours name files, fields and columns, never row values); anything else is named by
+    its type and place only, because a library's message may quote a row value (PII)."""
+    message = str(exc) if isinstance(exc, AuditError) else internal_error("the audit run", exc)
+    store.fail_run(run_id, message, timings=timings)
+    return message
 
 
 def summarize(outputs: list[FamilyOutput], findings: list[Finding]) -> dict[str, Any]:
@@ -325,14 +332,32 @@ def audit_window(
         t0 = time.perf_counter()
         outcome = finish(store, run_id, spec, data, outputs, timings=timings, replace_empty=replace_empty)
         outcome.timings["record"] = round(time.perf_counter() - t0, 4)
-    except AuditError as exc:
-        store.fail_run(run_id, str(exc), timings=timings)
-        raise
     except BaseException as exc:
-        store.fail_run(run_id, internal_error("the audit run", exc), timings=timings)
+        record_failure(store, run_id, exc, timings=timings)
         raise
+    publish_report(store, outcome.run_id, spec.id)
     outcome.delivery = deliver(store, spec.id)
     return outcome
+
+
+def publish_report(store: Store, run_id: int, audit_id: str) -> Path | None:
+    """Render the run's HTML report (recorded as its artifact) when a pending notification will
+    link it, so delivery only reads the link. After the commit, before delivery; a report that
+    fails to render never fails the run (the notifications then go out without the link)."""
+    from ethics_audit.notify import links_run_report
+
+    if not any(
+        links_run_report(item) and item.payload.get("run_id") == run_id
+        for item in store.pending_notifications(audit_id=audit_id)
+    ):
+        return None
+    from ethics_audit.reports import render_run_report
+
+    try:
+        return render_run_report(store, run_id)
+    except Exception as exc:  # noqa: BLE001 - the results are committed; the report is a courtesy here
+        log.warning("run report for run %s failed: %s", run_id, type(exc).__name__)
+        return None
 
 
 def deliver(store: Store, audit_id: str) -> dict[str, Any]:

@@ -345,3 +345,51 @@ def test_a_task_failing_after_extract_fails_its_attempt_without_leaking_values(
     [note] = outbox(results_conn)
     assert "jane.doe" not in json.dumps(note["payload"])
     assert note["payload"]["error"] == "ValueError (details in the task log in Airflow)"
+
+
+CANARY = "canary.person@example.org"
+
+
+def everything_in(url: str) -> str:
+    """Every row of every table of the results database, as text."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = sa.MetaData()
+            tables.reflect(conn)
+            return "\n".join(str(list(row)) for t in tables.sorted_tables for row in conn.execute(sa.select(t)))
+    finally:
+        engine.dispose()
+
+
+def test_a_source_error_quoting_a_value_reaches_neither_the_database_nor_the_logs(
+    airflow_db: Path,
+    demo_spec: Path,
+    results_conn: str,
+    fake_families: dict,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture,
+) -> None:
+    import logging
+
+    from ethics_audit import sources
+
+    def reading_fails(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError(f"could not convert {CANARY!r} to float")  # as pyarrow or pandas would say it
+
+    monkeypatch.delenv("ETHICS_AUDIT_DEBUG", raising=False)
+    monkeypatch.setattr(sources, "load_window", reading_fails)
+    caplog.set_level(logging.DEBUG)
+    dag_run = run_dag(week_window(2)[1])
+
+    assert states(dag_run)["extract"] == "failed"
+    [run] = runs_table(results_conn)
+    assert run["status"] == "failed"
+    assert run["error"].startswith("internal error in the audit run: ValueError at ")
+    assert "message withheld" in run["error"]
+    [note] = [n for n in outbox(results_conn) if n["payload"].get("task_id") == "extract"]
+    assert note["payload"]["error"] == run["error"]
+    assert CANARY not in everything_in(results_conn)
+    out, err = capfd.readouterr()
+    assert CANARY not in caplog.text + out + err

@@ -83,10 +83,13 @@ def week_start(week: int) -> Any:
 
 
 def record(store: Any, spec: Any, week: int, results: list[MetricResult]) -> dict[str, Any]:
-    """Record ``results`` as window ``week`` (0 = WINDOW_START); returns the incident changes."""
+    """Record ``results`` as window ``week`` (0 = WINDOW_START) and, as the runner does after the
+    commit, render the run report its notifications link; returns the incident changes."""
+    from ethics_audit.runner import publish_report
+
     start = week_start(week)
     run_id = store.begin_run(spec, start, start + timedelta(weeks=1))
-    return record_window(
+    changes = record_window(
         store,
         run_id,
         spec,
@@ -97,6 +100,8 @@ def record(store: Any, spec: Any, week: int, results: list[MetricResult]) -> dic
         timings={},
         summary={},
     )
+    publish_report(store, run_id, spec.id)
+    return changes
 
 
 def write_scores(folder: Any, scores: list[float], week: int = 0) -> None:

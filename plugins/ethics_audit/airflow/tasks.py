@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ethics_audit.errors import AuditError, SourceError
+from ethics_audit.errors import AuditError, InternalError, SourceError
 from ethics_audit.windows import as_utc
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def safe_error(exc: BaseException | str | None) -> str:
 
 def extract(spec: AuditSpec, window_start: datetime, window_end: datetime, *, trigger: str = "airflow") -> dict:
     """Begin an attempt, read the window and stage it. A read failure is recorded on the attempt."""
-    from ethics_audit import runner, staging
+    from ethics_audit import runner, settings, staging
 
     start, end = as_utc(window_start), as_utc(window_end)
     store = open_results_store()
@@ -68,12 +68,13 @@ def extract(spec: AuditSpec, window_start: datetime, window_end: datetime, *, tr
             folder = staging.window_folder(spec.id, start, end, run_id)
             staging.save_audit_data(data, folder, run_id=run_id)
             staged = time.perf_counter()
-        except AuditError as exc:
-            store.fail_run(run_id, str(exc))
-            raise
         except BaseException as exc:
-            store.fail_run(run_id, f"internal error: {type(exc).__name__}: {exc}")
-            raise
+            # the CLI's failure path: never the text of a library error, which may quote a row value
+            message = runner.record_failure(store, run_id, exc)
+            if isinstance(exc, AuditError) or not isinstance(exc, Exception) or settings.debug():
+                raise
+            # Airflow logs what a task raises, message and all: raise the withheld description
+            raise InternalError(message) from None
     finally:
         store.dispose()
     log.info("%s: staged %d rows of %s -> %s in %s", spec.id, data.rows, start, end, folder)
@@ -127,6 +128,8 @@ def record(spec: AuditSpec, staged: dict) -> dict:
     try:
         t0 = time.perf_counter()
         outcome = runner.finish(store, staged["run_id"], spec, data, outputs, timings=staged.get("timings"))
+        # rendered here, after the commit, so the deliver task only links it
+        runner.publish_report(store, outcome.run_id, spec.id)
     finally:
         store.dispose()
     counts = outcome.summary.get("counts", {})

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ethics_audit.notify.outbox import CHANNELS, deliver_pending
-from ethics_audit.notify.routing import CHAT_CHANNELS, channels_for
+from ethics_audit.notify.base import links_run_report
+from ethics_audit.notify.outbox import deliver_pending
+from ethics_audit.notify.routing import CHANNELS, CHAT_CHANNELS, channels_for
 
 if TYPE_CHECKING:
     from ethics_audit.spec import AuditSpec
     from ethics_audit.store import Store
 
-__all__ = ["CHANNELS", "announce", "channels_for", "deliver_pending"]
+__all__ = ["CHANNELS", "announce", "channels_for", "deliver_pending", "links_run_report"]
 
 
 def announce(

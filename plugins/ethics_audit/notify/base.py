@@ -76,48 +76,56 @@ class Sent:
     alert_refs: dict[str, Any] = field(default_factory=dict)
 
 
+# the artifact kind of a run's HTML report (``reports/run_report.py`` records it; notify only reads it)
+RUN_REPORT_ARTIFACT = "run_report"
+# channels that name the command that renders the run report instead of linking the HTML file
+NAMES_REPORT_COMMAND = ("console",)
+
+
+def links_run_report(item: OutboxItem) -> bool:
+    """Whether delivering this row links its run's HTML report, which must then exist: the runner
+    renders it after the commit, before delivery, for exactly these rows."""
+    return bool(item.payload.get("run_id")) and "alert" in item.payload and item.channel not in NAMES_REPORT_COMMAND
+
+
 class DeliveryContext:
-    """Per-pass helpers for channels: settings and links to run reports (rendered once per run)."""
+    """Per-pass helpers for channels: settings and links to run reports (looked up once per run)."""
 
     def __init__(self, store: Store | None, settings: DeliverySettings):
         self.store = store
         self.settings = settings
         self._reports: dict[int, str | None] = {}
-        self.report_note = ""
 
     def report_link(self, run_id: int | None) -> str | None:
         """A URL (``ETHICS_AUDIT_REPORT_BASE_URL`` + the path under ``ETHICS_AUDIT_HOME``) or the
-        local path of the run's HTML report; None, with ``report_note`` saying why, if there is none."""
+        local path of the run's HTML report, as recorded in the store; None if it was not rendered."""
         if run_id is None or self.store is None:
             return None
         if run_id not in self._reports:
-            self._reports[run_id] = self._render(run_id)
+            self._reports[run_id] = self._recorded(run_id)
         return self._reports[run_id]
 
-    def _render(self, run_id: int) -> str | None:
-        import logging
+    def _recorded(self, run_id: int) -> str | None:
+        from pathlib import Path
 
-        from ethics_audit.reports import render_run_report
+        from ethics_audit import settings
 
-        try:
-            path = render_run_report(self.store, run_id)
-        except Exception as exc:  # noqa: BLE001 - a report that fails to render must not stop the alert
-            logging.getLogger(__name__).warning("run report for run %s failed: %s", run_id, type(exc).__name__)
-            self.report_note = f"run report: could not be rendered ({type(exc).__name__})"
+        assert self.store is not None
+        found = [a["uri"] for a in self.store.artifacts(run_id) if a["kind"] == RUN_REPORT_ARTIFACT]
+        if not found:
             return None
-        base = os.environ.get("ETHICS_AUDIT_REPORT_BASE_URL")
+        path = Path(found[-1])
+        base = settings.report_base_url()
         if not base:
             return str(path)
-        from ethics_audit.sources import home
-
         try:
-            relative = path.resolve().relative_to(home()).as_posix()
+            relative = path.resolve().relative_to(settings.home()).as_posix()
         except ValueError:
             relative = path.name
         return f"{base.rstrip('/')}/{relative}"
 
     def links(self, item: OutboxItem, *, report: bool = True) -> dict[str, str]:
-        """Run report (rendered once per run, unless ``report`` is False) and ticket links, by name."""
+        """Run report (unless ``report`` is False) and ticket links, by name."""
         out: dict[str, str] = {}
         link = self.report_link(item.payload.get("run_id")) if report else None
         if link:
@@ -146,6 +154,14 @@ class Channel:
 
     def send(self, item: OutboxItem, ctx: DeliveryContext, *, retry: bool) -> Sent:
         raise NotImplementedError
+
+
+def marker(idempotency_key: str) -> str:
+    """The mark a notification carries (Slack's block_id, a ticket's hidden line), derived from
+    its outbox key, so a retry can find what a lost call made."""
+    import hashlib
+
+    return "ea-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
 
 
 def ticket_label(alert_key: str) -> str:
