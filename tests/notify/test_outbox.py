@@ -112,3 +112,16 @@ def test_plain_messages_go_to_chat_channels_once(store: Store, capsys: pytest.Ca
     assert deliver_pending(store)["sent"] == 1
     err = capsys.readouterr().err
     assert "The 2026Q3 ethics report is ready" in err and "report: https://audits.example.com/2026Q3.html" in err
+
+
+def test_the_channel_names_are_one_table_that_the_spec_agrees_with() -> None:
+    from ethics_audit import notify
+    from ethics_audit.notify import routing
+    from ethics_audit.spec import CHANNELS as SPEC_CHANNELS
+
+    assert tuple(routing.KINDS) == SPEC_CHANNELS
+    assert delivery.CHANNELS is routing.CHANNELS is notify.CHANNELS
+    assert set(delivery.PRIORITY) == set(routing.KINDS)
+    assert routing.CHAT_CHANNELS == ("console", "slack", "slack_webhook", "webhook")
+    for name, target in routing.CHANNELS.items():
+        assert target.startswith(f"ethics_audit.notify.{name}:")

@@ -12,25 +12,12 @@ is the API URL for GitHub Enterprise). ``GITHUB_API_URL`` overrides the API endp
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ethics_audit.errors import NotificationError
 from ethics_audit.notify import reconcile, render
-from ethics_audit.notify.base import (
-    Channel,
-    DeliveryContext,
-    DeliverySettings,
-    Http,
-    Sent,
-    connection,
-    require,
-    retry_after,
-    ticket_label,
-)
-from ethics_audit.notify.slack import marker
-
-if TYPE_CHECKING:
-    from ethics_audit.store.outbox import OutboxItem
+from ethics_audit.notify.base import DeliverySettings, Http, connection, require, retry_after
+from ethics_audit.notify.tickets import TicketChannel
 
 # GitHub refuses an issue or comment body over 65,536 characters; the marker needs the rest
 BODY_LIMIT = 65_000
@@ -54,8 +41,12 @@ def _rate_limited(response: Any, what: str) -> NotificationError | None:
     return NotificationError(f"github: rate limited on {what} (retry after {wait:.0f} s)", retry_after=wait)
 
 
-class GitHubChannel(Channel):
+class GitHubChannel(TicketChannel):
     name = "github"
+    noun = "issue"
+    id_key = "number"
+    body_limit = BODY_LIMIT
+    close_verb = "close"
 
     def __init__(self, *, settings: DeliverySettings):
         conn = None if os.environ.get("GITHUB_TOKEN") else connection("github_default")
@@ -81,61 +72,47 @@ class GitHubChannel(Channel):
     def secrets(self) -> list[str]:
         return [self.token]
 
-    def send(self, item: OutboxItem, ctx: DeliveryContext, *, retry: bool) -> Sent:
-        payload = item.payload
-        if render.is_message(payload):
-            raise NotificationError(
-                "github: plain messages are not issues; route them to a chat channel", retryable=False
-            )
+    def where(self, payload: dict[str, Any]) -> str:
         owners = payload.get("owners") or {}
         repo = require(
             owners.get("github_repo") or owners.get("ticket_project"), "github: the spec has no owners.github_repo"
         )
         if "/" not in repo:
             raise NotificationError(f"github: {repo!r} is not org/repo; set owners.github_repo", retryable=False)
-        label = ticket_label(payload["alert"]["key"])
-        mark = marker(item.idempotency_key)
-        kind = payload["kind"]
-        links = {name: url for name, url in ctx.links(item).items() if name != "github ticket"}
-        summary = render.summary_text(payload, links=links)
-        body = render.with_remedy(summary, payload, limit=BODY_LIMIT, link=links.get("run report"), style="markdown")
-        body = f"{body}\n\n<!-- ethics-audit:{mark} -->"
-        base = f"{self.api}/repos/{repo}/issues"
-        number = (item.alert_refs.get("github") or {}).get("number")
-        duplicates: list[int] = []
-        if number is None:
-            found = self._find_open(base, label)
-            if not found:
-                if kind == "resolved":
-                    return Sent(ref={"skipped": "no open issue to close"})
-                response = self.http.request(
-                    "POST",
-                    base,
-                    what="creating the issue",
-                    json={"title": render.title(payload)[:250], "body": body, "labels": ["ethics-audit", label]},
-                )
-                created = response.json()
-                ref = reconcile.recorded({"number": created["number"], "created": True}, [], self.name, item)
-                return Sent(ref=ref, alert_refs={"github": reconcile.tracked_ref(_ref(created), item, self.name)})
-            number = found[0]  # the oldest: the first create, whose answer was lost
-            duplicates = reconcile.close_github_duplicates(self, base, number, found[1:])
-            if kind == "opened":  # a lost response: the issue was created by the earlier call
-                ref = reconcile.recorded({"number": number, "found": True}, duplicates, self.name, item)
-                return Sent(ref=ref, alert_refs={"github": self._ref(repo, number, item)})
-        elif reconcile.unsettled(item, self.name):  # a lost create may have landed since
-            extra = [n for n in self._find_open(base, label) if n != number]
-            duplicates = reconcile.close_github_duplicates(self, base, number, extra)
-        self._comment(f"{base}/{number}/comments", body, mark, check_first=retry)
-        if kind in ("resolved", "reopened"):
-            state = {"state": "closed", "state_reason": "completed"} if kind == "resolved" else {"state": "open"}
-            self.http.request("PATCH", f"{base}/{number}", what=f"updating issue #{number}", json=state)
-        ref = reconcile.recorded({"number": number}, duplicates, self.name, item)
-        return Sent(ref=ref, alert_refs={"github": self._ref(repo, number, item)})
+        return repo
 
-    def _ref(self, repo: str, number: int, item: OutboxItem | None = None) -> dict[str, Any]:
+    def marked(self, body: str, mark: str) -> str:
+        return f"{body}\n\n<!-- ethics-audit:{mark} -->"
+
+    def _issues(self, repo: str) -> str:
+        return f"{self.api}/repos/{repo}/issues"
+
+    def ref(self, where: str, ticket: int) -> dict[str, Any]:
         web = "https://github.com" if self.api == "https://api.github.com" else self.api.removesuffix("/api/v3")
-        ref = {"number": number, "url": f"{web}/{repo}/issues/{number}"}
-        return reconcile.tracked_ref(ref, item, self.name) if item is not None else ref
+        return {"number": ticket, "url": f"{web}/{where}/issues/{ticket}"}
+
+    def find_open(self, where: str, label: str) -> list[int]:
+        return self._find_open(self._issues(where), label)
+
+    def create(self, where: str, label: str, payload: dict[str, Any], body: str) -> dict[str, Any]:
+        response = self.http.request(
+            "POST",
+            self._issues(where),
+            what="creating the issue",
+            json={"title": render.title(payload)[:250], "body": body, "labels": ["ethics-audit", label]},
+        )
+        created = response.json()
+        return {"number": created["number"], "url": created.get("html_url")}
+
+    def close_duplicates(self, where: str, keep: int, duplicates: list[int]) -> list[int]:
+        return reconcile.close_github_duplicates(self, self._issues(where), keep, duplicates)
+
+    def comment(self, where: str, ticket: int, body: str, mark: str, *, check_first: bool) -> None:
+        self._comment(f"{self._issues(where)}/{ticket}/comments", body, mark, check_first=check_first)
+
+    def set_done(self, where: str, ticket: int, *, done: bool) -> None:
+        state = {"state": "closed", "state_reason": "completed"} if done else {"state": "open"}
+        self.http.request("PATCH", f"{self._issues(where)}/{ticket}", what=f"updating issue #{ticket}", json=state)
 
     def _find_open(self, base: str, label: str) -> list[int]:
         """Open issues with the alert's label, oldest first."""
@@ -150,7 +127,3 @@ class GitHubChannel(Channel):
             if any(mark in (c.get("body") or "") for c in existing.json()):
                 return
         self.http.request("POST", url, what="commenting on the issue", json={"body": body})
-
-
-def _ref(issue: dict[str, Any]) -> dict[str, Any]:
-    return {"number": issue["number"], "url": issue.get("html_url")}

@@ -16,24 +16,12 @@ or the Airflow connection ``jira_default`` (host, login, password). ``JIRA_ISSUE
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ethics_audit.errors import NotificationError
 from ethics_audit.notify import reconcile, render
-from ethics_audit.notify.base import (
-    Channel,
-    DeliveryContext,
-    DeliverySettings,
-    Http,
-    Sent,
-    connection,
-    require,
-    ticket_label,
-)
-from ethics_audit.notify.slack import marker
-
-if TYPE_CHECKING:
-    from ethics_audit.store.outbox import OutboxItem
+from ethics_audit.notify.base import DeliverySettings, Http, connection, require
+from ethics_audit.notify.tickets import TicketChannel
 
 # Jira refuses a description or comment over 32,767 characters; the reference line needs the rest
 BODY_LIMIT = 32_000
@@ -44,8 +32,10 @@ def _jql_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class JiraChannel(Channel):
+class JiraChannel(TicketChannel):
     name = "jira"
+    style = "jira"
+    body_limit = BODY_LIMIT
 
     def __init__(self, *, settings: DeliverySettings):
         conn = None if os.environ.get("JIRA_API_TOKEN") else connection("jira_default")
@@ -74,51 +64,31 @@ class JiraChannel(Channel):
     def secrets(self) -> list[str]:
         return [self.token]
 
-    def send(self, item: OutboxItem, ctx: DeliveryContext, *, retry: bool) -> Sent:
-        payload = item.payload
-        if render.is_message(payload):
-            raise NotificationError(
-                "jira: plain messages are not tickets; route them to a chat channel", retryable=False
-            )
-        project = require(
+    def where(self, payload: dict[str, Any]) -> str:
+        return require(
             (payload.get("owners") or {}).get("ticket_project"), "jira: the spec has no owners.ticket_project"
         )
-        label = ticket_label(payload["alert"]["key"])
-        mark = marker(item.idempotency_key)
-        kind = payload["kind"]
-        links = _chat_links(ctx, item)
-        summary = render.summary_text(payload, links=links)
-        body = render.with_remedy(summary, payload, limit=BODY_LIMIT, link=links.get("run report"), style="jira")
-        body = f"{body}\n\n(ethics-audit ref {mark})"
-        issue = (item.alert_refs.get("jira") or {}).get("key")
-        duplicates: list[str] = []
-        if issue is None:
-            found = self._find_open(project, label)
-            if not found:
-                if kind == "resolved":
-                    return Sent(ref={"skipped": "no open ticket to resolve"})
-                created = self._create(project, label, payload, body)
-                ref = reconcile.recorded({"key": created, "created": True}, [], self.name, item)
-                return Sent(ref=ref, alert_refs={"jira": self._ref(created, item)})
-            issue = found[0]  # the oldest: the first create, whose answer was lost
-            duplicates = reconcile.close_jira_duplicates(self, issue, found[1:])
-            if kind == "opened":  # a lost response: the ticket was created by the earlier call
-                ref = reconcile.recorded({"key": issue, "found": True}, duplicates, self.name, item)
-                return Sent(ref=ref, alert_refs={"jira": self._ref(issue, item)})
-        elif reconcile.unsettled(item, self.name):  # a lost create may have landed since
-            extra = [key for key in self._find_open(project, label) if key != issue]
-            duplicates = reconcile.close_jira_duplicates(self, issue, extra)
-        self._comment(issue, body, mark, check_first=retry)
-        if kind == "resolved":
-            self._transition(issue, to_done=True)
-        elif kind == "reopened":
-            self._transition(issue, to_done=False)
-        ref = reconcile.recorded({"key": issue}, duplicates, self.name, item)
-        return Sent(ref=ref, alert_refs={"jira": self._ref(issue, item)})
 
-    def _ref(self, key: str, item: OutboxItem | None = None) -> dict[str, Any]:
-        ref = {"key": key, "url": f"{self.url}/browse/{key}"}
-        return reconcile.tracked_ref(ref, item, self.name) if item is not None else ref
+    def marked(self, body: str, mark: str) -> str:
+        return f"{body}\n\n(ethics-audit ref {mark})"
+
+    def ref(self, where: str, ticket: str) -> dict[str, Any]:
+        return {"key": ticket, "url": f"{self.url}/browse/{ticket}"}
+
+    def find_open(self, where: str, label: str) -> list[str]:
+        return self._find_open(where, label)
+
+    def create(self, where: str, label: str, payload: dict[str, Any], body: str) -> dict[str, Any]:
+        return self.ref(where, self._create(where, label, payload, body))
+
+    def close_duplicates(self, where: str, keep: str, duplicates: list[str]) -> list[str]:
+        return reconcile.close_jira_duplicates(self, keep, duplicates)
+
+    def comment(self, where: str, ticket: str, body: str, mark: str, *, check_first: bool) -> None:
+        self._comment(ticket, body, mark, check_first=check_first)
+
+    def set_done(self, where: str, ticket: str, *, done: bool) -> None:
+        self._transition(ticket, to_done=done)
 
     def _find_open(self, project: str, label: str) -> list[str]:
         """Open issues with the alert's label, oldest first."""
@@ -178,7 +148,3 @@ class JiraChannel(Channel):
             ]
         if wanted:  # already there, or a workflow without such a step: the comment says it all
             self.http.request("POST", url, what=f"moving {issue}", json={"transition": {"id": wanted[0]["id"]}})
-
-
-def _chat_links(ctx: DeliveryContext, item: OutboxItem) -> dict[str, str]:
-    return {name: url for name, url in ctx.links(item).items() if name != "jira ticket"}

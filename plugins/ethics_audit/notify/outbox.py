@@ -18,25 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import NotificationError, OutcomeUnknown
 from ethics_audit.notify import base, reconcile
+from ethics_audit.notify.routing import CHANNELS, PRIORITY
 
 if TYPE_CHECKING:
     from ethics_audit.store import Store
     from ethics_audit.store.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
-
-# name -> "module:Class"; imported only when a row for the channel is delivered
-CHANNELS: dict[str, str] = {
-    "console": "ethics_audit.notify.console:ConsoleChannel",
-    "slack": "ethics_audit.notify.slack:SlackChannel",
-    "slack_webhook": "ethics_audit.notify.slack_webhook:SlackWebhookChannel",
-    "jira": "ethics_audit.notify.jira:JiraChannel",
-    "github": "ethics_audit.notify.github:GitHubChannel",
-    "pagerduty": "ethics_audit.notify.pagerduty:PagerDutyChannel",
-    "webhook": "ethics_audit.notify.webhook:WebhookChannel",
-}
-# tickets first, so the chat messages of the same change can link to them
-PRIORITY = {"jira": 0, "github": 0, "pagerduty": 1, "slack": 2, "slack_webhook": 2, "webhook": 3, "console": 4}
 
 
 def make_channel(name: str, settings: base.DeliverySettings) -> base.Channel:

@@ -13,8 +13,8 @@ import os
 from typing import TYPE_CHECKING
 
 from ethics_audit.notify import render
-from ethics_audit.notify.base import Channel, DeliveryContext, DeliverySettings, Http, Sent, connection, require
-from ethics_audit.notify.slack import marker, message_blocks
+from ethics_audit.notify.base import Channel, DeliveryContext, DeliverySettings, Http, Sent, connection, marker, require
+from ethics_audit.notify.slack_blocks import message_blocks
 
 if TYPE_CHECKING:
     from ethics_audit.store.outbox import OutboxItem
