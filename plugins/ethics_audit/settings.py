@@ -37,11 +37,6 @@ def default_url() -> str:
     return f"sqlite:///{folder / 'results.db'}"
 
 
-def artifacts_root() -> Path:
-    """Where run artifacts (charts, run reports) are written: ``<home>/artifacts``."""
-    return home() / "artifacts"
-
-
 def extra_data_roots() -> list[Path]:
     """The folders in ``ETHICS_AUDIT_DATA_ROOTS`` (separated by ``os.pathsep``), unresolved."""
     return [Path(p) for p in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
