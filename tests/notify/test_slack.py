@@ -235,3 +235,24 @@ def test_the_run_report_is_rendered_once_and_linked(
     url = f"https://audits.example.com/files/artifacts/test-model/run-{run_id}/report.html"
     assert f"<{url}|run report>" in texts(slack.top_level()[0])
     assert f"run report: ethics-audit report --run {run_id}" in capsys.readouterr().err
+
+
+def test_delivery_only_reads_the_report_link_and_never_renders_a_report(
+    store: Store, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    from ethics_audit import runner
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("delivery rendered a run report")
+
+    module = types.ModuleType("ethics_audit.reports")
+    module.render_run_report = refuse
+    monkeypatch.setitem(sys.modules, "ethics_audit.reports", module)
+    monkeypatch.setattr(runner, "publish_report", lambda *args, **kwargs: None)  # the run rendered none
+    w.record(store, spec_routing(["slack"]), 0, w.fairness(dp=0.15))
+    assert deliver_pending(store)["sent"] == 1
+    body = texts(slack.top_level()[0])
+    assert "run report: not available" in body and "report.html" not in body
