@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ethics_audit.attempt import attempt_head
 from ethics_audit.errors import StoreError
 from ethics_audit.store.engine import StoreBase, safe_url
 
@@ -95,13 +96,7 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id,
-            "audit_id": self.audit_id,
-            "window_start": self.window_start.isoformat(),
-            "window_end": self.window_end.isoformat(),
-            "status": self.status,
-            "rows": self.rows,
-            "reference_rows": self.reference_rows,
+            **attempt_head(self),
             "started_at": self.started_at.isoformat(),
             "duration_s": self.duration_s,
             "spec_hash": self.spec_hash,
