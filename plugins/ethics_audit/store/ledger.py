@@ -96,13 +96,22 @@ def grant_app_role(conn: Connection, role: str) -> None:
 # ---------------------------------------------------------------- appending
 
 
-def _tail(s: Session) -> tuple[int, str] | None:
-    from sqlalchemy import select
+def _tail(s: Session, window: tuple[Any, Any, Any] | None = None) -> tuple[tuple[int, str] | None, int | None]:
+    """The last entry's (seq, hash) and, for ``window`` (audit id, start, end), its newest window
+    entry: one Core statement (it runs with every window recorded)."""
+    from sqlalchemy import func, null, select
 
-    from ethics_audit.store.models import LedgerEntry
+    from ethics_audit.store.models import LedgerEntry as E
 
-    row = s.execute(select(LedgerEntry.seq, LedgerEntry.entry_hash).order_by(LedgerEntry.seq.desc()).limit(1)).first()
-    return None if row is None else (row[0], row[1])
+    newest: Any = null()
+    if window is not None:
+        newest = (
+            select(func.max(E.seq))
+            .where(E.kind == "window", E.audit_id == window[0], E.window_start == window[1], E.window_end == window[2])
+            .scalar_subquery()
+        )
+    row = s.connection().execute(select(E.seq, E.entry_hash, newest).order_by(E.seq.desc()).limit(1)).first()
+    return (None, None) if row is None else ((row[0], row[1]), row[2])
 
 
 def append(
@@ -114,22 +123,30 @@ def append(
     window_end: datetime | None = None,
     run_id: int | None = None,
     evidence: bytes | None = None,
+    supersede: bool = False,
 ) -> tuple[int, str]:
-    """Append one entry in the caller's transaction; return its (seq, entry hash)."""
-    from sqlalchemy import text
+    """Append one entry in the caller's transaction; return its (seq, entry hash).
+
+    ``supersede``: the payload's ``supersedes`` becomes the newest entry of the same window
+    (read under the ledger's lock, with the tail).
+    """
+    from sqlalchemy import insert, text
 
     from ethics_audit.store.models import LedgerEntry
 
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text(f"SELECT pg_advisory_xact_lock({LEDGER_LOCK})"))
-    tail = _tail(s)
+    tail, newest = _tail(s, (audit_id, window_start, window_end) if supersede else None)
+    if supersede:
+        payload = {**payload, "supersedes": newest}
     if tail is None and not payload.get("adopted"):
         tail = _adopt_existing(s, exclude_run=run_id if payload["kind"] == "window" else None)
     seq, prev = (0, canonical.GENESIS) if tail is None else (tail[0] + 1, tail[1])
     text_payload = canonical.dumps({**payload, "seq": seq})
     digest = canonical.entry_hash(prev, text_payload)
-    s.add(
-        LedgerEntry(
+    # a Core insert: the entry is never read back through this session's ORM objects
+    s.connection().execute(
+        insert(LedgerEntry.__table__).values(
             seq=seq,
             kind=payload["kind"],
             audit_id=audit_id,
@@ -142,7 +159,6 @@ def append(
             evidence=evidence,
         )
     )
-    s.flush()
     return seq, digest
 
 
@@ -183,7 +199,9 @@ def _adopt_existing(s: Session, *, exclude_run: int | None) -> tuple[int, str] |
     return tail
 
 
-def _append_window(s: Session, run: Any, payload: dict[str, Any], results: str) -> tuple[int, str]:
+def _append_window(
+    s: Session, run: Any, payload: dict[str, Any], results: str, *, supersede: bool = False
+) -> tuple[int, str]:
     return append(
         s,
         payload,
@@ -192,6 +210,7 @@ def _append_window(s: Session, run: Any, payload: dict[str, Any], results: str) 
         window_end=run.window_end,
         run_id=run.id,
         evidence=entries.compress(results),
+        supersede=supersede,
     )
 
 
@@ -213,24 +232,11 @@ def append_window(
     recorded_at: datetime,
 ) -> int:
     """The window entry for a committed run; ``rows`` are the metric_results rows just inserted."""
-    from sqlalchemy import select
 
     from ethics_audit import __version__
-    from ethics_audit.store.models import LedgerEntry
 
     start, end = canonical.timestamp(run.window_start) or "", canonical.timestamp(run.window_end) or ""
     results = canonical.results_document(canonical.row_texts(rows, start, end))
-    previous = s.execute(
-        select(LedgerEntry.seq)
-        .where(
-            LedgerEntry.kind == "window",
-            LedgerEntry.audit_id == run.audit_id,
-            LedgerEntry.window_start == run.window_start,
-            LedgerEntry.window_end == run.window_end,
-        )
-        .order_by(LedgerEntry.seq.desc())
-        .limit(1)
-    ).scalar_one_or_none()
     payload = entries.window_payload(
         run,
         results,
@@ -238,11 +244,11 @@ def append_window(
         spec=spec,
         worst_severity=worst_severity,
         fingerprint=fingerprint,
-        supersedes=previous,
+        supersedes=None,  # append fills it in: the window's newest entry, read with the tail
         code_version=__version__,
         recorded_at=recorded_at,
     )
-    return _append_window(s, run, payload, results)[0]
+    return _append_window(s, run, payload, results, supersede=True)[0]
 
 
 def append_manual_events(s: Session, incident_ids: list[int], last_event_id: int) -> list[int]:
