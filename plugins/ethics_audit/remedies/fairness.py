@@ -114,8 +114,10 @@ def _strata(data: AuditData, factors: list[str]) -> tuple[np.ndarray | None, lis
     for factor in factors:
         own, uniques = pd.factorize(frame[factor], sort=True, use_na_sentinel=False)
         names = [str(u) for u in uniques]
-        # mixed radix, refactorized at each step so the code stays below rows x values
-        codes, combined = pd.factorize(codes * len(names) + own, sort=True)
+        if len(labels) == 1:  # the first factor: its codes are already dense and sorted
+            codes, combined = own, np.arange(len(names))
+        else:  # mixed radix, refactorized at each step so the code stays below rows x values
+            codes, combined = pd.factorize(codes * len(names) + own, sort=True)
         labels = [
             f"{labels[c // len(names)]}, {names[c % len(names)]}" if labels[c // len(names)] else names[c % len(names)]
             for c in combined

@@ -71,8 +71,9 @@ def stratified_sample(strata: np.ndarray, size: int, seed: int) -> np.ndarray:
     if n <= size:
         return np.arange(n)
     rng = np.random.default_rng(seed)
-    order = np.argsort(strata, kind="stable")
     counts = np.bincount(strata)
+    # the same stable order, but NumPy radix-sorts integers of 16 bits or less (strata are few)
+    order = np.argsort(strata.astype(np.uint16) if len(counts) <= 1 << 16 else strata, kind="stable")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     picked = []
     for stratum, count in enumerate(counts):
