@@ -131,45 +131,47 @@ def _results(
     expected = {run_id: payloads[seq]["results"]["sha256"] for run_id, seq in want.items()}
     run_ids = list(want) if audit_id is not None else None
     rows_hint = sum(payloads[seq]["results"].get("count") or 0 for seq in want.values())
-    for run in scan(s, run_ids, expected, rows_hint=rows_hint, workers=workers):
-        if run.run_id not in want:
-            first = json.loads(run.first or "{}")
-            out.add(
-                "metric_results",
-                f"run {run.run_id}",
-                "",
-                window_label(first.get("audit_id"), first.get("window_start"), first.get("window_end")),
-                f"{run.count} rows belong to no current ledger entry: they were added around the store",
-            )
-            continue
-        seen.add(run.run_id)
-        out.checked["results"] += run.count
-        if not run.matches:
-            store_rows[run.run_id] = run.rows or []
+    damaged: list[int] = []
+    with scan(s, run_ids, expected, rows_hint=rows_hint, workers=workers) as runs:
+        # while worker processes (if any) scan the results: the evidence of every window entry,
+        # superseded ones included, must still match its digest (problems named after the scan's)
+        for seq, blob in sql.evidence_of(s, [seq for seq, _ in mine]):
+            try:
+                document = entries.decompress(blob)
+            except Exception:  # noqa: BLE001 - zlib raises several kinds; any of them means damaged
+                document = None
+            if document is None or canonical.sha256(document) != payloads[seq]["results"]["sha256"]:
+                damaged.append(seq)
+        for run in runs:
+            if run.run_id not in want:
+                first = json.loads(run.first or "{}")
+                out.add(
+                    "metric_results",
+                    f"run {run.run_id}",
+                    "",
+                    window_label(first.get("audit_id"), first.get("window_start"), first.get("window_end")),
+                    f"{run.count} rows belong to no current ledger entry: they were added around the store",
+                )
+                continue
+            seen.add(run.run_id)
+            out.checked["results"] += run.count
+            if not run.matches:
+                store_rows[run.run_id] = run.rows or []
     for run_id, seq in want.items():
         if run_id not in seen and payloads[seq]["results"]["count"]:
             store_rows[run_id] = []
-    # the evidence of every window entry, superseded ones included, must still match its digest
-    evidence_doc: dict[int, str] = {}
-    diff_seqs = {want[r] for r in store_rows}
-    for seq, blob in sql.evidence_of(s, [seq for seq, _ in mine]):
+    for seq in damaged:
         p = payloads[seq]
-        label = window_label(p.get("audit_id"), p.get("window_start"), p.get("window_end"))
-        try:
-            document = entries.decompress(blob)
-        except Exception:  # noqa: BLE001 - zlib raises several kinds; any of them means damaged
-            document = None
-        if document is None or canonical.sha256(document) != p["results"]["sha256"]:
-            out.add(
-                "ledger_entries",
-                f"seq {seq}",
-                "evidence",
-                label,
-                "the kept results do not match the entry's digest: they were edited",
-            )
-            continue
-        if seq in diff_seqs:
-            evidence_doc[seq] = document
+        out.add(
+            "ledger_entries",
+            f"seq {seq}",
+            "evidence",
+            window_label(p.get("audit_id"), p.get("window_start"), p.get("window_end")),
+            "the kept results do not match the entry's digest: they were edited",
+        )
+    # the evidence to diff against, read again: only windows whose results differ need it
+    diff_seqs = sorted({want[r] for r in store_rows} - set(damaged))
+    evidence_doc = {seq: entries.decompress(blob) or "" for seq, blob in sql.evidence_of(s, diff_seqs)}
     for run_id, group in store_rows.items():
         seq = want[run_id]
         p = payloads[seq]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,7 @@ def workers_wanted() -> int:
     return min(os.cpu_count() or 1, 8)
 
 
+@contextmanager
 def scan(
     s: Session | Connection,
     run_ids: list[int] | None,
@@ -71,15 +73,17 @@ def scan(
     *,
     rows_hint: int,
     workers: int | None = None,
-) -> Iterator[RunDigest]:
-    """``RunDigest`` of every run in ``run_ids`` (None: every run that has results), in run order."""
+) -> Iterator[Iterator[RunDigest]]:
+    """The ``RunDigest`` of every run in ``run_ids`` (None: every run that has results), in run
+    order, as an iterator. With workers, every chunk is handed out on entry, so the caller can
+    do its own work on the session before it reads the digests."""
     bind = s.connection() if hasattr(s, "connection") and not hasattr(s, "dialect") else s
     workers = workers_wanted() if workers is None else workers
     url = bind.engine.url
     dialect = bind.dialect.name
     in_memory = dialect == "sqlite" and url.database in (None, "", ":memory:")
     if workers <= 1 or rows_hint < PARALLEL_ROWS or in_memory or dialect not in ("sqlite", "postgresql"):
-        yield from digest_runs(iter_result_groups(bind, run_ids), expected)
+        yield iter(digest_runs(iter_result_groups(bind, run_ids), expected))
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -89,14 +93,17 @@ def scan(
     ids = sorted(run_ids) if run_ids is not None else _run_ids_with_results(bind)
     chunks = [ids[i : i + CHUNK_RUNS] for i in range(0, len(ids), CHUNK_RUNS)]
     snapshot = bind.execute(text("SELECT pg_export_snapshot()")).scalar_one() if dialect == "postgresql" else None
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         min(workers, len(chunks)) or 1,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
         initargs=(url.render_as_string(hide_password=False), snapshot),
-    ) as pool:
-        for part in pool.map(_scan_chunk, chunks, [{r: expected[r] for r in c if r in expected} for c in chunks]):
-            yield from part
+    )
+    try:
+        futures = [pool.submit(_scan_chunk, c, {r: expected[r] for r in c if r in expected}) for c in chunks]
+        yield (run for future in futures for run in future.result())
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def _run_ids_with_results(bind: Connection) -> list[int]:
