@@ -50,8 +50,9 @@ def main() -> None:
     from ethics_audit.spec import parse_spec
     from ethics_audit.store import Store, ledger
 
-    stores = {} if args.no_ledger else {"ledger": Store(args.db_url or f"sqlite:///{tempfile.mkdtemp()}/bench.db")}
-    stores["no_ledger"] = Store(f"sqlite:///{tempfile.mkdtemp()}/bench.db")
+    folder = tempfile.TemporaryDirectory(prefix="ethics-audit-bench-")  # removed at the end
+    stores = {} if args.no_ledger else {"ledger": Store(args.db_url or f"sqlite:///{folder.name}/ledger.db")}
+    stores["no_ledger"] = Store(f"sqlite:///{folder.name}/no-ledger.db")
     spec = parse_spec(
         "id: bench\nmodel: {name: m, version: '1'}\nwindow: {size: 7d}\n"
         "source: {path: x.parquet}\ncolumns: {entity_id: u, timestamp: ts}\n"
@@ -144,6 +145,7 @@ def main() -> None:
             "notifications": len(store.notifications(limit=100000)),
         }
         store.dispose()
+    folder.cleanup()
     if "ledger" in stores:
         with_, without = seconds["ledger"]["record"], seconds["no_ledger"]["record"]
         append = statistics.median(seconds["ledger"]["append"])
