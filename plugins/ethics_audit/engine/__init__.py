@@ -1,0 +1,79 @@
+"""Where a window's rows live, and the one way the check families ask questions of them.
+
+A check family never walks rows in Python. It states the statistics it needs as Ibis
+expressions over a ``Rows`` handle (group-by counts, histograms on fixed edges, value and null
+counts, regex candidates, distinct counts) and turns the small results into ``MetricResult``s
+with pure functions. The same expressions run wherever the rows are: DuckDB embedded (the
+default, for parquet/CSV files and for frames already in memory), the source's own SQL database,
+or Spark. Only aggregates come back.
+
+Ibis, DuckDB and pandas are imported inside the functions: the DAG processor and ``--help``
+load this module without paying for them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pandas as pd
+
+# DuckDB spills to disk past this much memory; the spec or ETHICS_AUDIT_MEMORY_LIMIT overrides it
+DEFAULT_MEMORY_LIMIT = "1GB"
+# an aggregate that comes back bigger than this is a bug (it would be the rows themselves)
+MAX_RESULT_ROWS = 5_000_000
+
+
+def memory_limit(override: str | None = None) -> str:
+    return override or os.environ.get("ETHICS_AUDIT_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+
+
+def duckdb_backend(*, limit: str | None = None, threads: int | None = None) -> Any:
+    """A new embedded DuckDB (in memory, spilling to a temporary folder past ``limit``)."""
+    import ibis
+
+    config: dict[str, Any] = {"memory_limit": memory_limit(limit)}
+    if threads:
+        config["threads"] = threads
+    return ibis.duckdb.connect(**config)
+
+
+@dataclass
+class Rows:
+    """A table of rows on an engine: the window, its reference, or a ledger.
+
+    ``table`` is an Ibis table expression; ``backend`` the Ibis backend that runs it; ``engine``
+    its name (``duckdb``, ``postgres``, ``spark``). ``execute`` runs an expression and returns its
+    (small) result as pandas.
+    """
+
+    table: ir.Table
+    backend: Any
+    engine: str = "duckdb"
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.table.columns)
+
+    def __contains__(self, column: str) -> bool:
+        return column in self.table.columns
+
+    def execute(self, expr: Any) -> Any:
+        out = self.backend.execute(expr)
+        if hasattr(out, "__len__") and not isinstance(out, str) and len(out) > MAX_RESULT_ROWS:
+            raise RuntimeError(f"an aggregate returned {len(out):,} rows: a statistic must stay small")
+        return out
+
+    def count(self) -> int:
+        return int(self.backend.execute(self.table.count()))
+
+
+def from_frame(frame: pd.DataFrame, *, backend: Any | None = None) -> Rows:
+    """Rows of a pandas frame already in memory, queried by DuckDB without copying it to disk."""
+    import ibis
+
+    backend = backend or duckdb_backend()
+    return Rows(ibis.memtable(frame), backend, "duckdb")
