@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ethics_audit.engine import Rows
     from ethics_audit.spec import AuditSpec, Columns
 
 
@@ -48,6 +49,9 @@ class AuditData:
     ``artifacts``: files checks produced for the run (see ``PendingArtifact``).
     ``derived``: encodings a check built that the same family's remedy section reuses in the same
     process (e.g. the fairness check's group codes), so a million rows are not encoded twice.
+    ``tables``: the same tables where they live, on an engine (``ethics_audit.engine.Rows``), by
+    name: ``current``, ``reference``, ``consent``... A family reads them with
+    ``engine.rows_of(data, name)``, which wraps the in-memory frame when there is no engine table.
     """
 
     spec: AuditSpec
@@ -64,6 +68,7 @@ class AuditData:
     now: datetime | None = None
     artifacts: list[PendingArtifact] = field(default_factory=list)
     derived: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, Rows] = field(default_factory=dict)
 
     @property
     def columns(self) -> Columns:

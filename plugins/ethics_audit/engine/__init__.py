@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pandas as pd
 
+    from ethics_audit.data import AuditData
+
 # DuckDB spills to disk past this much memory; the spec or ETHICS_AUDIT_MEMORY_LIMIT overrides it
 DEFAULT_MEMORY_LIMIT = "1GB"
 # an aggregate that comes back bigger than this is a bug (it would be the rows themselves)
@@ -77,3 +79,19 @@ def from_frame(frame: pd.DataFrame, *, backend: Any | None = None) -> Rows:
 
     backend = backend or duckdb_backend()
     return Rows(ibis.memtable(frame), backend, "duckdb")
+
+
+def rows_of(data: AuditData, name: str = "current") -> Rows | None:
+    """The ``name`` table of a window on its engine (``current``, ``reference``, ``consent`` ...).
+
+    When the window was loaded into memory instead, its frame is wrapped (once per window, on
+    one DuckDB shared by the families) and kept in ``data.tables``. None when there is no such table.
+    """
+    if name in data.tables:
+        return data.tables[name]
+    frame = getattr(data, name, None)
+    if frame is None:
+        return None
+    shared = next(iter(data.tables.values())).backend if data.tables else None
+    data.tables[name] = from_frame(frame, backend=shared)
+    return data.tables[name]
