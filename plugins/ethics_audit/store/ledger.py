@@ -11,6 +11,7 @@ and the rows they describe back is ``store.ledger_read``.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.ledger import canonical, entries
@@ -96,21 +97,40 @@ def grant_app_role(conn: Connection, role: str) -> None:
 # ---------------------------------------------------------------- appending
 
 
-def _tail(s: Session, window: tuple[Any, Any, Any] | None = None) -> tuple[tuple[int, str] | None, int | None]:
-    """The last entry's (seq, hash) and, for ``window`` (audit id, start, end), its newest window
-    entry: one Core statement (it runs with every window recorded)."""
-    from sqlalchemy import func, null, select
+@cache
+def _statements() -> dict[str, Any]:
+    """The append's statements, built once: constructing SQLAlchemy statements costs more than
+    running these (they run with every window recorded)."""
+    from sqlalchemy import bindparam, func, insert, null, select
 
     from ethics_audit.store.models import LedgerEntry as E
 
-    newest: Any = null()
-    if window is not None:
-        newest = (
-            select(func.max(E.seq))
-            .where(E.kind == "window", E.audit_id == window[0], E.window_start == window[1], E.window_end == window[2])
-            .scalar_subquery()
+    newest = (
+        select(func.max(E.seq))
+        .where(
+            E.kind == "window",
+            E.audit_id == bindparam("audit_id"),
+            E.window_start == bindparam("window_start", type_=E.window_start.type),
+            E.window_end == bindparam("window_end", type_=E.window_end.type),
         )
-    row = s.connection().execute(select(E.seq, E.entry_hash, newest).order_by(E.seq.desc()).limit(1)).first()
+        .scalar_subquery()
+    )
+    last = select(E.seq, E.entry_hash)
+    return {
+        "tail": last.add_columns(null()).order_by(E.seq.desc()).limit(1),
+        "tail_and_newest": last.add_columns(newest).order_by(E.seq.desc()).limit(1),
+        "insert": insert(E.__table__),
+    }
+
+
+def _tail(s: Session, window: tuple[Any, Any, Any] | None = None) -> tuple[tuple[int, str] | None, int | None]:
+    """The last entry's (seq, hash) and, for ``window`` (audit id, start, end), its newest window
+    entry, in one statement."""
+    if window is None:
+        row = s.connection().execute(_statements()["tail"]).first()
+    else:
+        params = {"audit_id": window[0], "window_start": window[1], "window_end": window[2]}
+        row = s.connection().execute(_statements()["tail_and_newest"], params).first()
     return (None, None) if row is None else ((row[0], row[1]), row[2])
 
 
@@ -130,9 +150,7 @@ def append(
     ``supersede``: the payload's ``supersedes`` becomes the newest entry of the same window
     (read under the ledger's lock, with the tail).
     """
-    from sqlalchemy import insert, text
-
-    from ethics_audit.store.models import LedgerEntry
+    from sqlalchemy import text
 
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text(f"SELECT pg_advisory_xact_lock({LEDGER_LOCK})"))
@@ -146,18 +164,19 @@ def append(
     digest = canonical.entry_hash(prev, text_payload)
     # a Core insert: the entry is never read back through this session's ORM objects
     s.connection().execute(
-        insert(LedgerEntry.__table__).values(
-            seq=seq,
-            kind=payload["kind"],
-            audit_id=audit_id,
-            window_start=window_start,
-            window_end=window_end,
-            run_id=run_id,
-            payload=text_payload,
-            prev_hash=prev,
-            entry_hash=digest,
-            evidence=evidence,
-        )
+        _statements()["insert"],
+        {
+            "seq": seq,
+            "kind": payload["kind"],
+            "audit_id": audit_id,
+            "window_start": window_start,
+            "window_end": window_end,
+            "run_id": run_id,
+            "payload": text_payload,
+            "prev_hash": prev,
+            "entry_hash": digest,
+            "evidence": evidence,
+        },
     )
     return seq, digest
 
