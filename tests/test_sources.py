@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from ethics_audit.errors import DataError, SourceError
-from ethics_audit.sources import load_window, read_source
+from ethics_audit.sources import load_window, read_source, withhold_values
 from helpers import WINDOW_END, WINDOW_START, make_spec
 
 QUERY = "SELECT * FROM predictions WHERE ts >= :window_start AND ts < :window_end"
@@ -116,6 +116,42 @@ def test_sql_errors_are_reported_without_the_url(sql_source: str) -> None:
     with pytest.raises(SourceError, match="source: the query failed") as err:
         load_window(spec, WINDOW_START, WINDOW_END)
     assert "no_such_table" in str(err.value)
+
+
+def test_a_failed_query_never_quotes_a_rows_value(sql_source: str) -> None:
+    canary = "canary.person@example.org"
+    engine = sa.create_engine(sql_source)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE people (ts TIMESTAMP, email TEXT)"))
+        conn.execute(sa.text("INSERT INTO people VALUES (:ts, :email)"), {"ts": WINDOW_START, "email": canary})
+    engine.dispose()
+    # PostgreSQL names the value it could not cast; SQLite has its own message for a bad function
+    query = (
+        "SELECT CAST(email AS INTEGER) AS n FROM people WHERE ts >= :window_start AND ts < :window_end"
+        if sql_source.startswith("postgresql")
+        else "SELECT no_such_function(email) FROM people WHERE ts >= :window_start AND ts < :window_end"
+    )
+    spec = make_spec({"source": {"path": None, "query": query, "url": sql_source}})
+    with pytest.raises(SourceError, match="source: the query failed") as err:
+        load_window(spec, WINDOW_START, WINDOW_END)
+    assert canary not in str(err.value)
+    assert "canary" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            'invalid input syntax for type integer: "jane@example.com"',
+            'invalid input syntax for type integer: "<value withheld>"',
+        ),
+        ("syntax error at or near 'x''y' here", "syntax error at or near '<value withheld>' here"),
+        ('relation "no_such_table" does not exist', 'relation "no_such_table" does not exist'),
+        ("no such table: predictions", "no such table: predictions"),
+    ],
+)
+def test_withheld_values_keep_the_names(message: str, expected: str) -> None:
+    assert withhold_values(message) == expected
 
 
 def test_unknown_connection_id_says_how_to_define_it(monkeypatch) -> None:

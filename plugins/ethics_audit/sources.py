@@ -215,6 +215,18 @@ def _sql_url(source: SourceSpec, spec: AuditSpec, field: str) -> str:
     return sqlalchemy_url(source.connection_id or "", where=_where(spec, field + ".connection_id"))
 
 
+# A database's own error can quote a row's value (PostgreSQL: ``invalid input syntax for type
+# integer: "jane@example.com"``), and the error is stored with the run: literals in single quotes
+# and a value quoted at the end after a colon are withheld. Names (``relation "predictions"``) stay.
+_QUOTED_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_TRAILING_VALUE = re.compile(r':\s*"[^"]*"\s*$')
+
+
+def withhold_values(message: str) -> str:
+    message = _QUOTED_LITERAL.sub("'<value withheld>'", message)
+    return _TRAILING_VALUE.sub(': "<value withheld>"', message)
+
+
 def _read_sql(source: SourceSpec, spec: AuditSpec, field: str, params: dict[str, Any]) -> pd.DataFrame:
     import pandas as pd
     import sqlalchemy as sa
@@ -233,7 +245,7 @@ def _read_sql(source: SourceSpec, spec: AuditSpec, field: str, params: dict[str,
         with engine.connect() as conn:
             return pd.read_sql(query, conn, params=wanted)
     except sa.exc.SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        detail = withhold_values(str(getattr(exc, "orig", None) or exc).splitlines()[0])
         raise SourceError(f"{where}: the query failed: {detail}") from None
     finally:
         engine.dispose()

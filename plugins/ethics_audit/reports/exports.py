@@ -247,7 +247,7 @@ def export(
             f"no selection or scoring counts are stored for {label}: enable checks.transparency (it records them "
             "per category) and re-run the quarter's windows"
         )
-    from ethics_audit.sources import home
+    from ethics_audit.settings import home
 
     folder = Path(out_dir) if out_dir else home() / "exports" / label.replace(" ", "")
     folder.mkdir(parents=True, exist_ok=True)

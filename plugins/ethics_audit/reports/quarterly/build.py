@@ -188,7 +188,7 @@ def _summary(
 
 
 def _default_dir(quarter: str) -> Path:
-    from ethics_audit.sources import home
+    from ethics_audit.settings import home
 
     return home() / "reports" / quarter.replace(" ", "")
 
