@@ -189,7 +189,7 @@ def main() -> None:
 
     from ethics_audit.ledger.verify import verify_store
     from ethics_audit.store import Store
-    from ethics_audit.store.ledger_scan import workers_wanted
+    from ethics_audit.store.ledger_scan import PARALLEL_ROWS, workers_wanted
 
     url, populate_s = fixture(args)
     store = Store(url)
@@ -212,7 +212,8 @@ def main() -> None:
                 "verify_s": round(verify_s, 2),
                 # CPU seconds of this process (worker processes not included)
                 "verify_cpu_s": round(verify_cpu_s, 2),
-                "workers": args.workers or workers_wanted(),
+                # processes that scanned the results (small stores are scanned in this one)
+                "workers": (args.workers or workers_wanted()) if n >= PARALLEL_ROWS else 1,
                 "us_per_result": round(1e6 * verify_s / max(n, 1), 2),
                 "load_average": round(os.getloadavg()[0], 1),
             },
