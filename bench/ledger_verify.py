@@ -172,6 +172,7 @@ def fixture(args: argparse.Namespace) -> tuple[str, float | None]:
     store.dispose()
     if path is not None:
         os.replace(building, path)  # only a complete fixture gets the name a later run reuses
+        building.with_name(building.name + ".migrate-lock").unlink(missing_ok=True)  # the store's file lock
     return url, time.perf_counter() - t0
 
 
