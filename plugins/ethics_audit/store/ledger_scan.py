@@ -6,7 +6,8 @@ split into chunks of consecutive run ids and scanned by worker processes (``spaw
 interpreter, its own engine, nothing inherited from the caller's connections); the chunks come
 back in run order, so what a verification reports does not depend on how it was split. On
 PostgreSQL the workers read the caller's snapshot (``pg_export_snapshot``), so they see exactly
-what the caller's transaction sees; an in-memory SQLite database is always scanned in-process.
+what the caller's transaction sees; an in-memory SQLite database, and any store from a daemonic
+process, is scanned in-process.
 """
 
 from __future__ import annotations
@@ -81,11 +82,14 @@ def scan(
     workers = workers_wanted() if workers is None else workers
     url = bind.engine.url
     dialect = bind.dialect.name
+    import multiprocessing
+
     in_memory = dialect == "sqlite" and url.database in (None, "", ":memory:")
-    if workers <= 1 or rows_hint < PARALLEL_ROWS or in_memory or dialect not in ("sqlite", "postgresql"):
+    # a daemonic process (a Celery or multiprocessing pool worker) may not start processes
+    daemon = multiprocessing.current_process().daemon
+    if workers <= 1 or rows_hint < PARALLEL_ROWS or in_memory or daemon or dialect not in ("sqlite", "postgresql"):
         yield iter(digest_runs(iter_result_groups(bind, run_ids), expected))
         return
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from sqlalchemy import text
