@@ -97,9 +97,14 @@ METHODS: dict[str, str] = {
 }
 
 
-def _parts() -> list[tuple[str, Part]]:
-    from ethics_audit.checks.privacy import consent, membership, pii, reidentification
+def _parts(data: AuditData | None = None) -> list[tuple[str, Part]]:
+    """The parts, in memory when the window's frame is loaded, else on its engine (``aggregates``)."""
+    from ethics_audit.checks.privacy.aggregates import on_engine
 
+    if data is not None and on_engine(data):
+        from ethics_audit.checks.privacy.aggregates import consent, membership, pii, reidentification
+    else:
+        from ethics_audit.checks.privacy import consent, membership, pii, reidentification  # type: ignore[no-redef]
     return [
         ("pii", pii.run),
         ("reidentification", reidentification.run),
@@ -110,4 +115,4 @@ def _parts() -> list[tuple[str, Part]]:
 
 
 def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
-    return run_parts("privacy", _parts(), config, data)
+    return run_parts("privacy", _parts(data), config, data)

@@ -12,6 +12,7 @@ raw value. Column names that suggest direct identifiers are a separate, lower-se
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -179,40 +180,37 @@ def scan_dates(values: pa.Array, *, examples: int = 3) -> Found | None:
 # --------------------------------------------------------------------------- the part
 
 
-def _scanned_columns(spec: PiiSpec, data: AuditData) -> list[str]:
-    frame = data.current
-    columns = list(frame.columns)
+def scanned_columns(spec: PiiSpec, data: AuditData, columns: list[str], is_string: Callable[[str], bool]) -> list[str]:
+    """The columns read for PII: the spec's list (or every string column) plus ``columns.text``."""
     where = "checks.privacy.pii.columns"
     for name in spec.columns or []:
-        if name not in frame.columns:
+        if name not in columns:
             raise DataError(
                 f"{where}: {name!r} is not a column of the window (columns: {columns_withheld(columns)}); fix {where}"
             )
     for name in data.columns.text:
-        if name not in frame.columns:
+        if name not in columns:
             raise DataError(
                 f"columns.text: {name!r} is not a column of the window (columns: {columns_withheld(columns)}); "
                 "fix columns.text"
             )
-    chosen = list(spec.columns) if spec.columns is not None else [c for c in columns if is_string_column(frame[c])]
+    chosen = list(spec.columns) if spec.columns is not None else [c for c in columns if is_string(c)]
     chosen += [c for c in data.columns.text if c not in chosen]
     excluded = set(spec.exclude_columns)
     return [c for c in chosen if c not in excluded]
 
 
-def _dob_columns(spec: PiiSpec, data: AuditData, scanned: list[str]) -> list[str]:
-    import pandas as pd
-
-    frame = data.current
+def dob_columns(
+    spec: PiiSpec, columns: list[str], scanned: list[str], is_timestamp: Callable[[str], bool]
+) -> list[str]:
+    """Columns named like a date of birth that are scanned or hold timestamps."""
     excluded = set(spec.exclude_columns)
-    out = []
     names = identifier_names(spec.identifier_names)
-    for name in frame.columns:
-        if name in excluded or identifier_kind(name, names) != "dob":
-            continue
-        if name in scanned or pd.api.types.is_datetime64_any_dtype(frame[name]):
-            out.append(name)
-    return out
+    return [
+        c
+        for c in columns
+        if c not in excluded and identifier_kind(c, names) == "dob" and (c in scanned or is_timestamp(c))
+    ]
 
 
 def _entities_for(column: str, enabled: list[str]) -> list[Entity]:
@@ -220,7 +218,7 @@ def _entities_for(column: str, enabled: list[str]) -> list[Entity]:
     return [ENTITIES[e] for e in enabled if not (version and e in ("ipv4", "ipv6"))]
 
 
-def _column_results(
+def column_results(
     config: PrivacyConfig, column: str, rows: int, found: dict[str, Found], counts: dict[str, int], union_rows: int
 ) -> list[MetricResult]:
     spec = config.pii
@@ -295,11 +293,11 @@ def scan_column(
     return found, counts, union_rows
 
 
-def identifier_names_result(config: PrivacyConfig, data: AuditData) -> MetricResult:
+def identifier_names_result(config: PrivacyConfig, data: AuditData, columns: list[str]) -> MetricResult:
     """Columns whose names suggest direct identifiers (columns mapped to a role are expected)."""
     roles = {getattr(data.columns, r) for r in data.columns.ROLES} - {None}
     excluded = set(config.pii.exclude_columns)
-    checked = [c for c in data.current.columns if c not in roles and c not in excluded]
+    checked = [c for c in columns if c not in roles and c not in excluded]
     names = identifier_names(config.pii.identifier_names)
     flagged = {str(c): kind for c in checked if (kind := identifier_kind(c, names))}
     return MetricResult(
@@ -312,62 +310,66 @@ def identifier_names_result(config: PrivacyConfig, data: AuditData) -> MetricRes
     )
 
 
-def name_columns(spec: PiiSpec, data: AuditData) -> list[str]:
+def name_columns(spec: PiiSpec, data: AuditData, columns: list[str]) -> list[str]:
     """Columns read for personal names: those the spec marks, and those named like a name."""
-    frame = data.current
     for name in spec.name_columns:
-        if name not in frame.columns:
+        if name not in columns:
             raise DataError(
                 f"checks.privacy.pii.name_columns: {name!r} is not a column of the window "
-                f"(columns: {columns_withheld(frame.columns)}); fix checks.privacy.pii.name_columns"
+                f"(columns: {columns_withheld(columns)}); fix checks.privacy.pii.name_columns"
             )
     roles = {getattr(data.columns, r) for r in data.columns.ROLES} - {None}
     names = identifier_names(spec.identifier_names)
     excluded = set(spec.exclude_columns)
-    named = [c for c in frame.columns if c not in roles and identifier_kind(c, names) == "name"]
+    named = [c for c in columns if c not in roles and identifier_kind(c, names) == "name"]
     return [c for c in dict.fromkeys([*spec.name_columns, *named]) if c not in excluded]
 
 
-def name_results(spec: PiiSpec, data: AuditData) -> list[MetricResult]:
-    """Share of rows holding a name-shaped value in each name column, with masked examples."""
-    out = []
-    for column in name_columns(spec, data):
-        rows, examples = scan_names(data.current[column], examples=spec.examples)
-        marked = "checks.privacy.pii.name_columns" if column in spec.name_columns else "its name"
-        details: dict[str, Any] = {"rows": rows, "why_read": marked}
-        if examples:
-            details["examples"] = examples
-        out.append(
-            MetricResult(
-                CHECK,
-                "name_share",
-                rows / data.rows if data.rows else None,
-                slice={"column": str(column)},
-                n=data.rows,
-                threshold=spec.thresholds.get("name_share"),
-                details=details,
-            )
-        )
-    return out
+def name_result(spec: PiiSpec, column: str, window_rows: int, rows: int, examples: list[str]) -> MetricResult:
+    """Share of rows holding a name-shaped value in one name column, with masked examples."""
+    marked = "checks.privacy.pii.name_columns" if column in spec.name_columns else "its name"
+    details: dict[str, Any] = {"rows": rows, "why_read": marked}
+    if examples:
+        details["examples"] = examples
+    return MetricResult(
+        CHECK,
+        "name_share",
+        rows / window_rows if window_rows else None,
+        slice={"column": str(column)},
+        n=window_rows,
+        threshold=spec.thresholds.get("name_share"),
+        details=details,
+    )
 
 
 def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
+    import pandas as pd
+
     spec = config.pii
     if not spec.enabled:
         return []
-    scanned = _scanned_columns(spec, data)
-    dob_columns = _dob_columns(spec, data, scanned) if "dob" in spec.entities else []
-    results = [identifier_names_result(config, data)]
+    frame = data.current
+    columns = list(frame.columns)
+    scanned = scanned_columns(spec, data, columns, lambda c: is_string_column(frame[c]))
+    dated = (
+        dob_columns(spec, columns, scanned, lambda c: pd.api.types.is_datetime64_any_dtype(frame[c]))
+        if "dob" in spec.entities
+        else []
+    )
+    results = [identifier_names_result(config, data, columns)]
     rows = data.rows
-    for column in list(dict.fromkeys(scanned + dob_columns)):
-        series = data.current[column]
+    for column in list(dict.fromkeys(scanned + dated)):
+        series = frame[column]
         if column in scanned and not is_string_column(series):
             series = series.where(series.isna(), series.astype(str))
         found, counts, union_rows = scan_column(
             series,
             _entities_for(str(column), list(spec.entities)),
-            dob_values=column in dob_columns,
+            dob_values=column in dated,
             examples=spec.examples,
         )
-        results += _column_results(config, str(column), rows, found, counts, union_rows)
-    return results + name_results(spec, data)
+        results += column_results(config, str(column), rows, found, counts, union_rows)
+    for column in name_columns(spec, data, columns):
+        hits, examples = scan_names(frame[column], examples=spec.examples)
+        results.append(name_result(spec, column, rows, hits, examples))
+    return results

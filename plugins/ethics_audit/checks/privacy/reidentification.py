@@ -12,6 +12,7 @@ Everything is integer codes and bincounts: no group-by over strings.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ethics_audit.errors import DataError, columns_withheld
@@ -82,12 +83,12 @@ def distinct_per_class(class_id: np.ndarray, values: pd.Series) -> tuple[np.ndar
     return np.bincount(pairs // (len(uniques) + 1), minlength=n_classes), present
 
 
-def _missing(frame: pd.DataFrame, names: list[str], field: str) -> None:
+def _missing(columns: list[str], names: list[str], where: str) -> None:
     for name in names:
-        if name not in frame.columns:
+        if name not in columns:
             raise DataError(
-                f"checks.privacy.reidentification: {name!r} ({field}) is not a column of the window "
-                f"(columns: {columns_withheld(frame.columns)}); fix {field}"
+                f"checks.privacy.reidentification: {name!r} ({where}) is not a column of the window "
+                f"(columns: {columns_withheld(columns)}); fix {where}"
             )
 
 
@@ -100,32 +101,75 @@ def judged_against(threshold: Threshold, setting: int | None) -> Threshold | Non
     return Threshold(warn=float(setting), direction="below")
 
 
-def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
+@dataclass
+class ClassSizes:
+    """Per equivalence class: its size and, per attribute, its distinct values and entities with one.
+
+    The classes are keyed by the quasi-identifiers' values where they are computed; tables of
+    several partitions of *entities* merge by adding sizes and counts of equal keys (distinct
+    counts add only when an attribute's values do not repeat across partitions).
+    """
+
+    sizes: np.ndarray
+    distinct: dict[str, np.ndarray] = field(default_factory=dict)
+    present: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def attributes_of(data: AuditData, columns: list[str]) -> list[str]:
+    """The attributes whose l-diversity is measured: the sensitive ones and the label, not QIs."""
+    qi = list(data.columns.quasi_identifiers)
+    names = data.columns
+    _missing(columns, qi, "columns.quasi_identifiers")
+    _missing(columns, names.sensitive, "columns.sensitive")
+    attributes = [a for a in names.sensitive if a not in qi]
+    if names.label and names.label in columns and names.label not in qi:
+        attributes.append(names.label)
+    return attributes
+
+
+def class_sizes(entities: pd.DataFrame, qi: list[str], attributes: list[str]) -> ClassSizes:
+    """Classes of one-row-per-entity rows in memory."""
     import numpy as np
 
+    class_id, sizes = equivalence_classes(entities, qi)
+    out = ClassSizes(sizes)
+    for attribute in attributes:
+        distinct, present = distinct_per_class(class_id, entities[attribute].reset_index(drop=True))
+        out.distinct[attribute] = distinct
+        out.present[attribute] = np.bincount(class_id[present], minlength=len(sizes))
+    return out
+
+
+def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
     spec = config.reidentification
     columns = data.columns
     qi = list(columns.quasi_identifiers)
     if not spec.enabled or not qi:
         return []
     frame = data.current
-    _missing(frame, qi, "columns.quasi_identifiers")
-    _missing(frame, columns.sensitive, "columns.sensitive")
+    attributes = attributes_of(data, list(frame.columns))
     kept = one_row_per_entity(frame, columns.entity_id, columns.timestamp)
-    attributes = [a for a in columns.sensitive if a not in qi]
-    if columns.label and columns.label in frame.columns and columns.label not in qi:
-        attributes.append(columns.label)
     entities = frame[list(dict.fromkeys(qi + attributes))].iloc[kept]
-    n = len(entities)
+    return class_results(config, data, class_sizes(entities, qi, attributes) if len(entities) else None)
+
+
+def class_results(config: PrivacyConfig, data: AuditData, classes: ClassSizes | None) -> list[MetricResult]:
+    """k-anonymity, share below k, uniqueness and l-diversity from the class table (None: no entity)."""
+    import numpy as np
+
+    spec = config.reidentification
+    columns = data.columns
+    qi = list(columns.quasi_identifiers)
+    sizes = classes.sizes if classes is not None else np.zeros(0, np.int64)
+    n = int(sizes.sum())
     t = spec.thresholds
     base = {"quasi_identifiers": qi, "row_kept": ROW_KEPT, "entities": n}
-    if n == 0:
+    if n == 0 or classes is None:
         reason = {"reason": "no rows with an entity id in the window"}
         return [
             MetricResult(CHECK, m, None, n=0, status=Status.INSUFFICIENT_DATA, details=reason)
             for m in ("k_anonymity", "share_below_k", "sample_uniqueness")
         ]
-    class_id, sizes = equivalence_classes(entities, qi)
     small = sizes < spec.k
     skipped = {a: "also a quasi-identifier, so always 1 within a class" for a in columns.sensitive if a in qi}
     results = [
@@ -159,8 +203,8 @@ def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
             details={**base, "unique_entities": int((sizes == 1).sum())},
         ),
     ]
-    for attribute in attributes:
-        distinct, present = distinct_per_class(class_id, entities[attribute].reset_index(drop=True))
+    for attribute, distinct in classes.distinct.items():
+        present = classes.present[attribute]
         populated = np.flatnonzero(distinct > 0)
         role = "label" if attribute == columns.label else "sensitive"
         if len(populated) == 0:
@@ -178,7 +222,7 @@ def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
             continue
         lowest = distinct[populated]
         single = populated[lowest == 1]
-        in_single = np.isin(class_id[present], single).sum()
+        in_single = present[single].sum()
         results.append(
             MetricResult(
                 CHECK,
