@@ -87,3 +87,8 @@ def unlock_ledger(store: Any) -> None:
     from ethics_audit.store.ledger import drop_append_only_triggers
 
     sql(store, *drop_append_only_triggers(store.engine.dialect.name))
+
+
+def broken_worker_start(url: str, snapshot: str | None) -> None:
+    """A verify worker that cannot start (tests/ledger/test_parallel_scan.py)."""
+    raise RuntimeError("this worker cannot start")

@@ -52,3 +52,22 @@ def test_workers_report_what_one_process_reports(store, monkeypatch, tamper: str
         assert serial == []
     else:
         assert serial, "the tampering must be found"
+
+
+def test_runs_a_broken_worker_pool_left_are_scanned_in_process(store, monkeypatch, caplog) -> None:
+    import logging
+
+    import ledger_history
+
+    caplog.set_level(logging.WARNING, logger=ledger_scan.__name__)
+
+    build(store)
+    key = Ed25519PrivateKey.generate()
+    serial = verify_store(store, public_key=key.public_key(), workers=1)
+    monkeypatch.setattr(ledger_scan, "PARALLEL_ROWS", 0)
+    monkeypatch.setattr(ledger_scan, "CHUNK_RUNS", 1)
+    monkeypatch.setattr(ledger_scan, "_start_worker", ledger_history.broken_worker_start)
+    spread = verify_store(store, public_key=key.public_key(), workers=2)
+    assert dict(spread.checked) == dict(serial.checked) and spread.checked["results"] > 0
+    assert [p.text() for p in spread.problems] == [p.text() for p in serial.problems]
+    assert "a verify worker process stopped" in caplog.text

@@ -12,6 +12,7 @@ process, is scanned in-process.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 PARALLEL_ROWS = 300_000  # below this, starting the processes costs more than they save
 CHUNK_RUNS = 25  # runs per task: small enough to spread evenly, large enough to stream well
 WORKERS_ENV = "ETHICS_AUDIT_VERIFY_WORKERS"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ def scan(
         yield iter(digest_runs(iter_result_groups(bind, run_ids), expected))
         return
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     from sqlalchemy import text
 
@@ -103,9 +107,20 @@ def scan(
         initializer=_start_worker,
         initargs=(url.render_as_string(hide_password=False), snapshot),
     )
+    wanted = [{r: expected[r] for r in c if r in expected} for c in chunks]
+
+    def digests() -> Iterator[RunDigest]:
+        for chunk, want, future in zip(chunks, wanted, futures, strict=True):
+            try:
+                part = future.result()
+            except BrokenProcessPool:  # a worker died (killed, out of memory): this process scans it
+                log.warning("a verify worker process stopped; scanning runs %s-%s in-process", chunk[0], chunk[-1])
+                part = digest_runs(iter_result_groups(bind, chunk), want)
+            yield from part
+
     try:
-        futures = [pool.submit(_scan_chunk, c, {r: expected[r] for r in c if r in expected}) for c in chunks]
-        yield (run for future in futures for run in future.result())
+        futures = [pool.submit(_scan_chunk, c, w) for c, w in zip(chunks, wanted, strict=True)]
+        yield digests()
     finally:
         pool.shutdown(cancel_futures=True)
 
