@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ethics_audit.checks.fairness.cells import Cells
     from ethics_audit.data import AuditData
     from ethics_audit.results import MetricResult
     from ethics_audit.spec import FairnessConfig
@@ -98,9 +99,27 @@ def run(config: FairnessConfig, data: AuditData) -> list[MetricResult]:
     """Measure group fairness of the window's decisions; raises ``DataError`` on bad input."""
     from ethics_audit.checks.fairness import estimated
     from ethics_audit.checks.fairness.assemble import Builder
+
+    cells = statistics(config, data)
+    realised = Builder(config, cells).run()
+    return realised + estimated.run(config, cells, data, realised)
+
+
+def statistics(config: FairnessConfig, data: AuditData) -> Cells:
+    """The window's per-cell counts, from wherever its rows are.
+
+    The switch: a window loaded in memory (``data.current``) is encoded row by row in numpy
+    (``inputs.prepare``), and the encoding is kept for the remedy section, which reads rows; a
+    window left on an engine (``data.current`` None) becomes one GROUP BY there (``query``).
+    Both give the same ``Cells``; ``tests/checks/test_fairness_engine.py`` holds them equal.
+    """
+    from ethics_audit.checks.fairness import cells, query
     from ethics_audit.checks.fairness.inputs import prepare
 
-    inputs = prepare(config, data)
-    data.derived["fairness.inputs"] = (config, inputs)  # the remedy section reuses the encoding
-    realised = Builder(config, inputs).run()
-    return realised + estimated.run(config, inputs, data, realised)
+    if data.current is not None:
+        inputs = prepare(config, data)
+        data.derived["fairness.inputs"] = (config, inputs)  # the remedy section reuses the encoding
+        return cells.from_inputs(inputs)
+    from ethics_audit.engine import rows_of
+
+    return query.from_rows(config, data, rows_of(data, "current"))

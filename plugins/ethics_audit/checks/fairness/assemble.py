@@ -17,7 +17,7 @@ from ethics_audit.checks.fairness import counts
 from ethics_audit.results import MetricResult, Status, Threshold
 
 if TYPE_CHECKING:
-    from ethics_audit.checks.fairness.inputs import Decisions, Inputs
+    from ethics_audit.checks.fairness.cells import Cells, Rule
     from ethics_audit.spec import FairnessConfig
 
 CHECK = "fairness"
@@ -66,7 +66,7 @@ class GroupSet:
         return len(self.slices)
 
 
-def _group_set(inputs: Inputs, positions: tuple[int, ...], cells: dict[str, np.ndarray | None]) -> GroupSet:
+def _group_set(inputs: Cells, positions: tuple[int, ...], cells: dict[str, np.ndarray | None]) -> GroupSet:
     if positions:
         group_of_cell, group_codes = counts.group_of_cells(inputs.cell_codes, positions)
     else:  # the whole window: one group
@@ -93,10 +93,10 @@ def _group_set(inputs: Inputs, positions: tuple[int, ...], cells: dict[str, np.n
 class Builder:
     """Collects the results of one run of the check."""
 
-    def __init__(self, config: FairnessConfig, inputs: Inputs):
+    def __init__(self, config: FairnessConfig, inputs: Cells):
         self.config = config
         self.inputs = inputs
-        self.has_labels = inputs.label_state is not None
+        self.has_labels = inputs.has_labels
         self.results: list[MetricResult] = []
         self.suppressed: dict[str, int] = {}
         self.suppressed_rates = 0
@@ -149,22 +149,15 @@ class Builder:
         return np.array([self._reason(gs, metric, g) is None for g in range(len(gs))], dtype=bool)
 
     @staticmethod
-    def _slice(base: dict, decisions: Decisions) -> dict:
+    def _slice(base: dict, decisions: Rule) -> dict:
         return dict(base) if decisions.threshold is None else {**base, "decision_threshold": decisions.threshold}
 
     # ------------------------------------------------------------------ the run
 
     def run(self) -> list[MetricResult]:
         inputs, config = self.inputs, self.config
-        n_cells = len(inputs.cell_codes)
-        scores = np.zeros((n_cells, 2))
-        if inputs.score is not None:
-            scored = ~np.isnan(inputs.score)
-            scores[:, 0] = np.bincount(inputs.cell_of_row, np.where(scored, inputs.score, 0.0), n_cells)
-            scores[:, 1] = np.bincount(inputs.cell_of_row, scored.astype(np.float64), n_cells)
-        resamples = config.bootstrap.resamples
-        for decisions in inputs.decisions:
-            table = counts.confusion_table(inputs.cell_of_row, decisions.values, inputs.label_state, n_cells)
+        resamples, scores = config.bootstrap.resamples, inputs.scores
+        for decisions, table in zip(inputs.rules, inputs.tables, strict=True):
             boot = counts.resample_cells(table, resamples, config.bootstrap.seed) if resamples else None
             cells = {"table": table, "boot": boot, "scores": scores}
             window = _group_set(inputs, (), cells)
@@ -178,7 +171,7 @@ class Builder:
         self._window_summary(primary)
         return self.results
 
-    def _group_metrics(self, gs: GroupSet, decisions: Decisions) -> None:
+    def _group_metrics(self, gs: GroupSet, decisions: Rule) -> None:
         primary = decisions.threshold is None
         metrics = ["selection_rate"]
         if self.has_labels:
@@ -208,7 +201,7 @@ class Builder:
                 self._add(metric, gs.observed[metric][g], slice_, n=n, ci=ci, **exact)
 
     def _mean_score(self, gs: GroupSet, g: int, slice_: dict) -> None:
-        if self.inputs.score is None:
+        if not self.inputs.has_score:
             return
         total, scored = gs.score_sums[g]
         if scored < self.config.min_group_size:
@@ -217,7 +210,7 @@ class Builder:
         else:
             self._add("mean_score", total / scored, slice_, n=int(scored))
 
-    def _disparities(self, gs: GroupSet, decisions: Decisions) -> None:
+    def _disparities(self, gs: GroupSet, decisions: Rule) -> None:
         slice_ = self._slice({"attribute": gs.name}, decisions)
         eligible = {rate: self._eligible(gs, rate) for rate in ("selection_rate", *NEEDS)}
         no_labels = int(gs.sizes["labelled"].sum()) == 0
@@ -316,7 +309,7 @@ class Builder:
             return None, "no group that could be the reference meets min_group_size"
         return max(usable, key=lambda g: (int(rows[g]), -g)), ""
 
-    def _impact(self, gs: GroupSet, decisions: Decisions, selectable: np.ndarray) -> None:
+    def _impact(self, gs: GroupSet, decisions: Rule, selectable: np.ndarray) -> None:
         metric = "disparate_impact_ratio"
         threshold = self._threshold(metric)
         ref, why = self._reference(gs, selectable)
@@ -361,7 +354,7 @@ class Builder:
             "min_positives": self.config.min_positives,
             "min_negatives": self.config.min_negatives,
             "rows_without_decision": self.inputs.rows - with_decision,
-            "decision": self.inputs.decisions[0].source,
+            "decision": self.inputs.rules[0].source,
         }
         self._add("suppressed_groups", sum(self.suppressed.values()), {}, n=self.inputs.rows, **details)
         if self.has_labels:

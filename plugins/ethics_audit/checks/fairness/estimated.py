@@ -30,14 +30,14 @@ import numpy as np
 
 from ethics_audit.checks.fairness import counts
 from ethics_audit.checks.fairness.assemble import CHECK, DISPARITIES, _combine, _group_set, _label, _num
-from ethics_audit.checks.fairness.inputs import NEGATIVE, POSITIVE, UNLABELLED
+from ethics_audit.checks.fairness.inputs import NEGATIVE, POSITIVE
 from ethics_audit.results import MetricResult, Status, Threshold
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ethics_audit.checks.fairness.assemble import GroupSet
-    from ethics_audit.checks.fairness.inputs import Inputs
+    from ethics_audit.checks.fairness.cells import Cells
     from ethics_audit.data import AuditData
     from ethics_audit.spec import FairnessConfig
 
@@ -73,28 +73,16 @@ def calibration(score: np.ndarray, label: np.ndarray, bins: int) -> dict[str, fl
     }
 
 
-def _tables(inputs: Inputs, use_labels: bool, resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _tables(inputs: Cells, use_labels: bool, resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Expected confusion counts per cell ``(cells, 6)`` and simulated ones ``(R, cells, 6)``."""
     n_cells = len(inputs.cell_codes)
-    decision = inputs.decisions[0].values
-    score = inputs.score
-    state = inputs.label_state if inputs.label_state is not None else np.full(len(decision), UNLABELLED, np.int8)
-    has = (decision >= 0) & ~np.isnan(score)
-    known = has & (state != UNLABELLED) if use_labels else np.zeros(len(decision), dtype=bool)
-    guess = has & ~known
-    table = np.zeros((n_cells, 6))
     # rows with a label: their real category (decision * 3 + label)
-    index = inputs.cell_of_row[known] * 6 + decision[known].astype(np.int64) * 3 + state[known]
-    table += np.bincount(index, minlength=n_cells * 6).reshape(n_cells, 6)
+    table = inputs.known.astype(np.float64) if use_labels else np.zeros((n_cells, 6))
     boot = np.broadcast_to(table, (resamples, n_cells, 6)).copy()
     rng = np.random.default_rng(seed)
+    guess = inputs.guess[0 if use_labels else 1]
     for d in (0, 1):
-        rows = guess & (decision == d)
-        cells = inputs.cell_of_row[rows]
-        p = score[rows]
-        n = np.bincount(cells, minlength=n_cells).astype(np.float64)
-        mean = np.bincount(cells, p, n_cells)
-        var = np.bincount(cells, p * (1 - p), n_cells)
+        n, mean, var = guess[:, d, 0], guess[:, d, 1], guess[:, d, 2]
         positive, negative = d * 3 + POSITIVE, d * 3 + NEGATIVE
         table[:, positive] += mean
         table[:, negative] += n - mean
@@ -107,7 +95,7 @@ def _tables(inputs: Inputs, use_labels: bool, resamples: int, seed: int) -> tupl
 class Estimator:
     """The estimated metrics of one window (the primary decision only)."""
 
-    def __init__(self, config: FairnessConfig, inputs: Inputs, data: AuditData, realised: list[MetricResult]):
+    def __init__(self, config: FairnessConfig, inputs: Cells, data: AuditData, realised: list[MetricResult]):
         self.config = config
         self.spec = config.estimate
         self.inputs = inputs
@@ -207,15 +195,14 @@ class Estimator:
 
     def run(self, positions_list: list[tuple[int, ...]]) -> list[MetricResult]:
         inputs = self.inputs
-        if inputs.score is None or inputs.label_state is None or not self.spec.enabled:
+        if not inputs.has_score or not inputs.has_labels or not self.spec.enabled:
             return []
-        decision = inputs.decisions[0].values
-        with_decision = decision >= 0
-        unlabelled = int((with_decision & (inputs.label_state == UNLABELLED)).sum())
-        backtest = unlabelled == 0 and int(with_decision.sum()) > 0
+        primary = inputs.tables[0]
+        unlabelled = int(primary[:, counts.D0_UNLABELLED].sum() + primary[:, counts.D1_UNLABELLED].sum())
+        backtest = unlabelled == 0 and int(primary.sum()) > 0
         reference, why = self._reference()
-        scored = inputs.score[~np.isnan(inputs.score)]
-        if len(scored) and (scored.min() < 0 or scored.max() > 1):
+        span = inputs.score_range
+        if span is not None and (span[0] < 0 or span[1] > 1):
             if backtest:
                 return []
             reason = "not estimated: the window's scores are not in [0, 1], so they are not probabilities"
@@ -325,11 +312,11 @@ class Estimator:
         )  # fmt: skip
 
 
-def _empty(inputs: Inputs) -> dict[str, np.ndarray]:
+def _empty(inputs: Cells) -> dict[str, np.ndarray]:
     n = len(inputs.cell_codes)
     return {"table": np.zeros((n, 6)), "boot": None, "scores": np.zeros((n, 2))}
 
 
-def run(config: FairnessConfig, inputs: Inputs, data: AuditData, realised: list[MetricResult]) -> list[MetricResult]:
+def run(config: FairnessConfig, inputs: Cells, data: AuditData, realised: list[MetricResult]) -> list[MetricResult]:
     """Estimated error rates and gaps (windows with unlabelled rows), or the backtest (labelled ones)."""
     return Estimator(config, inputs, data, realised).run(inputs.group_sets)

@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ethics_audit.checks.fairness.cells import check_groups
 from ethics_audit.errors import DataError, columns_withheld
 
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
     from ethics_audit.spec import FairnessConfig
 
-# a sensitive attribute is categorical; thousands of values means a wrong column (an id, a raw age)
-MAX_GROUPS_PER_ATTRIBUTE = 1000
 NEGATIVE, POSITIVE, UNLABELLED = 0, 1, 2
 MISSING_DECISION = -1
 
@@ -56,12 +55,16 @@ class Inputs:
 
 
 def _column(frame: pd.DataFrame, name: str, field: str, fix: str, where: str = "checks.fairness") -> pd.Series:
-    if name not in frame.columns:
+    check_column(frame.columns, name, field, fix, where)
+    return frame[name]
+
+
+def check_column(columns: Any, name: str, field: str, fix: str, where: str = "checks.fairness") -> None:
+    if name not in columns:
         raise DataError(
             f"{where}: {field} names {name!r}, which is not a column of the window "
-            f"(columns: {columns_withheld(frame.columns)}); {fix}"
+            f"(columns: {columns_withheld(columns)}); {fix}"
         )
-    return frame[name]
 
 
 def json_scalar(value: Any) -> Any:
@@ -84,22 +87,12 @@ def _encode_attribute(
     except TypeError:  # values of mixed types cannot be sorted
         codes, uniques = pd.factorize(series.astype(str).where(series.notna()), sort=True, use_na_sentinel=True)
     values = [json_scalar(v) for v in uniques]
-    if len(values) > MAX_GROUPS_PER_ATTRIBUTE:
-        raise DataError(
-            f"{where}: the sensitive attribute {name!r} ({field}) has {len(values)} distinct values; "
-            "a sensitive attribute must be categorical: bin it (e.g. age into bands) or remove it from "
-            f"{field}"
-        )
     codes = codes.astype(np.int64, copy=False)
     missing = codes < 0
     if missing.any():
         codes = np.where(missing, len(values), codes)
         values.append(None)
-    if len(values) == 1:
-        raise DataError(
-            f"{where}: every row of the window has {name}={values[0]!r} ({field}), one group, so there "
-            "is nothing to compare; check the source's filter, or audit attributes with two or more groups"
-        )
+    check_groups(name, values, field, where)
     return codes, values
 
 
@@ -127,8 +120,12 @@ def _is_positive(series: pd.Series, positive: Any, column: str, field: str) -> n
     With ``positive_label`` 0 or 1 the values must be 0/1 (booleans count); with another
     positive label (e.g. "yes") the column holds that value and at most one other.
     """
-    present = series.dropna()
-    uniques = pd.unique(present)
+    check_binary(pd.unique(series.dropna()), positive, column, field)
+    return (series == positive).to_numpy(dtype=bool, na_value=False)
+
+
+def check_binary(uniques: Any, positive: Any, column: str, field: str) -> None:
+    """A label or decision column holds 0/1, or ``positive`` and at most one other value."""
     numeric_positive = not isinstance(positive, str) and positive in (0, 1)
     if numeric_positive:
         bad = [v for v in uniques if isinstance(v, str) or v not in (0, 1)]
@@ -146,7 +143,6 @@ def _is_positive(series: pd.Series, positive: Any, column: str, field: str) -> n
                 f"checks.fairness: column {column!r} ({field}) is not binary: besides positive_label "
                 f"{positive!r} it holds {shown}; map it to two values, or fix checks.fairness.positive_label"
             )
-    return (series == positive).to_numpy(dtype=bool, na_value=False)
 
 
 def _label_state(frame: pd.DataFrame, data: AuditData, config: FairnessConfig) -> np.ndarray | None:
@@ -176,18 +172,23 @@ def _scores(frame: pd.DataFrame, data: AuditData) -> np.ndarray | None:
 
 def _cut(score: np.ndarray | None, threshold: float, data: AuditData, field: str) -> Decisions:
     column = data.columns.score
-    if column is None or score is None:
-        where = "columns.score is not mapped" if column is None else f"column {column!r} is not in the window"
-        raise DataError(f"checks.fairness: {field} needs scores, but {where}; map columns.score or remove {field}")
-    present = score[~np.isnan(score)]
-    if len(present) and (present.min() < 0 or present.max() > 1):
-        raise DataError(
-            f"checks.fairness: column {column!r} (columns.score) has values outside [0, 1] "
-            f"(min {present.min():.4g}, max {present.max():.4g}), so {field} cannot cut it into decisions; "
-            "rescale the scores to [0, 1], or map columns.prediction to the decisions"
-        )
+    present = np.empty(0) if score is None else score[~np.isnan(score)]
+    check_cut(column, score is not None, (present.min(), present.max()) if len(present) else None, field)
     values = np.where(np.isnan(score), MISSING_DECISION, score >= threshold).astype(np.int8)
     return Decisions(threshold, values, f"{column} >= {threshold:g}")
+
+
+def check_cut(column: str | None, have_scores: bool, span: tuple[float, float] | None, field: str) -> None:
+    """A score cut-off needs scores, in [0, 1] (``span``: their min and max, None when there is none)."""
+    if column is None or not have_scores:
+        where = "columns.score is not mapped" if column is None else f"column {column!r} is not in the window"
+        raise DataError(f"checks.fairness: {field} needs scores, but {where}; map columns.score or remove {field}")
+    if span is not None and (span[0] < 0 or span[1] > 1):
+        raise DataError(
+            f"checks.fairness: column {column!r} (columns.score) has values outside [0, 1] "
+            f"(min {span[0]:.4g}, max {span[1]:.4g}), so {field} cannot cut it into decisions; "
+            "rescale the scores to [0, 1], or map columns.prediction to the decisions"
+        )
 
 
 def _decisions(
@@ -225,21 +226,7 @@ def attribute_field(config: FairnessConfig) -> str:
 def prepare(config: FairnessConfig, data: AuditData) -> Inputs:
     """Validate the window against the spec and encode it; raises ``DataError`` on bad input."""
     frame = data.current
-    field = attribute_field(config)
-    attributes = list(config.attributes or data.columns.sensitive)
-    if not attributes:
-        raise DataError("checks.fairness: no sensitive attributes; list them in columns.sensitive")
-    for name in attributes:
-        if name in config.RESERVED:
-            raise DataError(f"checks.fairness: {field}: {name!r} names a key of fairness slices; rename the column")
-    for combo in config.intersections:
-        missing = [a for a in combo if a not in attributes]
-        if missing:
-            raise DataError(f"checks.fairness.intersections: {missing} are not among the attributes {attributes}")
-    unknown = sorted(set(config.reference_group) - set(attributes))
-    if unknown:
-        raise DataError(f"checks.fairness.reference_group: {unknown} are not among the attributes {attributes}")
-
+    field, attributes = audited(config, data)
     groups = encode_groups(frame, attributes, config.intersections, field=field)
     score = _scores(frame, data)
     decisions = _decisions(frame, data, config, score)
@@ -254,6 +241,25 @@ def prepare(config: FairnessConfig, data: AuditData) -> Inputs:
         score=score,
         group_sets=groups.group_sets,
     )
+
+
+def audited(config: FairnessConfig, data: AuditData) -> tuple[str, list[str]]:
+    """The spec field that names the attributes, and the attributes; checks the spec against itself."""
+    field = attribute_field(config)
+    attributes = list(config.attributes or data.columns.sensitive)
+    if not attributes:
+        raise DataError("checks.fairness: no sensitive attributes; list them in columns.sensitive")
+    for name in attributes:
+        if name in config.RESERVED:
+            raise DataError(f"checks.fairness: {field}: {name!r} names a key of fairness slices; rename the column")
+    for combo in config.intersections:
+        missing = [a for a in combo if a not in attributes]
+        if missing:
+            raise DataError(f"checks.fairness.intersections: {missing} are not among the attributes {attributes}")
+    unknown = sorted(set(config.reference_group) - set(attributes))
+    if unknown:
+        raise DataError(f"checks.fairness.reference_group: {unknown} are not among the attributes {attributes}")
+    return field, attributes
 
 
 @dataclass(frozen=True)
@@ -282,7 +288,12 @@ def encode_groups(
         codes.append(code)
         values.append(vals)
     cell_codes, cell_of_row = _cells(codes, [len(v) for v in values])
-    group_sets: list[tuple[int, ...]] = [(i,) for i in range(len(attributes))]
+    return Groups(values, cell_codes, cell_of_row, group_sets(attributes, intersections))
+
+
+def group_sets(attributes: list[str], intersections: list[list[str]]) -> list[tuple[int, ...]]:
+    """Attribute positions to report: each attribute, then each intersection."""
+    out: list[tuple[int, ...]] = [(i,) for i in range(len(attributes))]
     for combo in intersections:
-        group_sets.append(tuple(sorted(attributes.index(a) for a in combo)))
-    return Groups(values, cell_codes, cell_of_row, group_sets)
+        out.append(tuple(sorted(attributes.index(a) for a in combo)))
+    return out
