@@ -1,29 +1,35 @@
-"""Data quality: a Great Expectations suite built from the spec, run on the window.
+"""Data quality: the Great Expectations suite built from the spec, judged on the window.
 
 The suite checks that the required columns are there, that each column has the kind of values
 it should (numbers, strings, booleans, timestamps), null shares, allowed categories, the score
 range, timestamps inside the window, unique prediction ids, a minimum row count and the row count
-against the median of the last windows, plus any expectation the spec adds by name. GX judges
-each expectation with the spec's warn bound (its ``mostly``); the metric results carry GX's
+against the median of the last windows, plus any expectation the spec adds by name. Each
+expectation is judged with the spec's warn bound (its ``mostly``); the metric results carry the
 observed values and the spec's thresholds give them their severity. A missing required column is
-critical and blocking: the runner then skips the window's other checks. GX's validation result,
-stripped of row values, is kept as an artifact of the run.
+critical and blocking: the runner then skips the window's other checks. The validation result,
+in GX's format and stripped of row values, is kept as an artifact of the run.
 
-Speed: GX's pandas engine filters the whole batch frame for each column expectation and hashes
-strings again for every metric, so the built-in suite runs on a frame of just the columns it
-needs, with string columns as pandas categoricals (the same values, stored once) and time-zone
-aware timestamps as naive UTC. Expectations added by the spec run on the window's own columns.
+Where it runs: the built-in expectations need only counts (nulls, values out of range or outside
+a set, duplicated ids, the row count) and the window's schema, so they are computed as exact
+aggregates where the rows live (``stats``: pandas for a window in memory, Ibis on the engine
+otherwise) and judged exactly as GX 1.x judges them (``outcomes``): GX itself does not run for
+them, and no row is copied. Expectations the spec adds by name can be any of GX's, so GX runs
+them, on its pandas engine, on just the columns they name (pulled from the engine when the window
+lives there; the whole window when one names no column).
 
-The package: ``kinds`` (column kinds, the frame GX sees), ``plan`` (the rules, no GX),
-``validation`` (running GX and reading its results); the family's ``run`` is here.
+The package: ``kinds`` (column kinds and schemas), ``plan`` (the rules, no GX), ``stats`` (the
+mergeable counts), ``outcomes`` (counts -> GX's verdicts), ``validation`` (running GX for the
+spec's expectations, and reading results); the family's ``run`` is here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ethics_audit.checks.quality.kinds import NUMERIC_DTYPES, TYPE_LISTS, canonical, kind_of
+from ethics_audit.checks.quality.outcomes import builtin_outcome, builtin_validation
 from ethics_audit.checks.quality.plan import Plan, Rule, build_plan
+from ethics_audit.checks.quality.stats import QualityStats, frame_stats, table_stats
 from ethics_audit.checks.quality.validation import _artifact, _error, _expectations, _spec_frame, _to_results, _validate
 
 if TYPE_CHECKING:
@@ -36,11 +42,13 @@ __all__ = [
     "NUMERIC_DTYPES",
     "TYPE_LISTS",
     "Plan",
+    "QualityStats",
     "Rule",
     "build_plan",
     "canonical",
     "kind_of",
     "run",
+    "window_stats",
 ]
 
 METHODS: dict[str, str] = {
@@ -70,26 +78,30 @@ METHODS: dict[str, str] = {
 }
 
 
-def run(config: QualityConfig, data: AuditData) -> list[MetricResult]:
-    """Validate the window with the suite built from the spec; one or more results per expectation."""
-    import pandas as pd
+def window_stats(plan: Plan, data: AuditData) -> tuple[QualityStats, str]:
+    """The built-in suite's counts, and where they were computed. The switch: a window already in
+    memory (``data.current``) is counted with pandas where it is; otherwise its table on the
+    engine (``engine.rows_of``) is, and only the counts come back."""
+    if data.current is not None:
+        return frame_stats(plan, data.current), "pandas"
+    from ethics_audit import engine
 
+    rows = engine.rows_of(data, "current")
+    return table_stats(plan, rows), rows.engine
+
+
+def run(config: QualityConfig, data: AuditData) -> list[MetricResult]:
+    """Judge the window with the suite built from the spec; one or more results per expectation."""
     plan = build_plan(config, data)
-    builtin = [(i, r) for i, r in enumerate(plan.rules) if not r.from_spec]
+    stats, where = window_stats(plan, data)
+    suite = f"{data.spec.id}.quality"
+    outcomes = {i: builtin_outcome(i, r, plan, stats) for i, r in enumerate(plan.rules) if not r.from_spec}
+    runs = [(suite, builtin_validation(list(outcomes.values()), suite, where))] if outcomes else []
     from_spec = [(i, r) for i, r in enumerate(plan.rules) if r.from_spec]
-    # one consolidated copy: GX copies and filters this frame many times, and an unconsolidated
-    # frame would be consolidated again on each copy
-    gx_frame = pd.DataFrame({name: canonical(data.current[name]) for name in plan.gx_columns})
-    runs = []
-    outcomes: dict[int, dict[str, Any]] = {}
-    for rules, frame, suite in (
-        (builtin, gx_frame, f"{data.spec.id}.quality"),
-        (from_spec, _spec_frame(data.current, [r for _, r in from_spec]), f"{data.spec.id}.quality.spec"),
-    ):
-        if not rules:
-            continue
-        raw = _validate(frame, _expectations(rules), suite)
-        runs.append((suite, raw))
+    if from_spec:
+        # spec-defined expectations can be any of GX's: GX runs them on the columns they name
+        raw = _validate(_spec_frame(data, [r for _, r in from_spec]), _expectations(from_spec), f"{suite}.spec")
+        runs.append((f"{suite}.spec", raw))
         for outcome in raw.get("results", []):
             outcomes[(outcome.get("expectation_config") or {}).get("meta", {}).get("rule")] = outcome
     results = list(plan.extra)
@@ -98,6 +110,6 @@ def run(config: QualityConfig, data: AuditData) -> list[MetricResult]:
         if outcome is None:
             results.append(_error(rule, "Great Expectations returned no result for this expectation"))
             continue
-        results += _to_results(rule, outcome, data, gx_frame)
+        results += _to_results(rule, outcome, stats)
     data.artifacts.append(_artifact(runs, plan.rules))
     return results

@@ -2,6 +2,8 @@
 
 ``build_plan`` turns the spec and the window into ``Rule``s (one GX expectation each, and how
 its result becomes metric results) and the results that need no GX (e.g. no row-count history).
+It reads the window's schema (``kinds.ColumnInfo``) and row count, never its rows, so the same
+plan serves a frame in memory and a table on an engine.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ethics_audit.checks.quality.kinds import TYPE_LISTS, kind_of
+from ethics_audit.checks.quality.kinds import TYPE_LISTS, ColumnInfo, frame_schema, table_schema
 from ethics_audit.errors import DataError, columns_withheld
 from ethics_audit.results import MetricResult, Status, Threshold
 from ethics_audit.windows import as_utc
@@ -41,7 +43,29 @@ class Rule:
 class Plan:
     rules: list[Rule]
     extra: list[MetricResult]  # results decided without GX (e.g. no row-count history yet)
-    gx_columns: list[str]  # columns of the built-in suite's frame
+    gx_columns: list[str]  # columns the built-in suite reads
+    schema: dict[str, ColumnInfo] = field(default_factory=dict)  # the window's columns
+    rows: int = 0  # the window's row count
+
+
+def schema_of(data: AuditData, name: str = "current") -> dict[str, ColumnInfo] | None:
+    """The columns of the window's ``name`` table: from its frame in memory, else from its engine."""
+    frame = getattr(data, name, None)
+    if frame is not None:
+        return frame_schema(frame)
+    from ethics_audit import engine
+
+    rows = engine.rows_of(data, name)
+    return None if rows is None else table_schema(rows.table)
+
+
+def window_rows(data: AuditData) -> int:
+    if data.current is not None:
+        return len(data.current)
+    from ethics_audit import engine
+
+    rows = engine.rows_of(data, "current")
+    return 0 if rows is None else rows.count()
 
 
 def _bound(threshold: Threshold) -> float | None:
@@ -72,11 +96,11 @@ def _share_rule(expectation: str, column: str, metric: str, threshold: Threshold
 def _expected_kinds(config: QualityConfig, data: AuditData, present: set[str]) -> dict[str, str]:
     columns = data.columns
     kinds: dict[str, str] = {}
-    reference = data.reference
+    reference = schema_of(data, "reference")
     if reference is not None:
         for name in columns.all():
-            if name != columns.label and name in reference.columns:
-                kind = kind_of(reference[name])
+            if name != columns.label and name in reference:
+                kind = reference[name].kind
                 if kind in ("numeric", "string", "boolean", "datetime"):
                     kinds[name] = kind
     if columns.score:
@@ -102,20 +126,24 @@ def _check_named_columns(config: QualityConfig, required: list[str], present: se
 
 def build_plan(config: QualityConfig, data: AuditData) -> Plan:
     """The suite for this window, from the spec, the column mapping and the row-count history."""
-    present = set(map(str, data.current.columns))
+    schema = schema_of(data, "current") or {}
+    rows = window_rows(data)
+    present = set(schema)
     mapped = data.columns.all()
     required = list(dict.fromkeys(config.required_columns if config.required_columns is not None else mapped))
     _check_named_columns(config, required, present)
-    rules, extra = _table_rules(config, data, required)
-    rules += _type_rules(config, data, present)
-    rules += _value_rules(config, data, [c for c in required if c in present], present)
+    rules, extra = _table_rules(config, data, required, rows)
+    rules += _type_rules(config, data, schema)
+    rules += _value_rules(config, data, [c for c in required if c in present], schema)
     rules += _spec_rules(config)
     gx_columns = [c for c in required if c in present]
     gx_columns += [r.kwargs["column"] for r in rules if not r.from_spec and "column" in r.kwargs]
-    return Plan(rules, extra, list(dict.fromkeys(gx_columns)))
+    return Plan(rules, extra, list(dict.fromkeys(gx_columns)), schema, rows)
 
 
-def _table_rules(config: QualityConfig, data: AuditData, required: list[str]) -> tuple[list[Rule], list[MetricResult]]:
+def _table_rules(
+    config: QualityConfig, data: AuditData, required: list[str], rows: int
+) -> tuple[list[Rule], list[MetricResult]]:
     """Required columns, the minimum row count, and the row count against recent windows."""
     rules = [
         Rule(
@@ -146,9 +174,7 @@ def _table_rules(config: QualityConfig, data: AuditData, required: list[str]) ->
         reason = "no earlier windows with rows yet" if not history else "the earlier windows had no rows"
         details = {"reason": reason, "history": history}
         return rules, [
-            MetricResult(
-                "quality", "row_count_drop", None, n=data.rows, status=Status.INSUFFICIENT_DATA, details=details
-            )
+            MetricResult("quality", "row_count_drop", None, n=rows, status=Status.INSUFFICIENT_DATA, details=details)
         ]
     median = float(statistics.median(history))
     threshold = config.thresholds.get("row_count_drop")
@@ -160,26 +186,27 @@ def _table_rules(config: QualityConfig, data: AuditData, required: list[str]) ->
     return rules, []
 
 
-def _type_rules(config: QualityConfig, data: AuditData, present: set[str]) -> list[Rule]:
+def _type_rules(config: QualityConfig, data: AuditData, schema: dict[str, ColumnInfo]) -> list[Rule]:
     """One type expectation per column with an expected kind. String columns are categoricals
     in the frame GX sees (see ``canonical``), so their expectation is the dtype ``category``."""
     rules = []
     threshold = config.thresholds.get("type_mismatch")
-    for name, kind in _expected_kinds(config, data, present).items():
+    for name, kind in _expected_kinds(config, data, set(schema)).items():
         if kind == "string":
             expectation, kwargs = "expect_column_type_to_be", {"column": name, "type_": "category"}
         else:
             expectation = "expect_column_values_to_be_in_type_list"
             kwargs = {"column": name, "type_list": TYPE_LISTS[kind]}
-        series = data.current[name]
-        details = {"expected": kind, "observed": kind_of(series), "dtype": str(series.dtype)}
+        details = {"expected": kind, "observed": schema[name].kind, "dtype": schema[name].dtype}
         rules.append(Rule(expectation, kwargs, "type_mismatch", {"column": name}, "flag", threshold, details=details))
     return rules
 
 
-def _value_rules(config: QualityConfig, data: AuditData, required: list[str], present: set[str]) -> list[Rule]:
+def _value_rules(
+    config: QualityConfig, data: AuditData, required: list[str], schema: dict[str, ColumnInfo]
+) -> list[Rule]:
     """Null shares, allowed categories, the score range, timestamps in the window, unique ids."""
-    frame, columns, thresholds = data.current, data.columns, config.thresholds
+    columns, thresholds, present = data.columns, config.thresholds, set(schema)
     rules = []
     null_checked = [c for c in required if c != columns.label]
     null_checked += [c for c in config.null_share_per_column if c in present and c not in null_checked]
@@ -197,7 +224,7 @@ def _value_rules(config: QualityConfig, data: AuditData, required: list[str], pr
                 )
             )  # fmt: skip
     score = columns.score
-    if score and score in present and kind_of(frame[score]) == "numeric":
+    if score and score in present and schema[score].kind == "numeric":
         low, high = config.score_range
         threshold = thresholds.get("out_of_range_share")
         rules.append(
@@ -205,7 +232,7 @@ def _value_rules(config: QualityConfig, data: AuditData, required: list[str], pr
                         min_value=low, max_value=high)
         )  # fmt: skip
     ts = columns.timestamp
-    if ts in present and kind_of(frame[ts]) == "datetime":
+    if ts in present and schema[ts].kind == "datetime":
         # the frame GX sees holds naive UTC timestamps (see ``canonical``)
         start, end = (as_utc(t).replace(tzinfo=None) for t in (data.window_start, data.window_end))
         threshold = thresholds.get("outside_window_share")

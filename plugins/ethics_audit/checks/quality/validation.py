@@ -1,7 +1,8 @@
-"""Quality's Great Expectations run, and its results read back as metric results.
+"""Quality's Great Expectations run, and validation results read back as metric results.
 
-GX is imported only here and only when a window is validated. Row values (possible PII) are
-stripped from GX's results before they reach a metric's details or the run's artifact.
+GX is imported only here and only when the spec adds expectations by name. Results (GX's, and
+the built-in suite's in GX's format) become metric results here. Row values (possible PII) are
+stripped from them before they reach a metric's details or the run's artifact.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ethics_audit.checks.quality.plan import Rule
+    from ethics_audit.checks.quality.stats import QualityStats
     from ethics_audit.data import AuditData
 
 # keys of GX results that can hold row values (PII): never kept in details or in the artifact
@@ -77,8 +79,8 @@ def _validate(frame: pd.DataFrame, expectations: list[Any], name: str) -> dict[s
     return result.to_json_dict()
 
 
-def _spec_frame(frame: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
-    """The window's columns that spec-defined expectations name (all of them if one names none)."""
+def _spec_columns(rules: list[Rule], present: list[str]) -> list[str] | None:
+    """The window's columns that spec-defined expectations name (None: all, if one names none)."""
     names: list[str] = []
     for rule in rules:
         named = [rule.kwargs.get(k) for k in ("column", "column_A", "column_B")] + list(
@@ -86,10 +88,23 @@ def _spec_frame(frame: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
         )
         named = [n for n in named if isinstance(n, str)]
         if not named:
-            return frame
+            return None
         names += named
-    names = list(dict.fromkeys(n for n in names if n in frame.columns))
-    return frame[names] if names else frame
+    names = list(dict.fromkeys(n for n in names if n in present))
+    return names or None
+
+
+def _spec_frame(data: AuditData, rules: list[Rule]) -> pd.DataFrame:
+    """The frame GX validates the spec's expectations on: the columns they name, from memory or
+    pulled from the engine (all of the window's columns when one names none)."""
+    if data.current is not None:
+        names = _spec_columns(rules, list(map(str, data.current.columns)))
+        return data.current if names is None else data.current[names]
+    from ethics_audit import engine
+
+    rows = engine.rows_of(data, "current")
+    names = _spec_columns(rules, rows.columns)
+    return rows.backend.execute(rows.table if names is None else rows.table.select(names))
 
 
 # --------------------------------------------------------------------------- GX results -> metric results
@@ -119,20 +134,12 @@ def _share(result: dict[str, Any]) -> tuple[float | None, int]:
     return unexpected / nonmissing, nonmissing
 
 
-def _unexpected_values(series: pd.Series, allowed: list[Any], limit: int = 5) -> list[str]:
-    """A few values outside the allowed categories (declared categories, so not free text)."""
-    counts = series.value_counts(dropna=True)
-    counts = counts[counts > 0]  # a categorical lists its unused categories too
-    outside = [v for v in counts.index if v not in set(allowed)]
-    return [str(v)[:40] for v in outside[:limit]]
-
-
 def _error(rule: Rule, message: str) -> MetricResult:
     details = {"error": message, "expectation": rule.expectation}
     return MetricResult("quality", rule.metric, None, slice=rule.slice, status=Status.ERROR, details=details)
 
 
-def _to_results(rule: Rule, outcome: dict[str, Any], data: AuditData, gx_frame: pd.DataFrame) -> list[MetricResult]:
+def _to_results(rule: Rule, outcome: dict[str, Any], stats: QualityStats) -> list[MetricResult]:
     """The metric result(s) of one expectation's GX outcome, as ``rule.read`` says."""
     if outcome.get("exception_info", {}).get("raised_exception"):
         message = (outcome["exception_info"].get("exception_message") or "GX raised an error").splitlines()[0]
@@ -141,7 +148,7 @@ def _to_results(rule: Rule, outcome: dict[str, Any], data: AuditData, gx_frame: 
     success = bool(outcome.get("success"))
     base = {**rule.details, "expectation": rule.expectation, "gx_success": success}
 
-    def one(value: Any, details: dict[str, Any], n: int = data.rows) -> list[MetricResult]:
+    def one(value: Any, details: dict[str, Any], n: int = stats.rows) -> list[MetricResult]:
         return [
             MetricResult(
                 "quality", rule.metric, value, slice=rule.slice, n=n, threshold=rule.threshold, details=details
@@ -153,7 +160,7 @@ def _to_results(rule: Rule, outcome: dict[str, Any], data: AuditData, gx_frame: 
         plain = {"expectation": rule.expectation, "gx_success": success}
         return [
             MetricResult(
-                "quality", rule.metric, float(name in missing), slice={"column": name}, n=data.rows,
+                "quality", rule.metric, float(name in missing), slice={"column": name}, n=stats.rows,
                 threshold=rule.threshold, details={**plain, "blocking": True} if name in missing else plain,
             )
             for name in rule.details["required"]
@@ -169,7 +176,7 @@ def _to_results(rule: Rule, outcome: dict[str, Any], data: AuditData, gx_frame: 
         value, nonnull = _share(result)
         details = {**base, "unexpected_count": result.get("unexpected_count"), "nonnull": nonnull}
         if rule.metric == "unexpected_category_share" and result.get("unexpected_count"):
-            details["unexpected_values"] = _unexpected_values(gx_frame[rule.slice["column"]], rule.kwargs["value_set"])
+            details["unexpected_values"] = stats.outside_values(rule.slice["column"])
         return one(value, details, n=nonnull)
     # a spec-defined expectation: 1 when it failed, GX's observed value (if safe) in the details
     column = rule.kwargs.get("column") if isinstance(rule.kwargs.get("column"), str) else None

@@ -1,0 +1,182 @@
+"""The quality family where the window's rows live: counted in memory (pandas) or on an engine
+(Ibis over DuckDB reading a parquet file), the same results; the counts judged as GX judges them
+(compared with GX's own validation of the same rules); and the counts merge over chunks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ethics_audit.checks import quality
+from ethics_audit.checks.quality import outcomes, stats, validation
+from ethics_audit.engine import Rows
+from helpers import WINDOW_END, WINDOW_START, make_data, make_spec
+
+COLUMNS = {
+    "prediction_id": "pid",
+    "score": "score",
+    "prediction": "shown",
+    "label": "clicked",
+    "features": ["age", "device", "opted_in", "user_ref"],
+    "sensitive": ["gender"],
+}
+QUALITY = {
+    "allowed_categories": {"device": ["ios", "android", "web"], "shown": [0, 1]},
+    "null_share_per_column": {"gender": {"warn": 0.2, "critical": 0.5}},
+}
+
+
+def messy(n: int, seed: int) -> pd.DataFrame:
+    """A window with nulls, NaN, out-of-range scores, timestamps outside the window, duplicated
+    ids, categories outside the allowed set and numbers logged as strings."""
+    rng = np.random.default_rng(seed)
+    score = rng.random(n) * 1.2 - 0.1
+    score[rng.random(n) < 0.05] = np.nan
+    seconds = rng.integers(-3600, 7 * 86400 + 3600, n)
+    ts = pd.Series(WINDOW_START + pd.to_timedelta(seconds, unit="s"))
+    ts[rng.random(n) < 0.03] = pd.NaT
+    ts[rng.random(n) < 0.02] = WINDOW_END  # the end is outside [start, end)
+    device = rng.choice(["ios", "android", "web", "smart_tv", "fridge"], n, p=[0.3, 0.3, 0.3, 0.07, 0.03]).astype(
+        object
+    )
+    device[rng.random(n) < 0.04] = None
+    pid = np.array([f"p{i:06d}" for i in rng.integers(0, n * 3, n)], dtype=object)
+    pid[rng.random(n) < 0.01] = None
+    age = rng.integers(18, 80, n).astype(float)
+    age[rng.random(n) < 0.08] = np.nan
+    gender = rng.choice(["f", "m", "x"], n).astype(object)
+    gender[rng.random(n) < 0.25] = None
+    return pd.DataFrame(
+        {
+            "pid": pid,
+            "user_id": rng.integers(0, n // 2, n),
+            "ts": ts,
+            "age": age,
+            "device": device,
+            "opted_in": rng.random(n) < 0.5,
+            "gender": gender,
+            "score": score,
+            "shown": rng.choice([0, 1, 2], n, p=[0.49, 0.49, 0.02]),
+            "clicked": np.where(rng.random(n) < 0.5, np.nan, (rng.random(n) < 0.5).astype(float)),
+            "user_ref": rng.integers(0, 1000, n).astype(str),  # numbers logged as strings
+        }
+    )
+
+
+def reference(n: int = 500) -> pd.DataFrame:
+    frame = messy(n, 99)
+    frame["user_ref"] = frame["user_ref"].astype(int)
+    return frame
+
+
+def spec(**extra):
+    return make_spec({"columns": COLUMNS, "checks": {"quality": {**QUALITY, **extra}}})
+
+
+def parquet_rows(backend, path) -> Rows:
+    """A parquet file as the runner's engine sees it: DuckDB reads pandas' UTC nanosecond
+    timestamps as TIMESTAMPTZ_NS, which Ibis has no type for, so they are read as the same UTC
+    instants and typed as UTC timestamps again (as ``engine.files`` does for file sources)."""
+    import ibis.expr.datatypes as dt
+
+    relation = backend.con.read_parquet(str(path))
+    fixes = [
+        f'CAST("{c}" AS TIMESTAMP_NS) AS "{c}"'
+        for c, t in zip(relation.columns, relation.types, strict=True)
+        if t.id == "timestamptz_ns"
+    ]
+    name = path.stem
+    relation.project(f"* REPLACE ({', '.join(fixes)})").create_view(name)
+    table = backend.table(name)
+    return Rows(table.mutate(ts=table.ts.cast(dt.Timestamp(timezone="UTC", scale=9))), backend)
+
+
+def as_dicts(results) -> list[dict]:
+    return [json.loads(json.dumps(r.to_dict(), default=str)) for r in results]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_parquet_window_on_duckdb_gives_the_results_of_the_same_window_in_memory(tmp_path, seed) -> None:
+    import ibis
+
+    current, ref = messy(3000, seed), reference()
+    current.to_parquet(tmp_path / "current.parquet")
+    ref.to_parquet(tmp_path / "reference.parquet")
+    s = spec()
+    history = [3100, 2900, 3000]
+    # today's path for a parquet source: the file read into pandas, then the family
+    in_memory = make_data(s, pd.read_parquet(tmp_path / "current.parquet"),
+                          pd.read_parquet(tmp_path / "reference.parquet"), row_count_history=history)  # fmt: skip
+    expected = quality.run(s.checks.quality, in_memory)
+    # the engine path: no frame, the window's tables on DuckDB
+    backend = ibis.duckdb.connect()
+    on_engine = make_data(s, None, None, row_count_history=history)
+    on_engine.tables = {
+        "current": parquet_rows(backend, tmp_path / "current.parquet"),
+        "reference": parquet_rows(backend, tmp_path / "reference.parquet"),
+    }
+    got = quality.run(s.checks.quality, on_engine)
+    assert as_dicts(got) == as_dicts(expected)
+    # and the original frame (pandas dtypes as built) gives the same values and verdicts
+    original = quality.run(s.checks.quality, make_data(s, current, ref, row_count_history=history))
+    strip = [{**r, "details": {k: v for k, v in r["details"].items() if k != "dtype"}} for r in as_dicts(original)]
+    assert strip == [{**r, "details": {k: v for k, v in r["details"].items() if k != "dtype"}} for r in as_dicts(got)]
+    # the data is messy enough that every kind of finding is there
+    found = {(r.metric, r.slice.get("column")) for r in got if r.value}
+    assert {("out_of_range_share", "score"), ("outside_window_share", "ts"), ("duplicate_id_share", "pid"),
+            ("unexpected_category_share", "device"), ("unexpected_category_share", "shown"),
+            ("type_mismatch", "user_ref"), ("null_share", "age")} <= found  # fmt: skip
+    [device] = [r for r in got if r.metric == "unexpected_category_share" and r.slice["column"] == "device"]
+    assert device.details["unexpected_values"] == ["smart_tv", "fridge"]
+    meta = json.loads(on_engine.artifacts[0].content)["validations"][0]["meta"]
+    assert meta["engine"] == "duckdb"
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_the_counts_are_judged_as_great_expectations_judges_them(seed) -> None:
+    """Our outcomes for the built-in suite equal GX's own validation of the same rules on the
+    frame GX used to see (canonical columns), field by field."""
+    current = messy(2000, seed)
+    for mostly_bound in (0.0, 0.05):
+        s = spec(thresholds={"null_share": {"warn": mostly_bound, "critical": 0.5}})
+        data = make_data(s, current, reference(), row_count_history=[2000, 2100])
+        plan = quality.build_plan(s.checks.quality, data)
+        counts = stats.frame_stats(plan, current)
+        builtin = [(i, r) for i, r in enumerate(plan.rules) if not r.from_spec]
+        gx_frame = pd.DataFrame({name: quality.canonical(current[name]) for name in plan.gx_columns})
+        raw = validation._validate(gx_frame, validation._expectations(builtin), "compare")
+        theirs = {o["expectation_config"]["meta"]["rule"]: o for o in raw["results"]}
+        assert len(theirs) == len(builtin)
+        for i, rule in builtin:
+            ours = outcomes.builtin_outcome(i, rule, plan, counts)
+            column = rule.kwargs.get("column")
+            gx_result = validation._clean_result(theirs[i]["result"], rule.expectation, column)
+            assert (ours["success"], ours["result"]) == (theirs[i]["success"], gx_result), (rule.expectation, column)
+
+
+def test_counts_merge_over_chunks(tmp_path) -> None:
+    import ibis
+
+    current = messy(4000, 5)
+    s = spec()
+    data = make_data(s, current, reference())
+    plan = quality.build_plan(s.checks.quality, data)
+    whole = stats.frame_stats(plan, current)
+    # any split of the rows: every count but the duplicated ids adds up
+    halves = stats.frame_stats(plan, current.iloc[:1500]).merge(stats.frame_stats(plan, current.iloc[1500:]))
+    unique = {i for i, r in enumerate(plan.rules) if r.expectation == stats.UNIQUE}
+    assert (halves.rows, halves.nulls, halves.outside) == (whole.rows, whole.nulls, whole.outside)
+    assert {k: v for k, v in halves.unexpected.items() if k not in unique} == {
+        k: v for k, v in whole.unexpected.items() if k not in unique
+    }
+    # split by the id's hash (as partitions are): the duplicates add up too; chunks on DuckDB
+    backend = ibis.duckdb.connect()
+    part = pd.util.hash_pandas_object(current["pid"], index=False) % 3
+    merged = stats.QualityStats()
+    for k in range(3):
+        merged = merged.merge(stats.table_stats(plan, Rows(ibis.memtable(current[part.to_numpy() == k]), backend)))
+    assert merged == whole
+    assert whole.unexpected[next(iter(unique))] > 0
