@@ -57,3 +57,23 @@ def on_engine(spec: Any, frame: pd.DataFrame, folder: Path, **kwargs: Any) -> An
 
 def comparable(results: list[Any]) -> list[dict[str, Any]]:
     return [r.to_dict() if hasattr(r, "to_dict") else vars(r) for r in results]
+
+
+def consent_ledger(frame: pd.DataFrame, seed: int = 0, *, as_text: bool = False) -> pd.DataFrame:
+    """Random grants, withdrawals, objections and erasure requests of the window's users (and others)."""
+    rng = np.random.default_rng(seed)
+    users = np.unique(frame["user_id"].dropna().to_numpy())
+    n = len(users) * 3
+    start = pd.Timestamp("2026-05-01", tz="UTC")
+    ids = np.concatenate([rng.choice(users, n), rng.integers(10**6, 10**6 + 50, 50)])
+    ledger = pd.DataFrame(
+        {
+            "entity_id": ids.astype(str) if as_text else ids,
+            "purpose": rng.choice(["ads", "ads", "ads", "analytics"], len(ids)),
+            "event": rng.choice(["granted", "granted", "withdrawn", "objected", "erasure_requested"], len(ids)),
+            "timestamp": start + pd.to_timedelta(rng.integers(0, 75 * 86400, len(ids)), unit="s"),
+        }
+    )
+    # same-instant events of one entity: a grant and a withdrawal at once
+    dup = ledger.iloc[:20].assign(event="withdrawn")
+    return pd.concat([ledger, dup], ignore_index=True)

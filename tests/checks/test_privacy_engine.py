@@ -65,3 +65,37 @@ def test_reidentification_on_duckdb_equals_in_memory(tmp_path: Path, seed: int) 
     engine = reid_engine.run(spec.checks.privacy, on_engine(spec, frame, tmp_path))
     assert comparable(engine) == comparable(memory)
     assert {r.metric for r in engine} >= {"k_anonymity", "share_below_k", "sample_uniqueness", "l_diversity"}
+
+
+CONSENT = {
+    "model": {"purpose": "ads"},
+    "checks": {
+        "privacy": {
+            "consent": {"source": {"path": "consent.parquet"}, "grace_period": "1h", "erasure_deadline": "20d"},
+            "retention": "7d",
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(("seed", "as_text"), [(0, False), (1, True)])
+def test_consent_and_retention_on_duckdb_equal_in_memory(tmp_path: Path, seed: int, as_text: bool) -> None:
+    from datetime import datetime, timezone
+
+    from privacy_engine_helpers import consent_ledger
+
+    from ethics_audit.checks.privacy import consent
+    from ethics_audit.checks.privacy.aggregates import consent as consent_engine
+
+    spec = make_spec({**SPEC, **CONSENT})
+    frame = pii_frame(3000, seed)
+    frame.loc[frame.index[::40], "ts"] = None
+    ledger = consent_ledger(frame, seed, as_text=as_text)
+    now = datetime(2026, 7, 15, tzinfo=timezone.utc)
+    config = spec.checks.privacy
+    memory = make_data(spec, frame, consent=ledger, now=now)
+    engine = on_engine(spec, frame, tmp_path, consent=ledger, now=now)
+    got = consent_engine.run(config, engine) + consent_engine.run_retention(config, engine)
+    want = consent.run(config, memory) + consent.run_retention(config, memory)
+    assert comparable(got) == comparable(want)
+    assert want[0].value > 0 and want[2].value > 0 and want[3].value > 0  # every count is exercised

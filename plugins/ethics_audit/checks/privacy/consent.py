@@ -73,14 +73,15 @@ def _aligned_ids(ledger_ids: pd.Series, window_ids: pd.Series) -> tuple[pd.Serie
     return text(ledger_ids), text(window_ids)
 
 
-def read_ledger(spec: ConsentSpec, data: AuditData) -> pd.DataFrame:
-    """The ledger with columns entity, purpose, event (lower case), ts (UTC), up to the window end."""
+def read_ledger(spec: ConsentSpec, data: AuditData, raw: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ledger (``data.consent`` unless ``raw`` is given) with columns entity, purpose, event
+    (lower case), ts (UTC), up to the window end."""
     import numpy as np
     import pandas as pd
 
-    if data.consent is None:
+    raw = data.consent if raw is None else raw
+    if raw is None:
         raise DataError(f"{WHERE}.source: the consent ledger was not loaded; check the source and that it has rows")
-    raw = data.consent
     roles = spec.columns.model_dump()
     for role, column in roles.items():
         if column not in raw.columns:
@@ -213,34 +214,45 @@ def made_while_blocked(
     return matched.loc[late, ["row", "event"]].reset_index(drop=True)
 
 
-def predictions_after_withdrawal(
-    config: PrivacyConfig, data: AuditData, codes: np.ndarray, count: int, ledger: pd.DataFrame
-) -> list[MetricResult]:
-    import numpy as np
-
+def purpose_events(config: PrivacyConfig, data: AuditData, ledger: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """The model's purpose and the ledger's grant, withdrawal and objection events for it."""
     spec = config.consent
     assert spec is not None
-    columns = data.columns
     purpose = spec.purpose or data.spec.model.purpose
-    frame = data.current
-    state = ledger[(ledger["purpose"] == purpose) & ledger["event"].isin(("granted", *BLOCKING))]
-    events = blocked_since(state)
-    stamps = _utc(frame[columns.timestamp], "columns.timestamp", columns.timestamp)
-    late = made_while_blocked(events, codes, count, stamps, spec.grace_period)
-    violating = late["row"].to_numpy()
-    by_event = {str(k): int(v) for k, v in late["event"].value_counts().items() if v}
-    granted = _flags(state.loc[state["event"] == "granted", "code"].to_numpy(), count)
-    without_grant = count - int(granted.sum())
+    return purpose, ledger[(ledger["purpose"] == purpose) & ledger["event"].isin(("granted", *BLOCKING))]
+
+
+def granted_codes(state: pd.DataFrame) -> np.ndarray:
+    import numpy as np
+
+    return np.unique(state.loc[state["event"] == "granted", "code"].to_numpy())
+
+
+def withdrawal_results(
+    config: PrivacyConfig,
+    *,
+    purpose: str,
+    rows: int,
+    count: int,
+    violating: int,
+    entities: int,
+    by_event: dict[str, int],
+    granted: int,
+) -> list[MetricResult]:
+    """The consent results from counts: rows made while blocked, entities without a grant."""
+    spec = config.consent
+    assert spec is not None
+    without_grant = count - granted
     return [
         MetricResult(
             CHECK,
             "predictions_after_withdrawal",
-            len(violating),
-            n=data.rows,
+            violating,
+            n=rows,
             threshold=spec.thresholds.get("predictions_after_withdrawal"),
             details={
-                "entities": len(np.unique(codes[violating])),
-                "share": len(violating) / data.rows if data.rows else None,
+                "entities": entities,
+                "share": violating / rows if rows else None,
                 "by_event": by_event,
                 "purpose": purpose,
                 "grace_period": format_duration(spec.grace_period),
@@ -257,9 +269,33 @@ def predictions_after_withdrawal(
     ]
 
 
-def erasure_overdue(
+def predictions_after_withdrawal(
     config: PrivacyConfig, data: AuditData, codes: np.ndarray, count: int, ledger: pd.DataFrame
-) -> MetricResult:
+) -> list[MetricResult]:
+    import numpy as np
+
+    spec = config.consent
+    assert spec is not None
+    columns = data.columns
+    purpose, state = purpose_events(config, data, ledger)
+    events = blocked_since(state)
+    stamps = _utc(data.current[columns.timestamp], "columns.timestamp", columns.timestamp)
+    late = made_while_blocked(events, codes, count, stamps, spec.grace_period)
+    violating = late["row"].to_numpy()
+    return withdrawal_results(
+        config,
+        purpose=purpose,
+        rows=data.rows,
+        count=count,
+        violating=len(violating),
+        entities=len(np.unique(codes[violating])),
+        by_event={str(k): int(v) for k, v in late["event"].value_counts().items() if v},
+        granted=len(granted_codes(state)),
+    )
+
+
+def overdue_codes(config: PrivacyConfig, data: AuditData, ledger: pd.DataFrame) -> np.ndarray:
+    """Codes of the entities whose erasure request, not followed by a grant, is past the deadline."""
     import pandas as pd
 
     spec = config.consent
@@ -268,16 +304,28 @@ def erasure_overdue(
     regranted = ledger[ledger["event"] == "granted"].groupby("code", sort=False)["ts_ns"].max()
     later_grant = regranted.reindex(requested.index).fillna(-1).to_numpy() > requested.to_numpy()
     deadline = pd.Timestamp(data.window_end) - spec.erasure_deadline
-    overdue = requested.index.to_numpy()[~later_grant & (requested.to_numpy() <= deadline.value)]
-    present = _flags(overdue, count)[codes]
+    return requested.index.to_numpy()[~later_grant & (requested.to_numpy() <= deadline.value)]
+
+
+def erasure_result(config: PrivacyConfig, *, overdue: int, count: int, rows: int) -> MetricResult:
+    spec = config.consent
+    assert spec is not None
     return MetricResult(
         CHECK,
         "entities_past_erasure_deadline",
-        len(overdue),
+        overdue,
         n=count,
         threshold=spec.thresholds.get("entities_past_erasure_deadline"),
-        details={"rows": int(present.sum()), "erasure_deadline": format_duration(spec.erasure_deadline)},
+        details={"rows": rows, "erasure_deadline": format_duration(spec.erasure_deadline)},
     )
+
+
+def erasure_overdue(
+    config: PrivacyConfig, data: AuditData, codes: np.ndarray, count: int, ledger: pd.DataFrame
+) -> MetricResult:
+    overdue = overdue_codes(config, data, ledger)
+    present = _flags(overdue, count)[codes]
+    return erasure_result(config, overdue=len(overdue), count=count, rows=int(present.sum()))
 
 
 def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
@@ -290,35 +338,45 @@ def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
     ]
 
 
-def run_retention(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
-    """Rows older than ``retention`` at ``data.now`` (default: the current UTC time)."""
+def retention_result(
+    config: PrivacyConfig, *, rows: int, old: int, oldest: pd.Timestamp | None, now: pd.Timestamp
+) -> MetricResult:
+    """Rows older than the retention period, from their count and the oldest timestamp."""
     import pandas as pd
 
     from ethics_audit.spec import ConsentThresholds
 
+    assert config.retention is not None
+    thresholds = config.consent.thresholds if config.consent else ConsentThresholds()
+    return MetricResult(
+        CHECK,
+        "rows_past_retention",
+        old,
+        n=rows,
+        threshold=thresholds.get("rows_past_retention"),
+        details={
+            "retention": format_duration(config.retention),
+            "share": old / rows if rows else None,
+            "oldest_row_age_days": round((now - oldest).total_seconds() / 86400, 1) if pd.notna(oldest) else None,
+            "as_of": now.isoformat(),
+        },
+    )
+
+
+def audit_time(data: AuditData) -> pd.Timestamp:
+    import pandas as pd
+
+    return pd.Timestamp(data.now or datetime.now(timezone.utc))
+
+
+def run_retention(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
+    """Rows older than ``retention`` at ``data.now`` (default: the current UTC time)."""
     if config.retention is None:
         return []
     column = data.columns.timestamp
     if column not in data.current.columns:
         raise DataError(f"columns.timestamp: {column!r} is not a column of the window; fix columns.timestamp")
     ts = _utc(data.current[column], "columns.timestamp", column)
-    now = pd.Timestamp(data.now or datetime.now(timezone.utc))
-    cutoff = now - config.retention
-    old = ts < cutoff
-    thresholds = config.consent.thresholds if config.consent else ConsentThresholds()
-    oldest = ts.min()
-    return [
-        MetricResult(
-            CHECK,
-            "rows_past_retention",
-            int(old.sum()),
-            n=data.rows,
-            threshold=thresholds.get("rows_past_retention"),
-            details={
-                "retention": format_duration(config.retention),
-                "share": float(old.mean()) if data.rows else None,
-                "oldest_row_age_days": round((now - oldest).total_seconds() / 86400, 1) if pd.notna(oldest) else None,
-                "as_of": now.isoformat(),
-            },
-        )
-    ]
+    now = audit_time(data)
+    old = int((ts < now - config.retention).sum())
+    return [retention_result(config, rows=data.rows, old=old, oldest=ts.min(), now=now)]
