@@ -99,3 +99,84 @@ def test_consent_and_retention_on_duckdb_equal_in_memory(tmp_path: Path, seed: i
     want = consent.run(config, memory) + consent.run_retention(config, memory)
     assert comparable(got) == comparable(want)
     assert want[0].value > 0 and want[2].value > 0 and want[3].value > 0  # every count is exercised
+
+
+def _approx_equal(got, want) -> None:
+    """Equal results; the AUC (an exact ratio of integers on the engine) to 1e-12 of the float sum."""
+    assert len(got) == len(want)
+    for g, w in zip(comparable(got), comparable(want), strict=True):
+        if g["metric"] == "attack_auc" and w["value"] is not None:
+            assert g.pop("value") == pytest.approx(w.pop("value"), rel=1e-12, abs=1e-12)
+        assert g == w
+
+
+@pytest.mark.parametrize(("rows", "decimals", "manifest"), [(3000, 3, False), (6000, 6, False), (3000, 3, True)])
+def test_membership_on_duckdb_equals_in_memory(tmp_path: Path, rows: int, decimals: int, manifest: bool) -> None:
+    import numpy as np
+
+    from ethics_audit.checks.privacy import membership
+    from ethics_audit.checks.privacy.aggregates import membership as membership_engine
+
+    frame = pii_frame(rows, 2)
+    rng = np.random.default_rng(rows)
+    frame["score"] = np.round(np.clip(rng.normal(0.5, 0.2, rows) + 0.05 * frame["member"], 0, 1), decimals)
+    frame.loc[frame.index[::30], "score"] = None
+    frame["label"] = frame["label"].astype(float).where(rng.random(rows) > 0.1)
+    member = {"source": {"path": "m.csv"}, "manifest_entity_column": "uid"} if manifest else {"column": "member"}
+    spec = make_spec({**SPEC, "checks": {"privacy": {"membership": {**member, "bootstrap": {"resamples": 200}}}}})
+    kwargs = {}
+    if manifest:
+        import pandas as pd
+
+        kwargs["training_members"] = pd.DataFrame({"uid": np.unique(frame["user_id"])[::3].astype(str)})
+    memory = membership.run(spec.checks.privacy, make_data(spec, frame, **kwargs))
+    engine = membership_engine.run(spec.checks.privacy, on_engine(spec, frame, tmp_path, **kwargs))
+    _approx_equal(engine, memory)
+    assert [r.status.value for r in memory].count("computed") == 7
+
+
+def test_the_whole_family_on_duckdb_equals_in_memory(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from privacy_engine_helpers import consent_ledger
+
+    from ethics_audit.checks import privacy
+
+    overrides = {**SPEC, **CONSENT}
+    overrides["checks"] = {"privacy": {**CONSENT["checks"]["privacy"], "membership": {"column": "member"}}}
+    spec = make_spec(overrides)
+    frame = pii_frame(5000, 4)
+    now = datetime(2026, 7, 15, tzinfo=timezone.utc)
+    kwargs = {"consent": consent_ledger(frame, 4), "now": now}
+    memory = privacy.run(spec.checks.privacy, make_data(spec, frame, **kwargs))
+    engine = privacy.run(spec.checks.privacy, on_engine(spec, frame, tmp_path, **kwargs))
+    assert not [r for r in memory + engine if r.metric == "check_error"]
+    _approx_equal(_strip_examples(engine), _strip_examples(memory))
+
+
+def _strip_examples(results):
+    from dataclasses import replace
+
+    return [replace(r, details={k: v for k, v in r.details.items() if k != "examples"}) for r in results]
+
+
+def test_pii_counts_of_two_chunks_merge_into_the_whole(tmp_path: Path) -> None:
+    from ethics_audit import engine
+    from ethics_audit.checks.privacy.entities import ENTITIES
+
+    frame = pii_frame(4000, 5)
+    entities = list(ENTITIES.values())
+    backend = engine.duckdb_backend()
+
+    def counts(part, name):
+        path = tmp_path / f"{name}.parquet"
+        part.to_parquet(path)
+        rows = engine.Rows(backend.read_parquet(str(path)), backend)
+        return pii_engine.column_counts(rows, "note", entities, dob_values=False, examples=3)
+
+    whole = counts(frame, "whole")
+    merged = counts(frame.iloc[:1500], "a").merge(counts(frame.iloc[1500:], "b"))
+    assert merged.by_entity == whole.by_entity and merged.by_metric == whole.by_metric
+    assert merged.any_pii == whole.any_pii > 0
+    assert set(merged.examples) == set(whole.examples)
+    assert whole.by_entity["card"] > 0 and whole.by_entity["iban"] > 0 and whole.by_entity["email"] > 0

@@ -13,6 +13,7 @@ the accuracy on non-members (labelled rows).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import DataError, columns_withheld
@@ -187,13 +188,46 @@ def _binary(series: pd.Series) -> np.ndarray | None:
 # --------------------------------------------------------------------------- results
 
 
-def _attack(
-    spec: MembershipSpec, signal: np.ndarray, member: np.ndarray, name: str, extra: dict[str, Any]
-) -> list[MetricResult]:
+@dataclass
+class AttackCounts:
+    """What the attack's results need from the score histogram of members and non-members.
+
+    ``auc``, ``advantage`` and ``tpr_low`` are computed where the histogram is (in memory from
+    the rows, on an engine by window functions over the distinct scores); ``members_by_bin`` and
+    ``others_by_bin`` are the histogram itself or, above ``MAX_BINS`` distinct scores, its
+    ``MAX_BINS`` equal-count pools (all the bootstrap reads). The histogram (counts per distinct
+    score) is the mergeable aggregate: histograms of chunks add.
+    """
+
+    rows: int
+    members: int
+    others: int
+    auc: float = 0.0
+    advantage: float = 0.0
+    tpr_low: float = 0.0
+    members_by_bin: np.ndarray | None = None
+    others_by_bin: np.ndarray | None = None
+
+
+def attack_counts(signal: np.ndarray, member: np.ndarray) -> AttackCounts:
+    """The attack's counts from the rows' signals in memory."""
     import numpy as np
 
+    out = AttackCounts(len(signal), int(member.sum()), int((~member).sum()))
+    if min(out.members, out.others) == 0:
+        return out
+    _, in_members, in_others = score_histogram(signal, member)
+    fpr, tpr = roc_points(in_members, in_others)
+    out.auc = float(auc_from_histogram(in_members, in_others))
+    out.advantage = float(np.max(tpr - fpr))
+    out.tpr_low = float(tpr[fpr <= LOW_FPR].max())
+    out.members_by_bin, out.others_by_bin = in_members, in_others
+    return out
+
+
+def attack_results(spec: MembershipSpec, counts: AttackCounts, name: str, extra: dict[str, Any]) -> list[MetricResult]:
     t = spec.thresholds
-    n_members, n_others = int(member.sum()), int((~member).sum())
+    n_members, n_others = counts.members, counts.others
     base = {"signal": name}
     details = {"members": n_members, "non_members": n_others, **extra}
     if min(n_members, n_others) < spec.min_group_size:
@@ -202,45 +236,77 @@ def _attack(
             f"got {n_members} and {n_others}"
         )
         return [
-            MetricResult(CHECK, m, None, slice=base, n=len(signal), status=Status.INSUFFICIENT_DATA,
+            MetricResult(CHECK, m, None, slice=base, n=counts.rows, status=Status.INSUFFICIENT_DATA,
                          details={**details, "reason": reason})
             for m in ATTACK_METRICS
         ]  # fmt: skip
-    _, in_members, in_others = score_histogram(signal, member)
-    auc = float(auc_from_histogram(in_members, in_others))
     low = high = None
     if spec.bootstrap.resamples:
+        assert counts.members_by_bin is not None and counts.others_by_bin is not None
         low, high = bootstrap_auc(
-            in_members,
-            in_others,
+            counts.members_by_bin,
+            counts.others_by_bin,
             resamples=spec.bootstrap.resamples,
             confidence=spec.bootstrap.confidence,
             seed=spec.bootstrap.seed,
         )
-    fpr, tpr = roc_points(in_members, in_others)
-    advantage = float(np.max(tpr - fpr))
-    at_low_fpr = float(tpr[fpr <= LOW_FPR].max())
+    n = counts.rows
     return [
         MetricResult(
             CHECK,
             "attack_auc",
-            auc,
+            counts.auc,
             slice=base,
             ci_low=low,
             ci_high=high,
-            n=len(signal),
+            n=n,
             threshold=t.get("attack_auc", require_significance=spec.require_significance),
             details={**details, "confidence": spec.bootstrap.confidence, "resamples": spec.bootstrap.resamples},
         ),
         MetricResult(
-            CHECK, "attacker_advantage", advantage, slice=base, n=len(signal),
+            CHECK, "attacker_advantage", counts.advantage, slice=base, n=n,
             threshold=t.get("attacker_advantage"), details=details,
         ),
         MetricResult(
-            CHECK, "tpr_at_1pct_fpr", at_low_fpr, slice=base, n=len(signal),
+            CHECK, "tpr_at_1pct_fpr", counts.tpr_low, slice=base, n=n,
             threshold=t.get("tpr_at_1pct_fpr"), details=details,
         ),
     ]  # fmt: skip
+
+
+def _attack(
+    spec: MembershipSpec, signal: np.ndarray, member: np.ndarray, name: str, extra: dict[str, Any]
+) -> list[MetricResult]:
+    return attack_results(spec, attack_counts(signal, member), name, extra)
+
+
+def gap_result(
+    spec: MembershipSpec, predicted_from: str | None, members: tuple[int, int], others: tuple[int, int]
+) -> MetricResult:
+    """The generalisation gap from (usable, correct) counts of labelled members and non-members;
+    ``predicted_from`` None: there is no binary prediction to judge."""
+    if predicted_from is None:
+        return MetricResult(
+            CHECK, "generalisation_gap", None, n=0, status=Status.INSUFFICIENT_DATA,
+            details={"reason": "needs a binary columns.prediction or columns.score"},
+        )  # fmt: skip
+    usable = members[0] + others[0]
+    details = {"members": members[0], "non_members": others[0], "predicted": predicted_from}
+    if min(members[0], others[0]) < spec.min_group_size:
+        details["reason"] = f"needs at least {spec.min_group_size} labelled members and non-members"
+        return MetricResult(
+            CHECK, "generalisation_gap", None, n=usable, status=Status.INSUFFICIENT_DATA, details=details
+        )
+    accuracy_members = members[1] / members[0]
+    accuracy_others = others[1] / others[0]
+    return MetricResult(
+        CHECK,
+        "generalisation_gap",
+        accuracy_members - accuracy_others,
+        n=usable,
+        threshold=spec.thresholds.get("generalisation_gap"),
+        details={**details, "accuracy_members": accuracy_members, "accuracy_non_members": accuracy_others},
+    )
 
 
 def _generalisation_gap(
@@ -250,36 +316,22 @@ def _generalisation_gap(
 
     columns = data.columns
     frame = data.current
-    predicted_from = f"columns.prediction ({columns.prediction})"
+    predicted_from: str | None = f"columns.prediction ({columns.prediction})"
     predicted = None
     if columns.prediction and columns.prediction in frame.columns:
         predicted = _binary(frame[columns.prediction])
     if predicted is None and score is not None:
         predicted, predicted_from = np.where(np.isnan(score), np.nan, (score >= 0.5).astype(float)), "score >= 0.5"
-    labelled = ~np.isnan(labels)
     if predicted is None:
-        return MetricResult(
-            CHECK, "generalisation_gap", None, n=0, status=Status.INSUFFICIENT_DATA,
-            details={"reason": "needs a binary columns.prediction or columns.score"},
-        )  # fmt: skip
-    usable = labelled & ~np.isnan(predicted)
+        return gap_result(spec, None, (0, 0), (0, 0))
+    usable = ~np.isnan(labels) & ~np.isnan(predicted)
     correct = predicted == labels
     in_members, in_others = usable & member, usable & ~member
-    details = {"members": int(in_members.sum()), "non_members": int(in_others.sum()), "predicted": predicted_from}
-    if min(in_members.sum(), in_others.sum()) < spec.min_group_size:
-        details["reason"] = f"needs at least {spec.min_group_size} labelled members and non-members"
-        return MetricResult(
-            CHECK, "generalisation_gap", None, n=int(usable.sum()), status=Status.INSUFFICIENT_DATA, details=details
-        )
-    accuracy_members = float(correct[in_members].mean())
-    accuracy_others = float(correct[in_others].mean())
-    return MetricResult(
-        CHECK,
-        "generalisation_gap",
-        accuracy_members - accuracy_others,
-        n=int(usable.sum()),
-        threshold=spec.thresholds.get("generalisation_gap"),
-        details={**details, "accuracy_members": accuracy_members, "accuracy_non_members": accuracy_others},
+    return gap_result(
+        spec,
+        predicted_from,
+        (int(in_members.sum()), int(correct[in_members].sum())),
+        (int(in_others.sum()), int(correct[in_others].sum())),
     )
 
 

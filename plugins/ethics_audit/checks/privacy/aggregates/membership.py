@@ -1,0 +1,199 @@
+"""Membership inference on an engine: the attack's statistics from the score histogram, where it lives.
+
+Per signal (the confidence ``max(score, 1 - score)``, the loss) the engine groups the usable rows
+by the signal rounded to 10 decimals, as in memory, into members and non-members per distinct
+value: the histogram. Window functions over it (cumulative sums in score order) give the
+Mann-Whitney count (integers, so the AUC is exact), the ROC's largest TPR - FPR and the TPR at
+1% FPR, and, above ``MAX_BINS`` distinct values, the equal-count pools the bootstrap reads:
+at most ``MAX_BINS`` rows and a few numbers come back. The AUC equals the in-memory float to
+rounding (1e-12); every count, the advantage, the TPR and the interval are identical.
+The generalisation gap is one GROUP BY of correct predictions by membership.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ethics_audit.checks.privacy.aggregates import window
+from ethics_audit.checks.privacy.membership import (
+    ATTACK_METRICS,
+    CHECK,
+    DECIMALS,
+    LOW_FPR,
+    MAX_BINS,
+    WHERE,
+    AttackCounts,
+    attack_results,
+    gap_result,
+    membership_spec,
+)
+from ethics_audit.errors import DataError, columns_withheld
+from ethics_audit.results import MetricResult, Status
+
+if TYPE_CHECKING:
+    from ethics_audit.data import AuditData
+    from ethics_audit.engine import Rows
+    from ethics_audit.spec import MembershipSpec, PrivacyConfig
+
+
+def attack_counts(rows: Rows, signal: Any, member: Any, usable: Any) -> AttackCounts:
+    """The attack's counts from the histogram of ``signal`` over the ``usable`` rows."""
+    import ibis
+    import numpy as np
+
+    table = rows.table.filter(usable).select(s=signal, m=member.cast("int64"))
+    hist = table.group_by("s").agg(m=ibis._.m.sum(), c=ibis._.count())
+    totals = rows.execute(hist.aggregate(members=hist.m.sum(), rows=hist.c.sum(), distinct=hist.count()))
+    n = int(totals["rows"].iloc[0] or 0)
+    members = int(totals["members"].iloc[0] or 0)
+    out = AttackCounts(n, members, n - members)
+    if min(out.members, out.others) == 0:
+        return out
+    members_, others_ = ibis.literal(out.members), ibis.literal(out.others)
+    upto = ibis.cumulative_window(order_by="s")
+    hist = hist.mutate(o=hist.c - hist.m)
+    hist = hist.mutate(below_m=hist.m.sum().over(upto) - hist.m, below_o=hist.o.sum().over(upto) - hist.o,
+                       before=hist.c.sum().over(upto) - hist.c)  # fmt: skip
+    tpr = (members_ - hist.below_m) / members_  # the ROC point at each distinct score, from the top down
+    fpr = (others_ - hist.below_o) / others_
+    stats = rows.execute(
+        hist.aggregate(
+            wins=(hist.m * (2 * hist.below_o + hist.o)).sum(),
+            advantage=(tpr - fpr).max(),
+            tpr_low=ibis.cases((fpr <= LOW_FPR, tpr), else_=0.0).max(),
+        )
+    )
+    out.auc = int(stats["wins"].iloc[0]) / (2 * out.members * out.others)
+    out.advantage = max(float(stats["advantage"].iloc[0]), 0.0)  # the ROC starts at (0, 0)
+    out.tpr_low = max(float(stats["tpr_low"].iloc[0]), 0.0)
+    if int(totals["distinct"].iloc[0]) > MAX_BINS:
+        pool = ibis.least((hist.before * MAX_BINS / out.rows).floor().cast("int64"), MAX_BINS - 1)
+        pooled = rows.execute(hist.group_by(pool=pool).agg(m=hist.m.sum(), o=hist.o.sum()))
+        out.members_by_bin = np.bincount(pooled["pool"], weights=pooled["m"].astype(float), minlength=MAX_BINS)
+        out.others_by_bin = np.bincount(pooled["pool"], weights=pooled["o"].astype(float), minlength=MAX_BINS)
+    else:
+        full = rows.execute(hist.select("s", "m", "o").order_by("s"))
+        out.members_by_bin = full["m"].to_numpy(float)
+        out.others_by_bin = full["o"].to_numpy(float)
+    return out
+
+
+def _count(rows: Rows, expr: Any) -> int:
+    value = rows.execute(expr)
+    return 0 if value is None or value != value else int(value)
+
+
+def binary(rows: Rows, column: str) -> Any | None:
+    """The column as 0/1 floats (null where missing), or None when it is not binary (as ``membership._binary``)."""
+    value = rows.table[column]
+    dtype = value.type()
+    if dtype.is_string():
+        value = value.try_cast("float64")
+    elif dtype.is_boolean() or dtype.is_numeric():
+        value = value.cast("float64")
+    else:
+        return None
+    odd = _count(rows, (value.notnull() & ~value.isin([0.0, 1.0])).sum())
+    lost = _count(rows, rows.table[column].count()) - _count(rows, value.count())
+    return None if odd or lost else value
+
+
+def members_of(rows: Rows, spec: MembershipSpec, data: AuditData) -> tuple[Any, Any, str]:
+    """Membership and whether it is known, as Ibis expressions over the window, and its source."""
+    import ibis
+    import pandas as pd
+
+    if spec.source is not None:
+        from ethics_audit.checks.privacy.aggregates.consent import aligned_ids
+
+        manifest = data.training_members
+        if manifest is None:
+            raise DataError(f"{WHERE}.source: the training manifest was not loaded; check the source")
+        column = spec.manifest_entity_column
+        if column not in manifest.columns:
+            raise DataError(
+                f"{WHERE}.manifest_entity_column: {column!r} is not a column of the training manifest "
+                f"(columns: {columns_withheld(manifest.columns)}); fix {WHERE}.manifest_entity_column"
+            )
+        wid, ids = aligned_ids(rows, data.columns.entity_id, manifest[column])
+        known_ids = ibis.memtable(pd.DataFrame({"mid": pd.unique(ids.dropna().to_numpy())}))
+        return wid.isin(known_ids.mid).fill_null(False), wid.notnull(), "manifest"
+    assert spec.column is not None
+    privacy = data.spec.checks.privacy
+    field = f"{WHERE}.column" if privacy and privacy.membership else "columns.training_member"
+    if spec.column not in rows:
+        raise DataError(
+            f"{field}: {spec.column!r} is not a column of the window "
+            f"(columns: {columns_withheld(rows.columns)}); fix {field}"
+        )
+    value = rows.table[spec.column]
+    dtype = value.type()
+    if dtype.is_boolean():
+        return value.fill_null(False), value.notnull(), "column"
+    if not dtype.is_numeric() or _count(rows, (value.notnull() & ~value.isin([0, 1])).sum()):
+        raise DataError(
+            f"{field}: column {spec.column!r} is not boolean (dtype {dtype}, "
+            f"{_count(rows, value.nunique())} distinct values); it must say True/False (or 1/0) for each row: "
+            "store a boolean membership flag, or give a manifest of training ids as membership.source"
+        )
+    return (value == 1).fill_null(False), value.notnull(), "column"
+
+
+def generalisation_gap(rows: Rows, data: AuditData, spec: MembershipSpec, labels: Any, member: Any, known: Any,
+                       score: Any | None) -> MetricResult:  # fmt: skip
+    columns = data.columns
+    predicted_from: str | None = f"columns.prediction ({columns.prediction})"
+    predicted = binary(rows, columns.prediction) if columns.prediction and columns.prediction in rows else None
+    if predicted is None and score is not None:
+        predicted, predicted_from = (score >= 0.5).cast("float64"), "score >= 0.5"
+    if predicted is None:
+        return gap_result(spec, None, (0, 0), (0, 0))
+    usable = known & labels.notnull() & predicted.notnull()
+    table = rows.table.filter(usable).select(member=member, correct=(predicted == labels).cast("int64"))
+    counts = rows.execute(table.group_by("member").agg(n=table.count(), correct=table.correct.sum()))
+    by = {bool(m): (int(n), int(c)) for m, n, c in zip(counts["member"], counts["n"], counts["correct"], strict=True)}
+    return gap_result(spec, predicted_from, by.get(True, (0, 0)), by.get(False, (0, 0)))
+
+
+def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
+    import ibis
+
+    spec = membership_spec(config, data)
+    if spec is None:
+        return []
+    rows = window(data)
+    member, known, source = members_of(rows, spec, data)
+    columns = data.columns
+    extra = {"membership_from": source, "rows_with_unknown_membership": _count(rows, (~known).sum())}
+    score = None
+    results: list[MetricResult] = []
+    if columns.score and columns.score in rows:
+        raw = rows.table[columns.score]
+        score = raw.try_cast("float64") if raw.type().is_string() else raw.cast("float64")
+        bounds = rows.execute(rows.table.aggregate(low=score.min(), high=score.max()))
+        low, high = bounds["low"].iloc[0], bounds["high"].iloc[0]
+        if low == low and low is not None and (low < 0 or high > 1):
+            raise DataError(
+                f"columns.score: {columns.score!r} has values outside [0, 1]; membership inference reads it "
+                "as the probability of the positive class: map a probability column"
+            )
+        confidence = ibis.greatest(score, 1 - score).round(DECIMALS)
+        results += attack_results(
+            spec, attack_counts(rows, confidence, member, known & score.notnull()), "confidence", extra
+        )
+    else:
+        reason = {"reason": "needs columns.score (the model's probability) for the attack"}
+        results += [
+            MetricResult(
+                CHECK, m, None, slice={"signal": "confidence"}, status=Status.INSUFFICIENT_DATA, details=reason
+            )
+            for m in ATTACK_METRICS
+        ]
+    labels = binary(rows, columns.label) if columns.label and columns.label in rows else None
+    if labels is not None and score is not None:
+        true_class = ibis.cases((labels == 1, score), else_=1 - score).round(DECIMALS)
+        usable = known & score.notnull() & labels.notnull()
+        results += attack_results(spec, attack_counts(rows, true_class, member, usable), "loss", extra)
+    if labels is not None:
+        results.append(generalisation_gap(rows, data, spec, labels, member, known, score))
+    return results
