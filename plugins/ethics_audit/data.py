@@ -36,7 +36,8 @@ class PendingArtifact:
 class AuditData:
     """One audit window's data.
 
-    ``current``: the window's rows (labels already joined in when a label source exists).
+    ``current``: the window's rows (labels already joined in when a label source exists); None
+    when they stay on an engine (``tables["current"]``, ``engine: {kind: duckdb}``).
     ``reference``: the baseline or previous windows, or None when there is none.
     ``consent``: the consent ledger up to the window end, when configured.
     ``training_members``: manifest of training-set entity ids, when configured as a source.
@@ -57,7 +58,7 @@ class AuditData:
     spec: AuditSpec
     window_start: datetime
     window_end: datetime
-    current: pd.DataFrame
+    current: pd.DataFrame | None
     reference: pd.DataFrame | None = None
     consent: pd.DataFrame | None = None
     training_members: pd.DataFrame | None = None
@@ -76,8 +77,16 @@ class AuditData:
 
     @property
     def rows(self) -> int:
-        return len(self.current)
+        if self.current is None and "current" in self.tables:
+            return self.tables["current"].count()
+        return 0 if self.current is None else len(self.current)
+
+    @property
+    def has_reference(self) -> bool:
+        return self.reference is not None or "reference" in self.tables
 
     @property
     def reference_rows(self) -> int:
+        if self.reference is None and "reference" in self.tables:
+            return self.tables["reference"].count()
         return 0 if self.reference is None else len(self.reference)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.attempt import attempt_head
 from ethics_audit.checks.dispatch import run_check
+from ethics_audit.engine.window import frames_for, materialise
 from ethics_audit.errors import AuditError
 from ethics_audit.evaluate import judge_all, worst
 from ethics_audit.results import Finding, MetricResult, Severity, Status
@@ -103,12 +104,15 @@ def begin(
 
 
 def load(store: Store, spec: AuditSpec, start: datetime, end: datetime, *, now: datetime | None = None) -> AuditData:
-    """Read the window and everything the checks need, including the row-count history."""
+    """Read the window and everything the checks need, including the row-count history. With
+    ``engine: {kind: duckdb}`` and a file source, the rows stay on DuckDB (``data.tables``)."""
+    from ethics_audit.engine import window
     from ethics_audit.sources import load_window
 
     history_n = spec.checks.quality.row_count_history_windows if spec.checks.quality else 4
     history = store.row_counts_before(spec.id, as_utc(start), history_n)
-    return load_window(spec, start, end, row_count_history=history, now=now)
+    loader = window.load_window if window.uses_engine(spec) else load_window
+    return loader(spec, start, end, row_count_history=history, now=now)
 
 
 def blocking_reason(outputs: list[FamilyOutput]) -> str | None:
@@ -146,6 +150,7 @@ def run_family(family: str, data: AuditData, *, skip_reason: str | None = None) 
     started = time.perf_counter()
     before = len(data.artifacts)
     try:
+        frames_for(family, data)
         results = run_check(family, data)
         status, reason = "ran", ""
     except AuditError as exc:
@@ -160,6 +165,8 @@ def run_family(family: str, data: AuditData, *, skip_reason: str | None = None) 
     if status == "ran":
         from ethics_audit import remedies
 
+        if data.current is None and family in remedies.FAMILIES and remedies.breaching(judge_all(results)):
+            materialise(data, f"the {family} remedy section")
         output.remedy = remedies.explain(family, data, results)
     return output
 
@@ -251,6 +258,7 @@ def finish(
         summary["remedies"] = sections
         timings["remedies"] = round(sum(s.get("seconds", 0.0) for s in sections.values()), 4)
     artifacts = [a for output in outputs for a in output.artifacts]
+    from ethics_audit.engine.fingerprint import of_tables
     from ethics_audit.ledger.fingerprint import of_window
     from ethics_audit.recording import record_window
 
@@ -262,11 +270,11 @@ def finish(
         artifacts=artifacts,
         status=status,
         rows=data.rows,
-        reference_rows=data.reference_rows if data.reference is not None else None,
+        reference_rows=data.reference_rows if data.has_reference else None,
         timings=timings,
         summary=summary,
         now=data.now,
-        fingerprint=of_window(data.current, data.reference),
+        fingerprint=of_window(data.current, data.reference) if data.current is not None else of_tables(data),
         replace_empty=replace_empty,
     )
     return RunOutcome(
@@ -276,7 +284,7 @@ def finish(
         window_end=data.window_end,
         status=status,
         rows=data.rows,
-        reference_rows=data.reference_rows if data.reference is not None else None,
+        reference_rows=data.reference_rows if data.has_reference else None,
         findings=findings,
         timings=timings,
         summary=summary,

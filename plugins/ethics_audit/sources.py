@@ -45,7 +45,7 @@ def expand(text: str, where: str) -> str:
     return _ENV.sub(value, text)
 
 
-def _where(spec: AuditSpec, field: str) -> str:
+def where_of(spec: AuditSpec, field: str) -> str:
     return f"{spec.path or spec.id}: {field}"
 
 
@@ -73,8 +73,8 @@ def _fixed_part(path: Path) -> Path:
     return Path(*parts) if parts else Path(".")
 
 
-def _resolve_files(source: SourceSpec, spec: AuditSpec, field: str) -> list[Path]:
-    where = _where(spec, field + ".path")
+def resolve_files(source: SourceSpec, spec: AuditSpec, field: str) -> list[Path]:
+    where = where_of(spec, field + ".path")
     pattern = expand(source.path or "", where)
     path = Path(pattern)
     if not path.is_absolute() and spec.path is not None:
@@ -99,7 +99,7 @@ def _resolve_files(source: SourceSpec, spec: AuditSpec, field: str) -> list[Path
     return files
 
 
-def _format_of(source: SourceSpec, files: list[Path], spec: AuditSpec, field: str) -> str:
+def format_of(source: SourceSpec, files: list[Path], spec: AuditSpec, field: str) -> str:
     if source.format:
         return source.format
     suffixes = {p.suffix.lower() for p in files}
@@ -108,11 +108,11 @@ def _format_of(source: SourceSpec, files: list[Path], spec: AuditSpec, field: st
     if suffixes <= {".csv"}:
         return "csv"
     raise SourceError(
-        f"{_where(spec, field + '.format')}: cannot tell the format of {sorted(suffixes)}; set format: parquet or csv"
+        f"{where_of(spec, field + '.format')}: cannot tell the format of {sorted(suffixes)}; set format: parquet or csv"
     )
 
 
-def _to_utc(frame: pd.DataFrame, column: str, where: str) -> pd.DataFrame:
+def to_utc(frame: pd.DataFrame, column: str, where: str) -> pd.DataFrame:
     import pandas as pd
 
     series = frame[column]
@@ -144,9 +144,9 @@ def _read_files(
     end: datetime | None,
 ) -> pd.DataFrame:
 
-    files = _resolve_files(source, spec, field)
-    fmt = _format_of(source, files, spec, field)
-    where = _where(spec, field)
+    files = resolve_files(source, spec, field)
+    fmt = format_of(source, files, spec, field)
+    where = where_of(spec, field)
     if fmt == "csv":
         from ethics_audit.csv_files import read_csv_files
 
@@ -167,7 +167,7 @@ def _read_files(
                 f"{where}: the timestamp column {timestamp!r} (columns.timestamp) is not in the data; "
                 f"columns: {columns_withheld(frame.columns)}"
             )
-        frame = _to_utc(frame, timestamp, where)
+        frame = to_utc(frame, timestamp, where)
         mask = True
         if start is not None:
             mask = frame[timestamp] >= as_utc(start)
@@ -209,10 +209,10 @@ def _read_parquet(
 
 def _sql_url(source: SourceSpec, spec: AuditSpec, field: str) -> str:
     if source.url:
-        return expand(source.url, _where(spec, field + ".url"))
+        return expand(source.url, where_of(spec, field + ".url"))
     from ethics_audit.connections import sqlalchemy_url
 
-    return sqlalchemy_url(source.connection_id or "", where=_where(spec, field + ".connection_id"))
+    return sqlalchemy_url(source.connection_id or "", where=where_of(spec, field + ".connection_id"))
 
 
 # A database's own error can quote a row's value (PostgreSQL: ``invalid input syntax for type
@@ -234,7 +234,7 @@ def _read_sql(source: SourceSpec, spec: AuditSpec, field: str, params: dict[str,
     query = sa.text(source.query or "")
     wanted = {k: v for k, v in params.items() if f":{k}" in (source.query or "")}
     url = _sql_url(source, spec, field)
-    where = _where(spec, field)
+    where = where_of(spec, field)
     try:
         engine = sa.create_engine(url)
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types for bad URLs
@@ -265,7 +265,7 @@ def read_source(
         params = {"window_start": as_utc(start) if start else None, "window_end": as_utc(end) if end else None}
         frame = _read_sql(source, spec, field, params)
         if timestamp is not None and timestamp in frame.columns:
-            frame = _to_utc(frame, timestamp, _where(spec, field))
+            frame = to_utc(frame, timestamp, where_of(spec, field))
         return frame
     return _read_files(source, spec, field, timestamp, start, end)
 
@@ -273,7 +273,7 @@ def read_source(
 def _join_labels(current: pd.DataFrame, spec: AuditSpec, start: datetime, end: datetime) -> pd.DataFrame:
     assert spec.labels is not None
     labels_spec = spec.labels
-    where = _where(spec, "labels")
+    where = where_of(spec, "labels")
     labels = read_source(labels_spec.source, spec, "labels.source", start=start, end=end)
     keys = [getattr(spec.columns, role) for role in labels_spec.join_on]
     if None in keys:
@@ -331,11 +331,7 @@ def load_window(
     start, end = as_utc(window_start), as_utc(window_end)
     ts = spec.columns.timestamp
     current = read_source(spec.source, spec, "source", timestamp=ts, start=start, end=end)
-    if spec.columns.entity_id not in current.columns and len(current.columns):
-        raise DataError(
-            f"{_where(spec, 'columns.entity_id')}: column {spec.columns.entity_id!r} is not in the data; "
-            f"columns: {columns_withheld(current.columns)}"
-        )
+    require_entity_column(spec, list(current.columns))
     if spec.labels is not None and len(current):
         current = _join_labels(current, spec, start, end)
 
@@ -343,7 +339,7 @@ def load_window(
     if spec.reference is not None and spec.reference.baseline is not None:
         reference = read_source(spec.reference.baseline, spec, "reference.baseline")
         if ts in reference.columns:
-            reference = _to_utc(reference, ts, _where(spec, "reference.baseline"))
+            reference = to_utc(reference, ts, where_of(spec, "reference.baseline"))
     elif spec.reference is not None and spec.reference.previous_windows:
         from ethics_audit.calendar_windows import shift
 
@@ -352,24 +348,34 @@ def load_window(
         if spec.labels is not None and len(reference):
             reference = _join_labels(reference, spec, ref_start, start)
 
-    consent = members = None
-    privacy = spec.checks.privacy
-    if privacy is not None and privacy.enabled and privacy.consent is not None:
-        consent = read_source(privacy.consent.source, spec, "checks.privacy.consent.source", end=end)
-    if privacy is not None and privacy.enabled and privacy.membership is not None and privacy.membership.source:
-        members = read_source(privacy.membership.source, spec, "checks.privacy.membership.source")
-
-    ledgers = _transparency_ledgers(spec, start, end)
     return AuditData(
         spec=spec,
         window_start=start,
         window_end=end,
         current=current,
         reference=reference,
-        consent=consent,
-        training_members=members,
-        **ledgers,
+        **side_frames(spec, start, end),
         row_count_history=list(row_count_history or []),
         # fixed once, so every check (and every Airflow task) judges retention against the same time
         now=as_utc(now) if now else datetime.now(timezone.utc),
     )
+
+
+def require_entity_column(spec: AuditSpec, columns: list[str]) -> None:
+    if spec.columns.entity_id not in columns and columns:
+        raise DataError(
+            f"{where_of(spec, 'columns.entity_id')}: column {spec.columns.entity_id!r} is not in the data; "
+            f"columns: {columns_withheld(columns)}"
+        )
+
+
+def side_frames(spec: AuditSpec, start: datetime, end: datetime) -> dict[str, pd.DataFrame | None]:
+    """The window's ledgers besides its rows: consent (up to the window end), the training
+    manifest and the transparency ledgers, as ``AuditData`` keyword arguments."""
+    consent = members = None
+    privacy = spec.checks.privacy
+    if privacy is not None and privacy.enabled and privacy.consent is not None:
+        consent = read_source(privacy.consent.source, spec, "checks.privacy.consent.source", end=end)
+    if privacy is not None and privacy.enabled and privacy.membership is not None and privacy.membership.source:
+        members = read_source(privacy.membership.source, spec, "checks.privacy.membership.source")
+    return {"consent": consent, "training_members": members, **_transparency_ledgers(spec, start, end)}

@@ -14,7 +14,7 @@ load this module without paying for them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,14 +33,31 @@ def memory_limit(override: str | None = None) -> str:
     return override or os.environ.get("ETHICS_AUDIT_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
 
 
+def spill_directory() -> str:
+    """Where DuckDB writes what does not fit in its memory limit (removed by DuckDB on close)."""
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), f"ethics-audit-duckdb-{os.getpid()}")
+
+
 def duckdb_backend(*, limit: str | None = None, threads: int | None = None) -> Any:
-    """A new embedded DuckDB (in memory, spilling to a temporary folder past ``limit``)."""
+    """A new embedded DuckDB (in memory, spilling to a temporary folder past ``limit``).
+
+    Its session time zone is UTC: a timestamp without a zone means UTC, as it does in
+    ``sources``, and the timestamps handed back are in UTC.
+    """
     import ibis
 
-    config: dict[str, Any] = {"memory_limit": memory_limit(limit)}
+    config: dict[str, Any] = {
+        "memory_limit": memory_limit(limit),
+        "temp_directory": spill_directory(),
+    }
     if threads:
         config["threads"] = threads
-    return ibis.duckdb.connect(**config)
+    backend = ibis.duckdb.connect(**config)
+    # DuckDB follows the host's zone once ICU is loaded (it cannot be set before connecting)
+    backend.raw_sql("SET TimeZone = 'UTC'")
+    return backend
 
 
 @dataclass
@@ -55,6 +72,10 @@ class Rows:
     table: ir.Table
     backend: Any
     engine: str = "duckdb"
+    # pandas dtypes the in-memory loader would give columns the engine has no type for (a
+    # parquet file's ``Int64``, say), so a frame or fingerprint taken from here is the same
+    pandas_dtypes: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _count: int | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def columns(self) -> list[str]:
@@ -69,8 +90,26 @@ class Rows:
             raise RuntimeError(f"an aggregate returned {len(out):,} rows: a statistic must stay small")
         return out
 
+    def batches(self, expr: Any | None = None, *, rows: int = 500_000) -> Any:
+        """An Arrow record-batch reader over ``expr`` (default: the table), ``rows`` at a time: for
+        the few consumers that must see every row (the ledger's fingerprint), in bounded memory."""
+        expr = self.table if expr is None else expr
+        if self.engine == "duckdb":
+            # Ibis 12's own batch reader calls an API DuckDB 2 removed
+            import ibis
+            import pyarrow as pa
+
+            reader = self.backend.con.sql(ibis.to_sql(expr, dialect="duckdb")).to_arrow_reader(rows)
+            # as Ibis' own results are: cast to the expression's schema (e.g. timestamps in ns)
+            schema = expr.schema().to_pyarrow()
+            return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
+        return self.backend.to_pyarrow_batches(expr, chunk_size=rows)
+
     def count(self) -> int:
-        return int(self.backend.execute(self.table.count()))
+        # a table expression never changes, so its count is asked of the engine once
+        if self._count is None:
+            self._count = int(self.backend.execute(self.table.count()))
+        return self._count
 
 
 def from_frame(frame: pd.DataFrame, *, backend: Any | None = None) -> Rows:

@@ -10,6 +10,7 @@ The package, in the order its modules depend on each other:
 - ``base``: the strict base model, shared field types, thresholds
 - ``rules``: SQL text rules and the problems across several fields
 - ``sources``: SQL and file sources, the reference, late labels
+- ``engine``: where a window's statistics are computed
 - ``quality``, ``drift``, ``fairness``, ``privacy``, ``transparency``: one family's config each
 - ``audit``: ``AuditSpec``, the root of a spec file
 - ``loading``: YAML to a validated spec, problems with line numbers
@@ -52,6 +53,7 @@ from ethics_audit.spec.drift import (
     HtmlReportSpec,
     StatTestSpec,
 )
+from ethics_audit.spec.engine import ENGINE_KINDS, EngineSpec
 from ethics_audit.spec.fairness import EstimateSpec, FairnessConfig, FairnessThresholds
 from ethics_audit.spec.loading import json_schema, load_spec, parse_spec, spec_files, validate_paths
 from ethics_audit.spec.privacy import (
@@ -88,6 +90,7 @@ __all__ = [
     "APPEAL_OUTCOMES",
     "CHANNELS",
     "CONSENT_EVENTS",
+    "ENGINE_KINDS",
     "EVIDENTLY_STATTESTS",
     "PII_ENTITIES",
     "QUALITY_TYPES",
@@ -110,6 +113,7 @@ __all__ = [
     "DriftConfig",
     "DriftThresholds",
     "Duration",
+    "EngineSpec",
     "EstimateSpec",
     "ExpectationSpec",
     "ExplanationColumns",

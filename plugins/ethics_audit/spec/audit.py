@@ -13,12 +13,13 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_serializer, model_validator
 
 from ethics_audit import calendar_windows
 from ethics_audit.checks import FAMILIES
 from ethics_audit.spec.base import ColumnName, Duration, Strict, WindowSize
 from ethics_audit.spec.drift import DriftConfig
+from ethics_audit.spec.engine import EngineSpec
 from ethics_audit.spec.fairness import FairnessConfig
 from ethics_audit.spec.privacy import PrivacyConfig
 from ethics_audit.spec.quality import QualityConfig
@@ -226,6 +227,7 @@ class AuditSpec(Strict):
     staging_retention: Duration = Field(
         timedelta(days=7), description="under Airflow: keep the staged copy of a window's rows this long (raw data)"
     )
+    engine: EngineSpec = EngineSpec()
 
     _path: Path | None = PrivateAttr(default=None)
 
@@ -257,6 +259,14 @@ class AuditSpec(Strict):
         if not croniter.is_valid(schedule):
             raise ValueError(f"{schedule!r} is not a valid cron expression")
         return schedule
+
+    @model_serializer(mode="wrap")
+    def _without_default_engine(self, handler: Any) -> dict[str, Any]:
+        # a spec that does not choose an engine keeps the JSON (and so the hash) it always had
+        out = handler(self)
+        if self.engine == EngineSpec() and isinstance(out, dict):
+            out.pop("engine", None)
+        return out
 
     @property
     def path(self) -> Path | None:

@@ -1,0 +1,218 @@
+"""A window of parquet/CSV files as ``Rows`` on embedded DuckDB, never as one pandas frame.
+
+The files are found by ``sources.resolve_files`` (so the folders an audit may read are the same
+on every engine) and scanned in place by DuckDB; the rows of ``[start, end)`` are kept by a
+filter on the timestamp column whose bounds are literals Ibis builds from the window, never
+text of the spec. Timestamps come out in UTC, as ``sources`` gives them: a column without a
+zone is read as UTC, text is parsed as ISO 8601. CSV reads as ``csv_files`` reads: every cell
+as written, only the spec's ``na_values`` missing, an empty cell missing only in a column whose
+other cells are numbers (or that is empty throughout).
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ethics_audit.errors import DataError, SourceError, columns_withheld
+from ethics_audit.windows import as_utc
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from ethics_audit.spec import AuditSpec, SourceSpec
+
+# what DuckDB may guess a CSV column to be: what pandas guesses too (dates stay text, as in pandas)
+CSV_TYPES = ["BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR"]
+# DuckDB's default missing text is the empty cell; a cell that is one NUL byte is never written
+_NO_NULL_TEXT = "\x00"
+_names = itertools.count()
+
+
+def scan(source: SourceSpec, spec: AuditSpec, field: str, backend: Any) -> ir.Table:
+    """Every row of a file source, as a table on ``backend`` (nothing is read yet but the schema)."""
+    from ethics_audit.sources import format_of, resolve_files, where_of
+
+    files = resolve_files(source, spec, field)
+    fmt = format_of(source, files, spec, field)
+    where = where_of(spec, field)
+    paths = [str(p) for p in files]
+    name = f"ethics_audit_{field.replace('.', '_')}_{next(_names)}"
+    try:
+        if fmt == "parquet":
+            return _parquet(backend, paths, name)
+        table = backend.read_csv(
+            paths,
+            table_name=name,
+            nullstr=list(source.na_values) or [_NO_NULL_TEXT],
+            auto_type_candidates=CSV_TYPES,
+            encoding=source.encoding,
+            union_by_name=True,
+            header=True,
+        )
+    except Exception as exc:  # noqa: BLE001 - DuckDB's messages quote file content: name the type only
+        raise SourceError(
+            f"{where}: cannot read {fmt} from {files[0].parent} ({type(exc).__name__}); check that every file "
+            f"there is complete {fmt}"
+            + (f" in {source.encoding} (set encoding: on the source otherwise)" if fmt == "csv" else "")
+        ) from None
+    return _numbers_with_gaps(table, backend)
+
+
+def pandas_dtypes(source: SourceSpec, spec: AuditSpec, field: str) -> dict[str, str]:
+    """The pandas extension dtypes (``Int64``, ``boolean``, ``string``...) a file source's
+    pandas metadata asks for: the in-memory loader restores them, DuckDB's types cannot."""
+    if source.kind != "file":
+        return {}
+    from ethics_audit.sources import format_of, resolve_files
+
+    files = resolve_files(source, spec, field)
+    if format_of(source, files, spec, field) != "parquet":
+        return {}
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    try:
+        frame = pq.read_schema(files[0]).empty_table().to_pandas()
+    except Exception:  # noqa: BLE001 - a file DuckDB reads but pandas' metadata confuses: no extras
+        return {}
+    return {
+        str(c): str(t)
+        for c, t in frame.dtypes.items()
+        if isinstance(t, pd.api.extensions.ExtensionDtype) and not isinstance(t, pd.DatetimeTZDtype)
+    }
+
+
+def _parquet(backend: Any, paths: list[str], name: str) -> ir.Table:
+    """The files as a view. Ibis has no type for DuckDB's TIMESTAMPTZ_NS (pandas' own ``UTC``
+    timestamps): those columns are shown as TIMESTAMP_NS of the same UTC instants, which
+    ``in_utc`` marks as UTC again. The paths go through DuckDB's API, never into SQL text."""
+    relation = backend.con.read_parquet(paths, union_by_name=True)
+    fixes = [
+        f"CAST({_quoted(column)} AS TIMESTAMP_NS) AS {_quoted(column)}"
+        for column, kind in zip(relation.columns, relation.types, strict=True)
+        if kind.id == "timestamptz_ns"
+    ]
+    if fixes:
+        relation = relation.project(f"* REPLACE ({', '.join(fixes)})")
+    relation.create_view(name)
+    return backend.table(name)
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _numbers_with_gaps(table: ir.Table, backend: Any) -> ir.Table:
+    """Text columns whose non-empty cells are all numbers become numbers (empty: missing), as
+    ``csv_files`` does; a column empty throughout is missing throughout. One scan for all."""
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    text = [c for c, kind in table.schema().items() if kind.is_string()]
+    if not text:
+        return table
+    stats = {}
+    for i, column in enumerate(text):
+        value = table[column]
+        stats[f"e{i}"] = (value == "").sum()
+        stats[f"n{i}"] = value.notnull().sum()
+        stats[f"x{i}"] = ((value != "") & value.try_cast(dt.float64).isnull()).sum()
+    row = backend.execute(table.aggregate(**stats)).iloc[0]
+    changes = {}
+    for i, column in enumerate(text):
+        empty, present, not_number = int(row[f"e{i}"] or 0), int(row[f"n{i}"] or 0), int(row[f"x{i}"] or 0)
+        if not empty:
+            continue
+        if empty == present or not not_number:
+            value = table[column]
+            changes[column] = ibis.ifelse(value == "", ibis.null(), value).cast(dt.float64)
+    return table.mutate(**changes) if changes else table
+
+
+def in_utc(table: ir.Table, column: str, where: str, backend: Any) -> ir.Table:
+    """``column`` as a UTC timestamp: naive means UTC, text is parsed (bad text is a DataError)."""
+    import ibis.expr.datatypes as dt
+
+    kind = table[column].type()
+    utc = dt.Timestamp(timezone="UTC", scale=kind.scale if kind.is_timestamp() else None)
+    if kind.is_timestamp() and kind.timezone == "UTC":
+        return table
+    if kind.is_timestamp() or kind.is_date():
+        return table.mutate(**{column: table[column].cast(utc)})
+    if not kind.is_string():
+        raise DataError(
+            f"{where}: column {column!r} holds {kind} values, not timestamps; "
+            "store ISO 8601 timestamps such as 2026-07-06T12:00:00Z"
+        )
+    # text parses to nanoseconds in pandas: the same unit here, so frames and fingerprints agree
+    parsed = table[column].try_cast(dt.Timestamp(timezone="UTC", scale=9))
+    counts = backend.execute(
+        table.aggregate(bad=(parsed.isnull() & table[column].notnull()).sum(), n=table.count())
+    ).iloc[0]
+    if int(counts["bad"] or 0):
+        raise DataError(
+            f"{where}: column {column!r} has {int(counts['bad'])} of {int(counts['n'])} values that are not "
+            "timestamps; store ISO 8601 timestamps such as 2026-07-06T12:00:00Z"
+        )
+    return table.mutate(**{column: parsed})
+
+
+def window(
+    table: ir.Table,
+    timestamp: str,
+    start: datetime | None,
+    end: datetime | None,
+    where: str,
+    backend: Any,
+) -> ir.Table:
+    """The rows of ``[start, end)`` by ``timestamp`` (in UTC); the bounds are typed literals."""
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    if timestamp not in table.columns:
+        raise DataError(
+            f"{where}: the timestamp column {timestamp!r} (columns.timestamp) is not in the data; "
+            f"columns: {columns_withheld(table.columns)}"
+        )
+    naive = table[timestamp].type().is_timestamp() and table[timestamp].type().timezone is None
+    if naive:
+        # a zoneless column holds UTC: compared as it is stored, the filter reaches the parquet scan
+        kind = dt.Timestamp(scale=table[timestamp].type().scale)
+        bounds = [None if t is None else as_utc(t).replace(tzinfo=None) for t in (start, end)]
+    else:
+        table = in_utc(table, timestamp, where, backend)
+        kind = dt.Timestamp(timezone="UTC")
+        bounds = [None if t is None else as_utc(t) for t in (start, end)]
+    conditions = []
+    if bounds[0] is not None:
+        conditions.append(table[timestamp] >= ibis.literal(bounds[0], type=kind))
+    if bounds[1] is not None:
+        conditions.append(table[timestamp] < ibis.literal(bounds[1], type=kind))
+    table = table.filter(*conditions) if conditions else table
+    return in_utc(table, timestamp, where, backend) if naive else table
+
+
+def source_table(
+    source: SourceSpec,
+    spec: AuditSpec,
+    field: str,
+    backend: Any,
+    *,
+    timestamp: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> ir.Table:
+    """A source on ``backend``: files are scanned in place; a SQL source's rows are read by
+    ``sources.read_source`` (its query binds the window) and handed to DuckDB."""
+    import ibis
+
+    from ethics_audit.sources import read_source, where_of
+
+    if source.kind == "sql":
+        return ibis.memtable(read_source(source, spec, field, timestamp=timestamp, start=start, end=end))
+    table = scan(source, spec, field, backend)
+    if timestamp is not None and (start is not None or end is not None):
+        return window(table, timestamp, start, end, where_of(spec, field), backend)
+    return table

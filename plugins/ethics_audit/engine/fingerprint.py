@@ -1,0 +1,81 @@
+"""The ledger's input fingerprint of a window whose rows stay on the engine, in bounded memory.
+
+``ledger.fingerprint.of_frame`` digests each column as ``name|dtype|rows|nulls|sum`` where
+``sum`` adds pandas' 64-bit hash of every value modulo 2**64: a sum, so it can be taken batch by
+batch. Each batch is converted to pandas with the dtype the whole column would have had (an
+integer column with a missing value is float64 in pandas, a boolean one object), so the digest
+equals the one ``of_frame`` gives for the same rows loaded in memory.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ethics_audit.data import AuditData
+    from ethics_audit.engine import Rows
+
+BATCH_ROWS = 500_000
+
+
+def of_rows(rows: Rows) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+
+    from ethics_audit.ledger import canonical
+
+    table = rows.table
+    names = list(table.columns)
+    if not names:
+        return {"rows": rows.count(), "columns": {}}
+    counts = rows.execute(
+        table.aggregate(__n__=table.count(), **{f"c{i}": table[c].isnull().sum() for i, c in enumerate(names)})
+    )
+    n = int(counts["__n__"].iloc[0])
+    nulls = {c: int(counts[f"c{i}"].iloc[0] or 0) for i, c in enumerate(names)}
+    from ethics_audit.engine.window import as_loaded
+
+    dtypes: dict[str, Any] = {}
+    totals = dict.fromkeys(names, 0)
+    for batch in rows.batches(rows=BATCH_ROWS):
+        frame = as_loaded(batch.to_pandas(), rows.pandas_dtypes)
+        for name in names:
+            column = frame[name]
+            dtypes.setdefault(name, _whole_column_dtype(column.dtype, nulls[name]))
+            if column.dtype != dtypes[name]:
+                column = column.astype(dtypes[name])
+            try:
+                hashed = pd.util.hash_pandas_object(column, index=False).to_numpy(dtype=np.uint64)
+            except TypeError:  # unhashable cells (lists, dicts): hash their text, as of_frame does
+                hashed = pd.util.hash_pandas_object(column.astype(str), index=False).to_numpy(dtype=np.uint64)
+            totals[name] = (totals[name] + int(hashed.sum(dtype=np.uint64))) % 2**64
+    if not dtypes:  # no rows: the dtypes of an empty frame of this schema
+        empty = as_loaded(table.schema().to_pyarrow().empty_table().to_pandas(), rows.pandas_dtypes)
+        dtypes = {name: empty[name].dtype for name in names}
+    columns = {str(name): canonical.sha256(f"{name}|{dtypes[name]}|{n}|{nulls[name]}|{totals[name]}") for name in names}
+    return {"rows": n, "columns": dict(sorted(columns.items()))}
+
+
+def _whole_column_dtype(dtype: Any, nulls: int) -> Any:
+    """What pandas makes of the whole column: a batch without the column's missing values
+    would keep an integer or boolean dtype the full column does not have."""
+    import numpy as np
+
+    if nulls and getattr(dtype, "kind", "") in "iu" and isinstance(dtype, np.dtype):
+        return np.dtype("float64")
+    if nulls and getattr(dtype, "kind", "") == "b" and isinstance(dtype, np.dtype):
+        return np.dtype("object")
+    return dtype
+
+
+def of_tables(data: AuditData) -> dict[str, Any]:
+    """``ledger.fingerprint.of_window`` of a window on the engine."""
+    from ethics_audit.ledger.fingerprint import of_frame
+
+    def of(name: str) -> dict[str, Any] | None:
+        frame = getattr(data, name)
+        if frame is not None:
+            return of_frame(frame)
+        return of_rows(data.tables[name]) if name in data.tables else None
+
+    return {"current": of("current"), "reference": of("reference")}

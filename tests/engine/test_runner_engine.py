@@ -1,0 +1,155 @@
+"""The runner on ``engine: {kind: duckdb}``: rows stay on DuckDB, families without statistics
+on the engine get the frame loaded (and the log says which), memory limits are applied."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ethics_audit import checks, engine
+from ethics_audit.engine import window
+from ethics_audit.runner import audit_window, load, run_families
+from ethics_audit.store import Store
+from fakes import family as fake
+from fakes import rows_family
+from helpers import WINDOW_END, WINDOW_START, make_spec
+
+
+def write_window(folder: Path, scores: list[float]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    n = len(scores)
+    pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in range(n)],
+            "ts": pd.date_range(WINDOW_START, periods=n, freq="1h", tz="UTC"),
+            "score": scores,
+        }
+    ).to_parquet(folder / "w.parquet")
+
+
+def spec_in(tmp_path: Path, kind: str = "duckdb", **engine_options: str) -> object:
+    return make_spec(
+        {
+            "columns": {"score": "score"},
+            "checks": {"quality": {}, "privacy": {}},
+            "source": {"path": "data/*.parquet"},
+            "engine": {"kind": kind, **engine_options},
+        },
+        path=tmp_path / "spec.yaml",
+    )
+
+
+@pytest.fixture
+def families(monkeypatch: pytest.MonkeyPatch) -> None:
+    """quality reads rows on the engine; privacy is an old-style family that needs the frame."""
+    monkeypatch.setattr(checks, "CHECKS", {"quality": "fakes.rows_family", "privacy": "fakes.family"})
+    monkeypatch.setattr(fake, "BEHAVIOUR", {"privacy": fake.mean_score("privacy")})
+    monkeypatch.setattr(rows_family, "SEEN", [])
+
+
+def test_the_engine_path_keeps_rows_on_duckdb_for_families_that_read_rows(
+    tmp_path: Path, store: Store, families: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checks, "CHECKS", {"quality": "fakes.rows_family"})
+    write_window(tmp_path / "data", [0.1, 0.2, 0.3])  # below warn: no remedy section
+    spec = spec_in(tmp_path)
+    data = load(store, spec, WINDOW_START, WINDOW_END)
+    assert data.current is None and data.rows == 3 and not data.has_reference
+    outputs = run_families(data)
+    assert rows_family.SEEN == [None] and data.current is None  # nothing was loaded into memory
+    assert outputs[0].results[0].value == pytest.approx(0.2)
+
+
+def test_a_breach_loads_the_frame_for_its_remedy_section(
+    tmp_path: Path, store: Store, families: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checks, "CHECKS", {"quality": "fakes.rows_family"})
+    write_window(tmp_path / "data", [0.9, 0.6, 0.6])  # a warn breach: the remedies need rows
+    data = load(store, spec_in(tmp_path), WINDOW_START, WINDOW_END)
+    run_families(data)
+    assert rows_family.SEEN == [None]
+    assert data.derived["engine.loaded_for"] == ["the quality remedy section"]
+
+
+def test_a_family_without_rows_support_gets_the_frame_and_the_log_names_it(
+    tmp_path: Path, store: Store, families: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_window(tmp_path / "data", [0.1, 0.2, 0.3])
+    spec = spec_in(tmp_path)
+    data = load(store, spec, WINDOW_START, WINDOW_END)
+    with caplog.at_level(logging.WARNING, logger="ethics_audit.engine.window"):
+        outputs = run_families(data)
+    assert rows_family.SEEN == [None]  # quality ran first, on the engine
+    assert data.current is not None and len(data.current) == 3  # loaded for privacy
+    assert data.derived["engine.loaded_for"] == ["the privacy check"]
+    assert "the privacy check has no statistics on the engine yet" in caplog.text
+    assert [o.results[0].value for o in outputs] == [pytest.approx(0.2)] * 2, [o.reason for o in outputs]
+
+
+def test_the_engine_path_records_what_the_memory_path_records(tmp_path: Path, store: Store, families: None) -> None:
+    write_window(tmp_path / "data", [0.9, 0.6, 0.6, 0.1])
+    outcomes = [
+        audit_window(spec_in(tmp_path, kind), WINDOW_START, WINDOW_END, store=store, trigger="test")
+        for kind in ("memory", "duckdb")
+    ]
+    memory, duck = outcomes
+    assert duck.rows == memory.rows == 4 and duck.reference_rows is memory.reference_rows is None
+    assert [(f.result.metric, f.result.value, f.severity) for f in duck.findings] == [
+        (f.result.metric, f.result.value, f.severity) for f in memory.findings
+    ]
+    assert duck.status == memory.status == "succeeded"
+
+
+def test_the_default_engine_is_memory(tmp_path: Path, store: Store) -> None:
+    write_window(tmp_path / "data", [0.5])
+    spec = make_spec({"source": {"path": "data/*.parquet"}}, path=tmp_path / "spec.yaml")
+    assert spec.engine.kind == "memory" and "engine" not in spec.model_dump(mode="json")
+    data = load(store, spec, WINDOW_START, WINDOW_END)
+    assert data.current is not None and data.tables == {}
+
+
+def test_a_sql_source_is_read_into_memory_even_on_duckdb() -> None:
+    spec = make_spec(
+        {
+            "source": {
+                "path": None,
+                "query": "SELECT * FROM p WHERE ts >= :window_start AND ts < :window_end",
+                "url": "sqlite://",
+            },
+            "engine": {"kind": "duckdb"},
+        }
+    )
+    assert not window.uses_engine(spec)
+
+
+def setting(backend: object, name: str) -> str:
+    return backend.raw_sql(f"SELECT current_setting('{name}')").fetchone()[0]
+
+
+def test_the_memory_limit_comes_from_the_spec_then_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_window(tmp_path / "data", [0.5])
+    monkeypatch.delenv("ETHICS_AUDIT_MEMORY_LIMIT", raising=False)
+    data = window.load_window(spec_in(tmp_path), WINDOW_START, WINDOW_END)
+    assert setting(data.tables["current"].backend, "memory_limit") == "953.6 MiB"  # 1GB, DuckDB's spelling
+    monkeypatch.setenv("ETHICS_AUDIT_MEMORY_LIMIT", "300MB")
+    data = window.load_window(spec_in(tmp_path), WINDOW_START, WINDOW_END)
+    assert setting(data.tables["current"].backend, "memory_limit") == "286.1 MiB"
+    data = window.load_window(spec_in(tmp_path, memory_limit="200MB"), WINDOW_START, WINDOW_END)
+    backend = data.tables["current"].backend
+    assert setting(backend, "memory_limit") == "190.7 MiB"
+    assert setting(backend, "temp_directory") == engine.spill_directory()
+    assert setting(backend, "TimeZone") == "UTC"
+
+
+def test_engine_fields_are_validated_by_name() -> None:
+    from ethics_audit.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"engine\.kind: .*'memory' or 'duckdb'"):
+        make_spec({"engine": {"kind": "spark"}})
+    with pytest.raises(SpecError, match=r"engine\.memory_limit: .*'lots' is not a size"):
+        make_spec({"engine": {"kind": "duckdb", "memory_limit": "lots"}})
