@@ -71,16 +71,18 @@ def _spec(*, prediction: bool = True, sensitive: list[str] = SENSITIVE) -> Any:
 
 
 def _on_engine(spec: Any, frame: pd.DataFrame, tmp_path, reference: pd.DataFrame | None = None, name: str = "w"):
-    """The window as a parquet file on DuckDB; ``data.current`` is None, as on the engine path."""
+    """The window (and reference) as parquet files on DuckDB; ``data.current`` is None, as on the engine path."""
     import ibis
 
     from ethics_audit.engine import Rows
 
-    path = tmp_path / f"{name}.parquet"
-    frame.to_parquet(path)
     con = ibis.duckdb.connect()
-    data = make_data(spec, None, reference=reference)
-    data.tables["current"] = Rows(con.read_parquet(str(path)), con)
+    data = make_data(spec, None)
+    for table, rows in (("current", frame), ("reference", reference)):
+        if rows is not None:
+            path = tmp_path / f"{name}-{table}.parquet"
+            rows.to_parquet(path)
+            data.tables[table] = Rows(con.read_parquet(str(path)), con)
     return data
 
 
@@ -113,6 +115,9 @@ def test_parquet_on_duckdb_gives_the_in_memory_results(tmp_path, prediction):
     metrics = {r.metric for r in memory}
     assert {"estimated_true_positive_rate", "disparate_impact_ratio", "mean_score", "labelled_share"} <= metrics
     assert any("decision_threshold" in r.slice for r in memory)
+    # calibration was checked on the reference (read from its parquet file on the engine path)
+    assert any(r.metric == "score_calibration_error" and r.value is not None for r in engine)
+    assert any(r.metric == "estimated_true_positive_rate" and r.value is not None for r in engine)
     assert any(r.slice.get("region") is None and "region" in r.slice for r in memory)  # the missing group
 
 

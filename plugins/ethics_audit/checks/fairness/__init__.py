@@ -95,6 +95,10 @@ METHODS: dict[str, str] = {
 }
 
 
+# the family reads the window through ``engine.rows_of``: the runner need not load it into memory
+READS_ROWS = True
+
+
 def run(config: FairnessConfig, data: AuditData) -> list[MetricResult]:
     """Measure group fairness of the window's decisions; raises ``DataError`` on bad input."""
     from ethics_audit.checks.fairness import estimated

@@ -46,8 +46,10 @@ GAPS = ("equal_opportunity_difference", "equalized_odds_difference", "equalized_
 PREFIX = "estimated_"
 
 
-def calibration(score: np.ndarray, label: np.ndarray, bins: int) -> dict[str, float]:
-    """Expected calibration error (equal-width bins) and the Hosmer-Lemeshow test (score deciles)."""
+def calibration(score: np.ndarray, label: np.ndarray, bins: int, order: np.ndarray | None = None) -> dict[str, float]:
+    """Expected calibration error (equal-width bins) and the Hosmer-Lemeshow test (score deciles).
+
+    ``order``: the stable ascending order of ``score`` when the caller has it already."""
     from scipy.stats import chi2
 
     n = len(score)
@@ -56,7 +58,7 @@ def calibration(score: np.ndarray, label: np.ndarray, bins: int) -> dict[str, fl
     gap = np.abs(np.bincount(edges, label, bins) - np.bincount(edges, score, bins))
     ece = float(gap.sum() / n)
     # Hosmer-Lemeshow over (up to) ten groups of equal size by score
-    order = np.argsort(score, kind="stable")
+    order = np.argsort(score, kind="stable") if order is None else order
     groups = np.array_split(order, min(10, n))
     observed = np.array([label[g].sum() for g in groups])
     expected = np.array([score[g].sum() for g in groups])
@@ -102,21 +104,45 @@ class Estimator:
         self.data = data
         self.realised = {(r.metric, r.slice_key): r for r in realised}
         self.results: list[MetricResult] = []
+        self._masks: dict[Any, Any] = {}  # the reference's arrays and group masks, built once per window
 
     # ------------------------------------------------------------------ calibration on the reference
 
     def _reference(self) -> tuple[pd.DataFrame | None, str]:
         reference, columns = self.data.reference, self.data.columns
-        if reference is None:
+        on_engine = reference is None and "reference" in self.data.tables
+        if reference is None and not on_engine:
             return None, "there is no reference to check the scores' calibration on: set reference.baseline"
         needed = [columns.score, columns.label, *self.inputs.attributes]
-        missing = [c for c in needed if c not in reference.columns]
+        missing = [c for c in needed if c not in (self.data.tables["reference"] if on_engine else reference.columns)]
         if missing:
             return None, f"the reference has no column {missing[0]!r}, so calibration cannot be checked per group"
+        if on_engine:
+            # the Hosmer-Lemeshow deciles split tied scores by row order, so they need the rows themselves:
+            # only these columns of the labelled reference rows come back, in the file's order
+            t = self.data.tables["reference"].table
+            labelled = t.select(needed).filter(t[columns.score].notnull() & t[columns.label].notnull())
+            reference = self.data.tables["reference"].backend.execute(labelled)
         frame = reference[needed].dropna(subset=[columns.score, columns.label])
         if frame.empty:
             return None, "the reference has no labelled rows with a score, so calibration cannot be checked"
         return frame, ""
+
+    def _rows_with(self, reference: pd.DataFrame, attribute: str, value: Any) -> np.ndarray:
+        """The reference rows where ``attribute`` is ``value`` (missing for None); each attribute is
+        hashed once per window, then every group of every attribute set is an integer comparison."""
+        import pandas as pd
+
+        key = ("rows", attribute, value)
+        if key not in self._masks:
+            if ("codes", attribute) not in self._masks:
+                self._masks["codes", attribute] = pd.factorize(reference[attribute], use_na_sentinel=True)
+            codes, uniques = self._masks["codes", attribute]
+            if value is None:
+                self._masks[key] = codes < 0
+            else:
+                self._masks[key] = np.isin(codes, [i for i, u in enumerate(uniques) if u == value])
+        return self._masks[key]
 
     def _calibrated(self, gs: GroupSet, reference: pd.DataFrame | None, why: str) -> list[str | None]:
         """Per group: None when its scores are calibrated on the reference, else why not (and a result)."""
@@ -129,10 +155,14 @@ class Estimator:
                 continue
             mask = np.ones(len(reference), dtype=bool)
             for attribute, value in base.items():
-                column = reference[attribute]
-                mask &= column.isna().to_numpy() if value is None else (column == value).to_numpy()
-            score = reference[columns.score].to_numpy(dtype=np.float64)[mask]
-            label = (reference[columns.label] == positive).to_numpy(dtype=np.float64)[mask]
+                mask &= self._rows_with(reference, attribute, value)
+            if "arrays" not in self._masks:
+                every = reference[columns.score].to_numpy(dtype=np.float64)
+                # one stable sort of the whole reference: a group's rows in that order are its own stable order
+                self._masks["arrays"] = (
+                    every, (reference[columns.label] == positive).to_numpy(dtype=np.float64), np.argsort(every, kind="stable")
+                )  # fmt: skip
+            score, label = (a[mask] for a in self._masks["arrays"][:2])
             if len(score) < spec.min_reference_rows:
                 reason = (
                     f"{len(score)} labelled reference rows, fewer than estimate.min_reference_rows "
@@ -147,7 +177,8 @@ class Estimator:
             if score.min() < 0 or score.max() > 1:
                 out.append("the reference scores are not in [0, 1], so they are not probabilities")
                 continue
-            found = calibration(score, label, spec.bins)
+            everywhere = self._masks["arrays"][2]
+            found = calibration(score, label, spec.bins, order=(np.cumsum(mask) - 1)[everywhere[mask[everywhere]]])
             reason = None
             if found["ece"] > spec.calibration_tolerance:
                 reason = (
