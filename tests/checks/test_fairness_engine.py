@@ -199,3 +199,36 @@ def test_scores_outside_the_unit_interval_cannot_be_cut_on_the_engine(tmp_path):
     with pytest.raises(DataError) as engine:
         fairness.run(spec.checks.fairness, _on_engine(spec, frame, tmp_path))
     assert str(engine.value) == str(memory.value)
+
+
+def test_the_runner_on_duckdb_files_gives_the_fairness_results_of_memory(tmp_path):
+    """``engine: {kind: duckdb}`` over parquet files: the window and the reference stay on DuckDB."""
+    from ethics_audit.engine import window
+    from ethics_audit.sources import load_window
+    from helpers import WINDOW_END
+
+    frame, reference = _window(4000, 13), _window(6000, 14, labelled=1.0)
+    frame["ts"] = pd.date_range(WINDOW_START, periods=len(frame), freq="1min", tz="UTC")
+    reference["ts"] = frame["ts"].iloc[0] - pd.Timedelta(days=30)
+    (tmp_path / "data").mkdir()
+    frame.to_parquet(tmp_path / "data" / "w.parquet")
+    reference.to_parquet(tmp_path / "reference.parquet")
+    results = {}
+    for kind in ("memory", "duckdb"):
+        base = _spec(sensitive=["gender", "band"])
+        spec = make_spec(
+            {
+                "columns": base.columns.model_dump(exclude_none=True),
+                "checks": {"fairness": base.checks.fairness.model_dump(mode="json", exclude_unset=True)},
+                "source": {"path": "data/*.parquet"},
+                "reference": {"baseline": {"path": "reference.parquet"}},
+                "engine": {"kind": kind},
+            },
+            path=tmp_path / f"{kind}.yaml",
+        )
+        loader = window.load_window if window.uses_engine(spec) else load_window
+        data = loader(spec, WINDOW_START, WINDOW_END)
+        assert (data.current is None) is (kind == "duckdb") and (data.reference is None) is (kind == "duckdb")
+        results[kind] = fairness.run(spec.checks.fairness, data)
+    assert any(r.metric == "estimated_true_positive_rate" and r.value is not None for r in results["duckdb"])
+    _assert_same_results(results["memory"], results["duckdb"])
