@@ -51,6 +51,9 @@ __all__ = [
     "window_stats",
 ]
 
+# the runner leaves the window on its engine for this family (see ``engine.window.frames_for``)
+READS_ROWS = True
+
 METHODS: dict[str, str] = {
     "column_missing": (
         "1 when a required column (by default every mapped column) is absent from the window, else 0, from "

@@ -126,8 +126,10 @@ def frame_schema(frame: pd.DataFrame) -> dict[str, ColumnInfo]:
     return schema
 
 
-def table_schema(table: Any) -> dict[str, ColumnInfo]:
-    """The columns of an engine table, from its schema: each kind accepts itself."""
+def table_schema(table: Any, pandas_dtypes: dict[str, str] | None = None) -> dict[str, ColumnInfo]:
+    """The columns of an engine table, from its schema: each kind accepts itself. ``pandas_dtypes``:
+    the dtypes the in-memory loader would restore (a parquet file's ``Int64``, ``string``...),
+    named as the column's dtype as they would be in memory."""
     schema = {}
     for name, dtype in table.schema().items():
         try:
@@ -156,5 +158,6 @@ def table_schema(table: Any) -> dict[str, ColumnInfo]:
             type_name = dtype_name = pandas_name
         timezone = getattr(dtype, "timezone", None) if dtype.is_timestamp() else None
         accepts = frozenset({kind}) if kind in TYPE_LISTS or kind == "string" else frozenset()
+        pandas_name = (pandas_dtypes or {}).get(str(name), pandas_name)
         schema[str(name)] = ColumnInfo(kind, pandas_name, type_name, dtype_name, accepts, timezone)
     return schema

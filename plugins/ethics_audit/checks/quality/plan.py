@@ -56,16 +56,7 @@ def schema_of(data: AuditData, name: str = "current") -> dict[str, ColumnInfo] |
     from ethics_audit import engine
 
     rows = engine.rows_of(data, name)
-    return None if rows is None else table_schema(rows.table)
-
-
-def window_rows(data: AuditData) -> int:
-    if data.current is not None:
-        return len(data.current)
-    from ethics_audit import engine
-
-    rows = engine.rows_of(data, "current")
-    return 0 if rows is None else rows.count()
+    return None if rows is None else table_schema(rows.table, rows.pandas_dtypes)
 
 
 def _bound(threshold: Threshold) -> float | None:
@@ -127,7 +118,7 @@ def _check_named_columns(config: QualityConfig, required: list[str], present: se
 def build_plan(config: QualityConfig, data: AuditData) -> Plan:
     """The suite for this window, from the spec, the column mapping and the row-count history."""
     schema = schema_of(data, "current") or {}
-    rows = window_rows(data)
+    rows = data.rows
     present = set(schema)
     mapped = data.columns.all()
     required = list(dict.fromkeys(config.required_columns if config.required_columns is not None else mapped))

@@ -101,10 +101,11 @@ def _spec_frame(data: AuditData, rules: list[Rule]) -> pd.DataFrame:
         names = _spec_columns(rules, list(map(str, data.current.columns)))
         return data.current if names is None else data.current[names]
     from ethics_audit import engine
+    from ethics_audit.engine.window import frame_of
 
     rows = engine.rows_of(data, "current")
-    names = _spec_columns(rules, rows.columns)
-    return rows.backend.execute(rows.table if names is None else rows.table.select(names))
+    # as the in-memory loader gives them: timestamps in UTC, the source's pandas dtypes restored
+    return frame_of(rows, _spec_columns(rules, rows.columns))
 
 
 # --------------------------------------------------------------------------- GX results -> metric results
