@@ -1,19 +1,24 @@
 """Throughput of one full audit against the naive baseline a user would write, in one run.
 
-    python bench/audit_throughput.py --rows 100000 [--repeats 3] [--json]
+    python bench/audit_throughput.py --rows 100000 [--engine memory|duckdb] [--repeats 3] [--json]
 
 Generates N current and N reference rows (20 features, 2 sensitive attributes, label, score,
-a text column; ``bench/synthetic.py``), writes them as parquet, then times in fresh child
-processes, alternating, ``--repeats`` times each:
+a text column; ``bench/synthetic.py``), writes them as parquet one million rows at a time (so
+the generator's memory does not grow with N; ``--data DIR`` keeps them for the next run), then
+times in fresh child processes, alternating, ``--repeats`` times each:
 
 - the project: ``runner.audit_window`` with every check family on, reading the parquet files and
-  recording into a SQLite results store;
+  recording into a SQLite results store; ``--engine duckdb`` leaves the rows on embedded DuckDB
+  (``engine: {kind: duckdb}``; ``--memory-limit`` sets its limit);
 - the baseline: ``pd.read_parquet`` + Evidently ``Report([DataDriftPreset()])`` + Fairlearn
-  ``MetricFrame`` (selection rate, TPR, FPR, accuracy) over gender x age_band.
+  ``MetricFrame`` (selection rate, TPR, FPR, accuracy) over gender x age_band; skipped above
+  ``--baseline-max-rows`` (it holds the window in pandas and would not fit).
 
 Prints one JSON line: rows, seconds and baseline_seconds (medians), ratio = seconds /
-baseline_seconds (lower is better), speedup = its inverse, peak_rss_mb (the project's child,
-median), the per-family seconds of the project, and every repeat's figures.
+baseline_seconds (lower is better), speedup = its inverse, peak_rss_mb (the project's whole
+process tree, children included, sampled every 20 ms; median), the per-family seconds of the
+project, which families had the window loaded into memory on the engine path, and every
+repeat's figures.
 """
 
 from __future__ import annotations
@@ -45,10 +50,12 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def project(folder: str, queue: Any) -> None:
+def project(folder: str, queue: Any, engine: str = "memory", memory_limit: str | None = None) -> None:
     """One full audit of the window, in a fresh process (imports warmed first, not timed)."""
     _env()
     os.environ["ETHICS_AUDIT_HOME"] = str(Path(folder) / "home")
+    import logging
+
     import yaml
 
     from bench.synthetic import spec_dict, window
@@ -57,13 +64,23 @@ def project(folder: str, queue: Any) -> None:
     from ethics_audit.spec import load_spec
     from ethics_audit.store import Store
 
-    spec_path = Path(folder) / "bench.yaml"
-    spec_path.write_text(yaml.safe_dump(spec_dict()))
+    loaded_for: list[str] = []
+
+    class Loads(logging.Handler):  # the engine path's fallback says which family needed the frame
+        def emit(self, record: logging.LogRecord) -> None:
+            loaded_for.append(str(record.args[1]) if record.args and len(record.args) > 1 else record.getMessage())
+
+    logging.getLogger("ethics_audit.engine.window").addHandler(Loads(logging.WARNING))
+    spec_path = Path(folder) / f"bench-{engine}.yaml"
+    spec = spec_dict()
+    if engine != "memory":
+        spec["engine"] = {"kind": engine, **({"memory_limit": memory_limit} if memory_limit else {})}
+    spec_path.write_text(yaml.safe_dump(spec))
     spec = load_spec(spec_path)
     for family in checks.available():  # cold library imports are not the audit's work
         __import__(checks.CHECKS[family])
     _warm_imports()
-    store = Store(f"sqlite:///{Path(folder) / 'results.db'}")
+    store = Store(f"sqlite:///{Path(folder) / f'results-{engine}-{os.getpid()}.db'}")
     start, end = window()
     t0 = time.perf_counter()
     outcome = audit_window(spec, start, end, store=store, trigger="bench")
@@ -76,6 +93,7 @@ def project(folder: str, queue: Any) -> None:
             "families": {k: v for k, v in outcome.timings.items()},
             "status": outcome.status,
             "errors": errors,
+            "loaded_for": loaded_for,
         }
     )
 
@@ -126,14 +144,59 @@ def baseline(folder: str, queue: Any) -> None:
     queue.put({"seconds": seconds, "peak_rss_mb": _peak_rss_mb()})
 
 
-def _child(target: Any, folder: str) -> dict[str, Any]:
+def _child(target: Any, folder: str, *args: Any) -> dict[str, Any]:
+    """Run ``target`` in a fresh process; adds the peak RSS of its whole process tree."""
+    import threading
+
+    import psutil
+
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(folder, queue))
+    proc = ctx.Process(target=target, args=(folder, queue, *args))
     proc.start()
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        # the sum over the child and every process it started (DuckDB is in-process; a JVM
+        # or a worker pool would not be), polled: ru_maxrss sees one process only
+        root = psutil.Process(proc.pid)
+        while not done.is_set():
+            try:
+                tree = [root, *root.children(recursive=True)]
+                total = 0
+                for p in tree:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                peak[0] = max(peak[0], total)
+            except psutil.Error:
+                break
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     result = queue.get()
+    done.set()
     proc.join()
+    sampler.join()
+    result["own_peak_rss_mb"] = result.get("peak_rss_mb")
+    result["peak_rss_mb"] = max(peak[0] / 2**20, result.get("peak_rss_mb") or 0.0)
     return result
+
+
+def generate(folder: Path, rows: int) -> float:
+    """Write the current and the reference parquet (unless already there); returns seconds."""
+    from bench.synthetic import write_parquet
+
+    t0 = time.perf_counter()
+    marker = folder / f"rows-{rows}"
+    if not marker.exists():
+        write_parquet(folder / "current.parquet", rows, seed=1)
+        write_parquet(folder / "reference.parquet", rows, seed=2)
+        marker.write_text("complete\n")
+    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -142,22 +205,33 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     parser.add_argument("--skip-baseline", action="store_true", help="time the project only")
+    parser.add_argument("--engine", choices=["memory", "duckdb"], default="memory")
+    parser.add_argument("--memory-limit", help="DuckDB's memory limit (default: ETHICS_AUDIT_MEMORY_LIMIT or 1GB)")
+    parser.add_argument(
+        "--baseline-max-rows",
+        type=int,
+        default=5_000_000,
+        help="skip the baseline above this (it holds rows in pandas)",
+    )
+    parser.add_argument("--data", type=Path, help="folder for the generated parquet (kept and reused across runs)")
     args = parser.parse_args()
     _env()
-    from bench.synthetic import frame
-
-    with tempfile.TemporaryDirectory(prefix="ea-bench-") as folder:
-        frame(args.rows, seed=1).to_parquet(Path(folder) / "current.parquet")
-        frame(args.rows, seed=2).to_parquet(Path(folder) / "reference.parquet")
+    skip_baseline = args.skip_baseline or args.rows > args.baseline_max_rows
+    with tempfile.TemporaryDirectory(prefix="ea-bench-") as scratch:
+        folder = args.data / str(args.rows) if args.data else Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        generated = generate(folder, args.rows)
+        if not args.json:
+            print(f"data: {args.rows:,} rows x 2 in {folder} ({generated:.1f} s)", file=sys.stderr)
         ours, theirs = [], []
         for i in range(args.repeats):
-            ours.append(_child(project, folder))
-            if not args.skip_baseline:
-                theirs.append(_child(baseline, folder))
+            ours.append(_child(project, str(folder), args.engine, args.memory_limit))
+            if not skip_baseline:
+                theirs.append(_child(baseline, str(folder)))
             if not args.json:
-                line = f"repeat {i + 1}: project {ours[-1]['seconds']:.2f} s"
+                line = f"repeat {i + 1}: project {ours[-1]['seconds']:.2f} s, {ours[-1]['peak_rss_mb']:.0f} MB"
                 if theirs:
-                    line += f", baseline {theirs[-1]['seconds']:.2f} s"
+                    line += f", baseline {theirs[-1]['seconds']:.2f} s, {theirs[-1]['peak_rss_mb']:.0f} MB"
                 print(line, file=sys.stderr)
     seconds = statistics.median(r["seconds"] for r in ours)
     baseline_seconds = statistics.median(r["seconds"] for r in theirs) if theirs else None
@@ -166,6 +240,7 @@ def main() -> None:
     }
     result = {
         "rows": args.rows,
+        "engine": args.engine,
         "seconds": round(seconds, 3),
         "baseline_seconds": round(baseline_seconds, 3) if baseline_seconds else None,
         "ratio": round(seconds / baseline_seconds, 4) if baseline_seconds else None,
@@ -173,10 +248,12 @@ def main() -> None:
         "peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in ours), 1),
         "baseline_peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in theirs), 1) if theirs else None,
         "families": families,
+        "loaded_for": ours[-1].get("loaded_for", []),
         "status": ours[-1]["status"],
         "errors": ours[-1]["errors"],
         "repeats": {
             "project": [round(r["seconds"], 3) for r in ours],
+            "project_peak_rss_mb": [round(r["peak_rss_mb"], 1) for r in ours],
             "baseline": [round(r["seconds"], 3) for r in theirs],
         },
     }

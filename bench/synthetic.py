@@ -29,12 +29,22 @@ TEXTS = np.array(
 )
 
 
-def frame(rows: int, *, seed: int = 0, shift: float = 0.0, start: datetime = START) -> pd.DataFrame:
-    """``rows`` predictions over one week from ``start``; ``shift`` moves num_00 by that many sds."""
+def frame(
+    rows: int,
+    *,
+    seed: int = 0,
+    shift: float = 0.0,
+    start: datetime = START,
+    users: int | None = None,
+    first_id: int | None = None,
+) -> pd.DataFrame:
+    """``rows`` predictions over one week from ``start``; ``shift`` moves num_00 by that many sds.
+    ``users`` (default ``rows // 3``) and ``first_id`` let ``write_parquet`` make one chunk of a
+    larger window."""
     rng = np.random.default_rng(seed)
     data: dict[str, Any] = {
-        "prediction_id": np.arange(rows) + seed * 10_000_000,
-        "user_id": rng.integers(0, max(rows // 3, 1), rows),
+        "prediction_id": np.arange(rows) + (seed * 10_000_000 if first_id is None else first_id),
+        "user_id": rng.integers(0, max((rows // 3) if users is None else users, 1), rows),
         "ts": pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, 7 * 86400, rows), unit="s"),
         "gender": rng.choice(["f", "m", "x"], rows, p=[0.48, 0.47, 0.05]),
         "age_band": rng.choice(["18-29", "30-44", "45-59", "60+"], rows, p=[0.3, 0.3, 0.25, 0.15]),
@@ -52,6 +62,30 @@ def frame(rows: int, *, seed: int = 0, shift: float = 0.0, start: datetime = STA
     data["label"] = (rng.random(rows) < score).astype(int)
     data["comment"] = rng.choice(TEXTS, rows)
     return pd.DataFrame(data)
+
+
+def write_parquet(path: Any, rows: int, *, seed: int = 0, shift: float = 0.0, chunk_rows: int = 1_000_000) -> None:
+    """``rows`` predictions written to one parquet file ``chunk_rows`` at a time, so generating
+    100M rows needs the memory of one chunk. Up to ``chunk_rows`` it is exactly ``frame(rows)``;
+    beyond, chunk ``i`` is seeded ``seed * 1000 + i`` and ids continue across chunks."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if rows <= chunk_rows:
+        frame(rows, seed=seed, shift=shift).to_parquet(path)
+        return
+    writer = None
+    try:
+        for i, first in enumerate(range(0, rows, chunk_rows)):
+            size = min(chunk_rows, rows - first)
+            part = frame(size, seed=seed * 1000 + i, shift=shift, users=rows // 3, first_id=seed * 10**10 + first)
+            table = pa.Table.from_pandas(part, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(str(path), table.schema)
+            writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def spec_dict(path: str = "current.parquet", reference: str = "reference.parquet") -> dict[str, Any]:

@@ -120,16 +120,29 @@ def join_labels(current: ir.Table, spec: AuditSpec, start: datetime, end: dateti
     return merged.rename({target: "__label__"})
 
 
-def frames_for(family: str, data: AuditData) -> None:
-    """The fallback of the engine path: a family that does not read ``engine.rows_of`` yet (its
-    module does not say ``READS_ROWS = True``) gets the window's frames loaded, once, and logged."""
+# the family modules whose whole ``run`` reads the engine when ``data.current`` is None, held
+# equal to the in-memory path by tests/engine/test_families_on_engine.py; a module may also say
+# so itself with ``READS_ROWS = True``. Every other family gets the frames loaded (``frames_for``).
+ON_ENGINE = frozenset({"ethics_audit.checks.quality", "ethics_audit.checks.privacy"})
+
+
+def reads_rows(family: str) -> bool:
+    """Whether ``family`` computes from ``engine.rows_of`` without a frame in memory."""
     import importlib
 
     from ethics_audit import checks
 
-    if data.current is None and "current" in data.tables and family in checks.CHECKS:
-        if not getattr(importlib.import_module(checks.CHECKS[family]), "READS_ROWS", False):
-            materialise(data, f"the {family} check")
+    module = checks.CHECKS.get(family)
+    if module is None:
+        return True  # dispatch says it is not available; nothing to load for it
+    return module in ON_ENGINE or bool(getattr(importlib.import_module(module), "READS_ROWS", False))
+
+
+def frames_for(family: str, data: AuditData) -> None:
+    """The fallback of the engine path: a family that cannot compute on the engine yet gets the
+    window's frames loaded, once per window, and the log says which family forced it."""
+    if data.current is None and "current" in data.tables and not reads_rows(family):
+        materialise(data, f"the {family} check")
 
 
 def materialise(data: AuditData, who: str, *, columns: list[str] | None = None) -> None:
