@@ -34,10 +34,9 @@ from ethics_audit.checks.fairness.inputs import NEGATIVE, POSITIVE
 from ethics_audit.results import MetricResult, Status, Threshold
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from ethics_audit.checks.fairness.assemble import GroupSet
     from ethics_audit.checks.fairness.cells import Cells
+    from ethics_audit.checks.fairness.reference import Reference
     from ethics_audit.data import AuditData
     from ethics_audit.spec import FairnessConfig
 
@@ -104,11 +103,12 @@ class Estimator:
         self.data = data
         self.realised = {(r.metric, r.slice_key): r for r in realised}
         self.results: list[MetricResult] = []
-        self._masks: dict[Any, Any] = {}  # the reference's arrays and group masks, built once per window
 
     # ------------------------------------------------------------------ calibration on the reference
 
-    def _reference(self) -> tuple[pd.DataFrame | None, str]:
+    def _reference(self) -> tuple[Reference | None, str]:
+        from ethics_audit.checks.fairness import reference as labelled
+
         reference, columns = self.data.reference, self.data.columns
         on_engine = reference is None and "reference" in self.data.tables
         if reference is None and not on_engine:
@@ -117,52 +117,27 @@ class Estimator:
         missing = [c for c in needed if c not in (self.data.tables["reference"] if on_engine else reference.columns)]
         if missing:
             return None, f"the reference has no column {missing[0]!r}, so calibration cannot be checked per group"
+        args = (columns.score, columns.label, self.inputs.attributes, self.config.positive_label)
         if on_engine:
-            # the Hosmer-Lemeshow deciles split tied scores by row order, so they need the rows themselves:
-            # only these columns of the labelled reference rows come back, in the file's order
-            t = self.data.tables["reference"].table
-            labelled = t.select(needed).filter(t[columns.score].notnull() & t[columns.label].notnull())
-            reference = self.data.tables["reference"].backend.execute(labelled)
-        frame = reference[needed].dropna(subset=[columns.score, columns.label])
-        if frame.empty:
+            found = labelled.from_rows(self.data.tables["reference"], *args)
+        else:
+            found = labelled.from_frame(reference[needed].dropna(subset=[columns.score, columns.label]), *args)
+        if not len(found):
             return None, "the reference has no labelled rows with a score, so calibration cannot be checked"
-        return frame, ""
+        return found, ""
 
-    def _rows_with(self, reference: pd.DataFrame, attribute: str, value: Any) -> np.ndarray:
-        """The reference rows where ``attribute`` is ``value`` (missing for None); each attribute is
-        hashed once per window, then every group of every attribute set is an integer comparison."""
-        import pandas as pd
-
-        key = ("rows", attribute, value)
-        if key not in self._masks:
-            if ("codes", attribute) not in self._masks:
-                self._masks["codes", attribute] = pd.factorize(reference[attribute], use_na_sentinel=True)
-            codes, uniques = self._masks["codes", attribute]
-            if value is None:
-                self._masks[key] = codes < 0
-            else:
-                self._masks[key] = np.isin(codes, [i for i, u in enumerate(uniques) if u == value])
-        return self._masks[key]
-
-    def _calibrated(self, gs: GroupSet, reference: pd.DataFrame | None, why: str) -> list[str | None]:
+    def _calibrated(self, gs: GroupSet, reference: Reference | None, why: str) -> list[str | None]:
         """Per group: None when its scores are calibrated on the reference, else why not (and a result)."""
         out: list[str | None] = []
-        columns, spec = self.data.columns, self.spec
-        positive = self.config.positive_label
+        spec = self.spec
         for base in gs.slices:
             if reference is None:
                 out.append(why)
                 continue
             mask = np.ones(len(reference), dtype=bool)
             for attribute, value in base.items():
-                mask &= self._rows_with(reference, attribute, value)
-            if "arrays" not in self._masks:
-                every = reference[columns.score].to_numpy(dtype=np.float64)
-                # one stable sort of the whole reference: a group's rows in that order are its own stable order
-                self._masks["arrays"] = (
-                    every, (reference[columns.label] == positive).to_numpy(dtype=np.float64), np.argsort(every, kind="stable")
-                )  # fmt: skip
-            score, label = (a[mask] for a in self._masks["arrays"][:2])
+                mask &= reference.rows_with(attribute, value)
+            score, label, order = reference.group(mask)
             if len(score) < spec.min_reference_rows:
                 reason = (
                     f"{len(score)} labelled reference rows, fewer than estimate.min_reference_rows "
@@ -177,8 +152,7 @@ class Estimator:
             if score.min() < 0 or score.max() > 1:
                 out.append("the reference scores are not in [0, 1], so they are not probabilities")
                 continue
-            everywhere = self._masks["arrays"][2]
-            found = calibration(score, label, spec.bins, order=(np.cumsum(mask) - 1)[everywhere[mask[everywhere]]])
+            found = calibration(score, label, spec.bins, order=order)
             reason = None
             if found["ece"] > spec.calibration_tolerance:
                 reason = (
