@@ -102,6 +102,9 @@ def _warm_imports() -> None:
     import evidently  # noqa: F401
     import fairlearn.metrics  # noqa: F401
     import great_expectations  # noqa: F401
+    import ibis
+
+    ibis.duckdb  # noqa: B018 - Ibis loads a backend on first use
 
 
 def baseline(folder: str, queue: Any) -> None:

@@ -59,12 +59,31 @@ def _write_frame(frame: pd.DataFrame, path: Path, name: str) -> None:
         ) from None
 
 
+def _write_rows(rows: Any, path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    reader = rows.batches()
+    count = 0
+    with pq.ParquetWriter(str(path), reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            count += batch.num_rows
+    return count
+
+
 def save_audit_data(data: AuditData, folder: Path, *, run_id: int | None = None) -> Path:
     """Write ``data`` under ``folder`` (created); returns the manifest path."""
     folder.mkdir(parents=True, exist_ok=True)
     frames: dict[str, Any] = {}
     for name in FRAMES:
         frame = getattr(data, name)
+        if frame is None and name in data.tables:
+            # rows left on the engine are written batch by batch, in bounded memory, never as one frame
+            frames[name] = {
+                "file": f"{name}.parquet",
+                "rows": _write_rows(data.tables[name], folder / f"{name}.parquet"),
+            }
+            continue
         if frame is None:
             frames[name] = None
             continue

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ethics_audit.engine import window
-from ethics_audit.engine.fingerprint import of_tables
+from ethics_audit.engine.fingerprint import of_rows, of_tables
 from ethics_audit.errors import DataError, SourceError
 from ethics_audit.ledger.fingerprint import of_window
 from ethics_audit.sources import load_window
@@ -44,7 +44,13 @@ def both(spec, *, csv: bool = False):
     assert engine.current is None and "current" in engine.tables
     assert engine.rows == memory.rows and engine.reference_rows == memory.reference_rows
     assert engine.has_reference == (memory.reference is not None)
-    fingerprint = of_tables(engine)  # before anything is loaded: streamed from the engine
+    # before anything is loaded: on DuckDB its own hash, in one scan; streamed through pandas, of_frame's
+    on_duckdb = of_tables(engine)
+    assert on_duckdb["current"]["method"] == "duckdb-hash" and on_duckdb["current"]["rows"] == memory.rows
+    assert set(on_duckdb["current"]["columns"]) == set(map(str, memory.current.columns))
+    fingerprint = {
+        name: of_rows(engine.tables[name]) if name in engine.tables else None for name in ("current", "reference")
+    }
     expected = of_window(memory.current, memory.reference)
     if csv:
         for side in ("current", "reference"):
@@ -201,3 +207,23 @@ def test_a_baseline_reference_stays_on_the_engine(tmp_path: Path) -> None:
     memory, engine = both(spec, csv=True)
     assert engine.reference_rows == 30
     same(memory.reference, engine.reference, csv=True)
+
+
+def test_the_duckdb_fingerprint_sees_every_value_and_not_the_order(tmp_path: Path) -> None:
+    frame = predictions()
+    spec = make_spec({"source": {"path": "p.parquet"}, "engine": {"kind": "duckdb"}}, path=tmp_path / "spec.yaml")
+
+    def fingerprint(f: pd.DataFrame) -> dict:
+        f.to_parquet(tmp_path / "p.parquet")
+        return of_tables(window.load_window(spec, WINDOW_START, WINDOW_END))["current"]["columns"]
+
+    first = fingerprint(frame)
+    assert fingerprint(frame.iloc[::-1].reset_index(drop=True)) == first  # order-free
+    changed = frame.copy()
+    changed.loc[40, "score"] = 0.123  # a row inside the window
+    after = fingerprint(changed)
+    assert after["score"] != first["score"]
+    assert {k: v for k, v in after.items() if k != "score"} == {k: v for k, v in first.items() if k != "score"}
+    nulled = frame.copy()
+    nulled.loc[41, "bio"] = None
+    assert fingerprint(nulled)["bio"] != first["bio"]

@@ -153,3 +153,17 @@ def test_engine_fields_are_validated_by_name() -> None:
         make_spec({"engine": {"kind": "spark"}})
     with pytest.raises(SpecError, match=r"engine\.memory_limit: .*'lots' is not a size"):
         make_spec({"engine": {"kind": "duckdb", "memory_limit": "lots"}})
+
+
+def test_a_window_on_the_engine_is_staged_by_duckdb_and_reads_back_the_same(tmp_path: Path) -> None:
+    from ethics_audit.staging import load_audit_data, save_audit_data
+
+    write_window(tmp_path / "data", [0.1, 0.2, 0.3])
+    spec = spec_in(tmp_path)
+    data = window.load_window(spec, WINDOW_START, WINDOW_END)
+    save_audit_data(data, tmp_path / "staged")
+    assert data.current is None  # staged without loading the rows into pandas
+    staged = load_audit_data(spec, tmp_path / "staged")
+    memory = window.frame_of(data.tables["current"])
+    pd.testing.assert_frame_equal(staged.current, memory)
+    assert staged.rows == 3 and staged.reference is None

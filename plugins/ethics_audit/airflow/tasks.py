@@ -84,7 +84,7 @@ def extract(spec: AuditSpec, window_start: datetime, window_end: datetime, *, tr
         "window_start": start.isoformat(),
         "window_end": end.isoformat(),
         "rows": data.rows,
-        "reference_rows": data.reference_rows if data.reference is not None else None,
+        "reference_rows": data.reference_rows if data.has_reference else None,
         "timings": {"load": round(loaded - t0, 4), "stage": round(staged - loaded, 4)},
     }
 
