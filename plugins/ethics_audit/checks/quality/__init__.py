@@ -24,10 +24,10 @@ spec's expectations, and reading results); the family's ``run`` is here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ethics_audit.checks.quality.kinds import NUMERIC_DTYPES, TYPE_LISTS, canonical, kind_of
-from ethics_audit.checks.quality.outcomes import builtin_outcome, builtin_validation
+from ethics_audit.checks.quality.outcomes import builtin_outcome, builtin_validation, from_counts
 from ethics_audit.checks.quality.plan import Plan, Rule, build_plan
 from ethics_audit.checks.quality.stats import QualityStats, frame_stats, table_stats
 from ethics_audit.checks.quality.validation import _artifact, _error, _expectations, _spec_frame, _to_results, _validate
@@ -102,10 +102,21 @@ def run(config: QualityConfig, data: AuditData) -> list[MetricResult]:
     runs = [(suite, builtin_validation(list(outcomes.values()), suite, where))] if outcomes else []
     from_spec = [(i, r) for i, r in enumerate(plan.rules) if r.from_spec]
     if from_spec:
-        # spec-defined expectations can be any of GX's: GX runs them on the columns they name
-        raw = _validate(_spec_frame(data, [r for _, r in from_spec]), _expectations(from_spec), f"{suite}.spec")
+        made = _expectations(from_spec)  # GX checks their names and arguments: a bad one is a DataError
+        # the row count and the schema's are judged here; any other can be any of GX's, so GX runs
+        # them on the columns they name
+        counted = [(i, r) for i, r in from_spec if from_counts(r)]
+        rest = [(pair, e) for pair, e in zip(from_spec, made, strict=True) if not from_counts(pair[1])]
+        gx_raw: dict[str, Any] = {"results": []}
+        if rest:
+            frame = _spec_frame(data, [r for (_, r), _ in rest])
+            gx_raw = _validate(frame, [e for _, e in rest], f"{suite}.spec")
+        mine = [builtin_outcome(i, r, plan, stats) for i, r in counted]
+        combined = builtin_validation(mine + gx_raw["results"], f"{suite}.spec", where)
+        # GX's own fields (its version, the batch) when it ran; success and counts over both
+        raw = {**gx_raw, **combined, "meta": {**gx_raw.get("meta", {}), **combined["meta"]}} if rest else combined
         runs.append((f"{suite}.spec", raw))
-        for outcome in raw.get("results", []):
+        for outcome in raw["results"]:
             outcomes[(outcome.get("expectation_config") or {}).get("meta", {}).get("rule")] = outcome
     results = list(plan.extra)
     for i, rule in enumerate(plan.rules):

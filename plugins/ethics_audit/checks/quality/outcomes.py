@@ -65,6 +65,10 @@ def _judge(index: int, rule: Rule, plan: Plan, stats: QualityStats) -> tuple[boo
         low, high = kwargs.get("min_value"), kwargs.get("max_value")
         ok = (low is None or rows >= low) and (high is None or rows <= high)
         return ok, {"observed_value": rows}
+    if rule.expectation == "expect_table_row_count_to_equal":
+        return rows == kwargs["value"], {"observed_value": rows}
+    if rule.expectation == "expect_column_to_exist":
+        return kwargs["column"] in plan.schema, {}
     if rule.read == "flag":  # a type expectation
         info = plan.schema[kwargs["column"]]
         observed = info.dtype_name if rule.expectation == "expect_column_type_to_be" else info.type_name
@@ -78,6 +82,26 @@ def _judge(index: int, rule: Rule, plan: Plan, stats: QualityStats) -> tuple[boo
         ok = True if rows == 0 or nonnull == 0 else _mostly_success(nonnull, unexpected, mostly)
         return ok, _map_result(rows, nonnull, unexpected)
     raise ValueError(f"{rule.expectation} is not judged from counts")
+
+
+# spec-defined expectations that need only the schema and the row count, with the arguments
+# judged here (any other argument, e.g. strict_min or column_index, leaves them to GX)
+_FROM_COUNTS = {
+    "expect_table_row_count_to_be_between": {"min_value", "max_value"},
+    "expect_table_row_count_to_equal": {"value"},
+    "expect_column_to_exist": {"column"},
+}
+
+
+def from_counts(rule: Rule) -> bool:
+    """Whether a spec-defined expectation is judged here rather than by GX: a table-level one that
+    names no column would otherwise have GX load every column of the window."""
+    allowed = _FROM_COUNTS.get(rule.expectation)
+    if allowed is None or not set(rule.kwargs) <= allowed:
+        return False
+    if rule.expectation == "expect_column_to_exist":
+        return isinstance(rule.kwargs.get("column"), str)
+    return all(v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in rule.kwargs.values())
 
 
 def builtin_outcome(index: int, rule: Rule, plan: Plan, stats: QualityStats) -> dict[str, Any]:
