@@ -202,41 +202,89 @@ def _column_results(config: DriftConfig, columns: list[DriftColumn], data: Audit
 # --------------------------------------------------------------------------- the family
 
 
+# windows in memory with at most this many rows keep the row path (Evidently on the columns);
+# larger ones, and windows whose rows live on an engine (``data.current`` None), run on the engine
+ENGINE_ROWS = 200_000
+
+
+def on_engine(data: AuditData) -> bool:
+    return data.current is None or len(data.current) > ENGINE_ROWS
+
+
+def _share(config: DriftConfig, results: list[MetricResult]) -> MetricResult:
+    computed = [r for r in results if r.status is Status.COMPUTED]
+    drifted = [r.slice["column"] for r in computed if r.details["drifted"]]
+    if not computed:
+        return _insufficient(None, "no column had enough data in both the window and the reference", n=0)
+    return MetricResult(
+        "drift",
+        "drift_share",
+        len(drifted) / len(computed),
+        n=len(computed),
+        threshold=config.thresholds.get("drift_share"),
+        details={
+            "drifted_columns": drifted,
+            "columns": len(computed),
+            "insufficient_columns": [r.slice["column"] for r in results if r.status is not Status.COMPUTED],
+        },
+    )
+
+
+def _no_reference(config: DriftConfig, reference_rows: int, columns: list[DriftColumn]) -> list[MetricResult]:
+    reason = (
+        "there is no reference data (no baseline rows, or no earlier windows yet)"
+        if reference_rows == 0
+        else f"the reference has {reference_rows} rows, fewer than min_reference_rows={config.min_reference_rows}"
+    )
+    return [_insufficient(c, reason) for c in columns] + [_insufficient(None, reason, n=0)]
+
+
+def _run_on_engine(config: DriftConfig, data: AuditData, pairs: list[tuple[str, str]]) -> list[MetricResult]:
+    """``run`` from aggregates the engine computes (see ``engine_path`` for what is exact)."""
+    from ethics_audit import engine
+    from ethics_audit.checks.drift import engine_path
+
+    current = engine.rows_of(data, "current")
+    assert current is not None
+    engine_path.check_columns(pairs, current)
+    sides = engine_path.window_profile(current, [name for name, _ in pairs])
+    columns = [engine_path.drift_column(config, sides, name, role) for name, role in pairs]
+    reference = engine.rows_of(data, "reference")
+    reference_rows = 0 if reference is None or not reference.columns else reference.count()
+    if reference is None or reference_rows < config.min_reference_rows:
+        return _no_reference(config, reference_rows, columns)
+    engine_path.check_reference(columns, reference)
+    sides.with_reference(reference)
+    results = [engine_path.column_result(config, sides, c, _insufficient) for c in columns]
+    results.append(_share(config, results))
+    if config.html_report.enabled:
+        computed = [r for r in results[:-1] if r.status is Status.COMPUTED]
+        names = [r.slice["column"] for r in computed]
+        size = config.html_report.sample_size
+        samples = (engine_path.sample(current, names, size), engine_path.sample(reference, names, size))
+        data.artifacts.append(
+            html_report(
+                config, data, columns, computed, samples, (sides.cur[names[0]].rows if names else 0, reference_rows)
+            )
+        )
+    return results
+
+
 def run(config: DriftConfig, data: AuditData) -> list[MetricResult]:
     """Per-column drift of the window against ``data.reference``, and the share that drifted."""
     pairs = audited_columns(data.spec, config)
     if not pairs:
         raise DataError("checks.drift: no columns to audit; map columns.features/score/prediction/label")
+    if on_engine(data):
+        return _run_on_engine(config, data, pairs)
     _check_window_columns(pairs, data)
     columns = [_column(config, name, role, data.current[name]) for name, role in pairs]
     if data.reference is None or data.reference_rows < config.min_reference_rows:
-        reason = (
-            "there is no reference data (no baseline rows, or no earlier windows yet)"
-            if data.reference_rows == 0
-            else f"the reference has {data.reference_rows} rows, fewer than min_reference_rows="
-            f"{config.min_reference_rows}"
-        )
-        return [_insufficient(c, reason) for c in columns] + [_insufficient(None, reason, n=0)]
+        return _no_reference(config, data.reference_rows, columns)
     _check_reference_columns(columns, data.reference)
     results = _column_results(config, columns, data)
     computed = [r for r in results if r.status is Status.COMPUTED]
-    drifted = [r.slice["column"] for r in computed if r.details["drifted"]]
-    if computed:
-        share = MetricResult(
-            "drift",
-            "drift_share",
-            len(drifted) / len(computed),
-            n=len(computed),
-            threshold=config.thresholds.get("drift_share"),
-            details={
-                "drifted_columns": drifted,
-                "columns": len(computed),
-                "insufficient_columns": [r.slice["column"] for r in results if r.status is not Status.COMPUTED],
-            },
-        )
-    else:
-        share = _insufficient(None, "no column had enough data in both the window and the reference", n=0)
-    results.append(share)
+    results.append(_share(config, results))
     if config.html_report.enabled:
         data.artifacts.append(html_report(config, data, columns, computed))
     return results

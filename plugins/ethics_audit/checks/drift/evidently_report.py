@@ -21,15 +21,22 @@ def _sample(frame: pd.DataFrame, columns: list[str], size: int) -> pd.DataFrame:
 
 
 def html_report(
-    config: DriftConfig, data: AuditData, columns: list[DriftColumn], computed: list[MetricResult]
+    config: DriftConfig,
+    data: AuditData,
+    columns: list[DriftColumn],
+    computed: list[MetricResult],
+    samples: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    totals: tuple[int, int] | None = None,
 ) -> PendingArtifact:
-    """Evidently's drift report on a sample, with the methods the full-data check used."""
+    """Evidently's drift report on a sample, with the methods the full-data check used.
+
+    ``samples`` (window, reference) are drawn on the engine when the rows live there
+    (``engine_path.sample``), with the sides' row counts in ``totals``; else from the frames."""
     import html
 
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    assert data.reference is not None
     used = {r.slice["column"]: r.details for r in computed}
     names = [c.name for c in columns if c.name in used]
     size = config.html_report.sample_size
@@ -37,8 +44,13 @@ def html_report(
         numerical_columns=[c.name for c in columns if c.name in used and c.kind == "numerical"],
         categorical_columns=[c.name for c in columns if c.name in used and c.kind == "categorical"],
     )
-    current = _sample(data.current, names, size)
-    reference = _sample(data.reference, names, size)
+    if samples is None:
+        assert data.reference is not None
+        current, reference = _sample(data.current, names, size), _sample(data.reference, names, size)
+        totals = (data.rows, data.reference_rows)
+    else:
+        current, reference = samples
+    assert totals is not None
     report = Report(
         [
             DataDriftPreset(
@@ -57,7 +69,7 @@ def html_report(
         '<div style="background:#fff3cd;border:1px solid #e0c36a;padding:10px 14px;margin:8px;'
         'font:14px sans-serif">'
         f"<b>Sampled report.</b> Evidently computed this report on a random sample of {len(current):,} of the "
-        f"window's {data.rows:,} rows and {len(reference):,} of the reference's {data.reference_rows:,} rows "
+        f"window's {totals[0]:,} rows and {len(reference):,} of the reference's {totals[1]:,} rows "
         f"({html.escape(data.window_start.isoformat())} to {html.escape(data.window_end.isoformat())}). "
         "Its scores differ from the audit's drift results, which ethics-audit computed on all rows with the "
         "same tests and thresholds.</div>"

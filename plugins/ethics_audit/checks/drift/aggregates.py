@@ -1,0 +1,267 @@
+"""Drift's statistics on the engine: the small, mergeable aggregates the stat tests need.
+
+Each function states one aggregate as an Ibis expression over a ``Rows`` handle and returns it
+as a dataclass whose ``merge`` adds counts, so a window can be computed in chunks or partitions
+and combined. A column is cleaned on the engine as ``columns.clean`` cleans it in memory:
+missing values, NaN and infinities are dropped (``usable``). Nothing here walks rows in Python.
+
+Only ``ColumnProfile.nunique`` does not merge by adding: an exact distinct count of a union
+needs the values themselves (``ValueCounts`` of the parts merge exactly; the engine path uses
+distinct counts only to pick the test and the exact or binned route, see ``engine_path``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ethics_audit.engine import Rows
+
+
+def usable(column: Any) -> Any:
+    """The rows whose value a stat test sees: not missing, and for floats neither NaN nor infinite."""
+    keep = column.notnull()
+    if column.type().is_floating():
+        keep &= ~column.isnan() & ~column.isinf()
+    return keep
+
+
+@dataclass
+class ColumnProfile:
+    """Per column and side: rows, usable values, distinct usable values, and for numbers their
+    range and population standard deviation (``np.std``'s ddof=0, which normed Wasserstein divides by)."""
+
+    dtype: str  # "float" | "int" | "bool" | "string" | other Ibis type name
+    rows: int
+    n: int
+    nunique: int
+    minimum: float | None = None
+    maximum: float | None = None
+    std: float | None = None
+
+    @property
+    def nulls(self) -> int:
+        return self.rows - self.n
+
+
+def _kind_of(dtype: Any) -> str:
+    if dtype.is_floating():
+        return "float"
+    if dtype.is_boolean():
+        return "bool"
+    if dtype.is_integer():
+        return "int"
+    if dtype.is_string():
+        return "string"
+    return str(dtype)
+
+
+def profiles(rows: Rows, names: list[str]) -> dict[str, ColumnProfile]:
+    """One pass over ``rows``: a ``ColumnProfile`` of each of ``names``."""
+    table = rows.table
+    metrics: dict[str, Any] = {"__rows": table.count()}
+    for i, name in enumerate(names):
+        column = table[name]
+        keep = usable(column)
+        metrics[f"n{i}"] = column.count(where=keep)
+        metrics[f"u{i}"] = column.nunique(where=keep)
+        dtype = column.type()
+        if dtype.is_numeric() and not dtype.is_boolean():
+            metrics[f"lo{i}"] = column.min(where=keep)
+            metrics[f"hi{i}"] = column.max(where=keep)
+            metrics[f"sd{i}"] = column.cast("float64").std(how="pop", where=keep)
+    row = rows.execute(table.aggregate(**metrics)).iloc[0]
+
+    def number(value: Any) -> float | None:
+        return None if value is None or value != value else float(value)
+
+    out = {}
+    for i, name in enumerate(names):
+        out[name] = ColumnProfile(
+            _kind_of(table[name].type()),
+            int(row["__rows"]),
+            int(row[f"n{i}"]),
+            int(row[f"u{i}"]),
+            number(row.get(f"lo{i}")),
+            number(row.get(f"hi{i}")),
+            number(row.get(f"sd{i}")),
+        )
+    return out
+
+
+@dataclass
+class ValueCounts:
+    """How many usable rows hold each value (a GROUP BY); parts merge by adding."""
+
+    counts: dict[Any, int] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return sum(self.counts.values())
+
+    def merge(self, other: ValueCounts) -> ValueCounts:
+        merged = dict(self.counts)
+        for value, count in other.counts.items():
+            merged[value] = merged.get(value, 0) + count
+        return ValueCounts(merged)
+
+
+def _python(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def value_counts(rows: Rows, name: str) -> ValueCounts:
+    column = rows.table[name]
+    query = rows.table.filter(usable(column)).group_by(v=column).aggregate(c=column.count())
+    frame = rows.execute(query)
+    return ValueCounts({_python(v): int(c) for v, c in zip(frame["v"], frame["c"], strict=True)})
+
+
+@dataclass
+class CumulativeCounts:
+    """``below[k]``: usable rows with value < ``edges[k]``, and ``n`` usable rows (the last edge
+    is inclusive, as NumPy's histogram's is); parts on the same edges merge by adding."""
+
+    edges: tuple[float, ...]
+    below: tuple[int, ...]
+    n: int
+
+    def merge(self, other: CumulativeCounts) -> CumulativeCounts:
+        assert self.edges == other.edges, "cumulative counts on different edges do not merge"
+        return CumulativeCounts(
+            self.edges, tuple(a + b for a, b in zip(self.below, other.below, strict=True)), self.n + other.n
+        )
+
+    def histogram(self) -> np.ndarray:
+        """``np.histogram(values, edges)[0]`` for values inside [edges[0], edges[-1]]."""
+        import numpy as np
+
+        cumulative = np.array([*self.below[1:-1], self.n], dtype=np.int64)
+        return np.diff(np.concatenate([[self.below[0]], cumulative]))
+
+
+def cumulative_counts(rows: Rows, edges: dict[str, np.ndarray]) -> dict[str, CumulativeCounts]:
+    """One pass: for each column, how many usable values lie below each of its edges."""
+    table = rows.table
+    metrics: dict[str, Any] = {}
+    for i, (name, points) in enumerate(edges.items()):
+        column = table[name]
+        keep = usable(column)
+        metrics[f"n{i}"] = column.count(where=keep)
+        for k, edge in enumerate(points):
+            metrics[f"b{i}_{k}"] = column.count(where=keep & (column < float(edge)))
+    if not metrics:
+        return {}
+    row = rows.execute(table.aggregate(**metrics)).iloc[0]
+    return {
+        name: CumulativeCounts(
+            tuple(float(e) for e in points),
+            tuple(int(row[f"b{i}_{k}"]) for k in range(len(points))),
+            int(row[f"n{i}"]),
+        )
+        for i, (name, points) in enumerate(edges.items())
+    }
+
+
+@dataclass
+class FineHistogram:
+    """Usable values in ``bins`` equal bins of [lo, hi] by ``floor((x - lo) * bins / (hi - lo))``
+    (clipped to the last bin); ``counts`` maps bin -> rows. Parts on the same grid merge by adding."""
+
+    lo: float
+    hi: float
+    bins: int
+    counts: dict[int, int]
+
+    def merge(self, other: FineHistogram) -> FineHistogram:
+        assert (self.lo, self.hi, self.bins) == (other.lo, other.hi, other.bins), "histograms on different grids"
+        merged = dict(self.counts)
+        for k, c in other.counts.items():
+            merged[k] = merged.get(k, 0) + c
+        return FineHistogram(self.lo, self.hi, self.bins, merged)
+
+    def dense(self) -> np.ndarray:
+        import numpy as np
+
+        out = np.zeros(self.bins, dtype=np.int64)
+        for k, c in self.counts.items():
+            out[k] += c
+        return out
+
+
+def _position(column: Any, lo: float, hi: float, bins: int) -> Any:
+    """``(x - lo) * bins / (hi - lo)``: the bin is its floor, the sub-bin its fraction's."""
+    scale = bins / (hi - lo) if hi > lo else 0.0
+    return (column.cast("float64") - lo) * scale
+
+
+def _clip(index: Any, top: int) -> Any:
+    import ibis
+
+    return ibis.greatest(ibis.least(index, top), 0)
+
+
+def fine_histogram(rows: Rows, name: str, lo: float, hi: float, bins: int) -> FineHistogram:
+    column = rows.table[name]
+    index = _clip(_position(column, lo, hi, bins).floor().cast("int64"), bins - 1)
+    query = rows.table.filter(usable(column)).group_by(k=index).aggregate(c=column.count())
+    frame = rows.execute(query)
+    return FineHistogram(lo, hi, bins, {int(k): int(c) for k, c in zip(frame["k"], frame["c"], strict=True)})
+
+
+def refined_histogram(grid: FineHistogram, rows: Rows, name: str, chosen: list[int], sub: int) -> FineHistogram:
+    """The values of the ``chosen`` bins of ``grid`` counted again in ``sub`` equal parts of each:
+    a histogram on the grid of ``grid.bins * sub`` bins whose other bins are left out (zero)."""
+    column = rows.table[name]
+    position = _position(column, grid.lo, grid.hi, grid.bins)
+    index = _clip(position.floor().cast("int64"), grid.bins - 1)
+    part = _clip(((position - index) * sub).floor().cast("int64"), sub - 1)
+    keep = usable(column) & index.isin(chosen)
+    query = rows.table.filter(keep).group_by(k=index * sub + part).aggregate(c=column.count())
+    frame = rows.execute(query)
+    counts = {int(k): int(c) for k, c in zip(frame["k"], frame["c"], strict=True)}
+    return FineHistogram(grid.lo, grid.hi, grid.bins * sub, counts)
+
+
+@dataclass
+class CountsOnValues:
+    """A window's usable values counted on a reference's sorted distinct values ``points``:
+    ``equal[i]`` rows equal to points[i], ``after[i]`` rows strictly between points[i] and
+    points[i + 1] (past the last point for the last), ``before`` rows below points[0]."""
+
+    points: tuple[float, ...]
+    equal: tuple[int, ...]
+    after: tuple[int, ...]
+    before: int
+
+    def merge(self, other: CountsOnValues) -> CountsOnValues:
+        assert self.points == other.points, "counts on different values do not merge"
+
+        def add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+            return tuple(x + y for x, y in zip(a, b, strict=True))
+
+        return CountsOnValues(
+            self.points, add(self.equal, other.equal), add(self.after, other.after), self.before + other.before
+        )
+
+
+def counts_on_values(rows: Rows, name: str, points: list[float]) -> CountsOnValues:
+    """One range join of the window with the intervals [points[i], points[i + 1]): DuckDB, PostgreSQL
+    and Spark all run it as an inequality join, without a CASE per point."""
+    import ibis
+
+    column = rows.table[name]
+    values = rows.table.filter(usable(column)).select(x=column.cast("float64"))
+    upper = [*points[1:], float("inf")]
+    intervals = ibis.memtable({"i": list(range(len(points))), "lo": list(points), "up": upper})
+    joined = values.join(intervals, [values.x >= intervals.lo, values.x < intervals.up])
+    grouped = joined.group_by(["i", (joined.x == joined.lo).name("eq")]).aggregate(c=joined.x.count())
+    frame = rows.execute(grouped)
+    before = int(rows.execute(values.filter(values.x < points[0]).count()))
+    equal, after = [0] * len(points), [0] * len(points)
+    for i, eq, c in zip(frame["i"], frame["eq"], frame["c"], strict=True):
+        (equal if eq else after)[int(i)] += int(c)
+    return CountsOnValues(tuple(points), tuple(equal), tuple(after), before)

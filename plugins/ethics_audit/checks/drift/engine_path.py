@@ -1,0 +1,281 @@
+"""Drift computed on the engine: per column, the aggregates its test needs, then the test from them.
+
+Where the switch from exact to approximate is (everything is exact unless named here):
+
+- categorical columns, and numbers with few values: value counts of both sides, every
+  categorical test exact (chi-square, Z, Jensen-Shannon, PSI, KL, Hellinger);
+- Jensen-Shannon, PSI and KL of numbers with more than 20 reference values: exact, from counts on
+  Evidently's own Sturges edges (computed from the joint range and size, as NumPy does);
+- K-S: exact while the reference has at most ``KS_EXACT_VALUES`` distinct values (Evidently
+  picks K-S only for references of at most 1,000 rows): the window counted on those values;
+- normed Wasserstein: exact while both sides have at most ``EXACT_VALUES`` distinct values;
+  beyond, **approximate** from ``FINE_BINS`` equal bins of the joint range (the bins that carry
+  most of the bound counted again finer when it is not small), with a proven bound in
+  ``details["error_bound"]``;
+- any other test (Anderson, Cramer-von Mises, Mann-Whitney, t-test, energy, Epps-Singleton,
+  MMD, TVD, Fisher, G-test, Hellinger of numbers): Evidently on the column's values, pulled
+  from the engine only while both sides hold at most ``ROW_TEST_VALUES`` values, else a DataError.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ethics_audit.checks.drift import aggregates as agg
+from ethics_audit.checks.drift import from_counts as fc
+from ethics_audit.checks.drift.columns import INTEGER_CARDINALITY_LIMIT, OUTPUT_ROLES, DriftColumn
+from ethics_audit.checks.drift.stattests import DRIFTED_WHEN, drift_threshold, resolve
+from ethics_audit.errors import DataError, columns_withheld
+from ethics_audit.results import MetricResult
+
+if TYPE_CHECKING:
+    from ethics_audit.engine import Rows
+    from ethics_audit.spec import DriftConfig
+
+KS_EXACT_VALUES = 100_000
+EXACT_VALUES = 100_000
+FINE_BINS = 8192
+# a binned Wasserstein whose bound exceeds this share of its threshold counts the REFINED_BINS
+# bins that carry most of the bound again, each in REFINED_PARTS equal parts (one more pass)
+REFINE_BELOW = 0.002
+REFINED_BINS = 512
+REFINED_PARTS = 64
+ROW_TEST_VALUES = 2_000_000
+
+
+def kind_on_engine(config: DriftConfig, name: str, profile: agg.ColumnProfile) -> str:
+    """``columns.infer_kind`` from the window's profile (Evidently's ``infer_column_type``)."""
+    if name in config.column_types:
+        return config.column_types[name]
+    if profile.dtype == "float":
+        return "numerical"
+    if profile.dtype == "int":
+        return "numerical" if profile.nunique > INTEGER_CARDINALITY_LIMIT else "categorical"
+    if profile.dtype == "string":
+        return "text" if profile.nunique > profile.n * 0.5 else "categorical"
+    if profile.dtype == "bool":
+        return "categorical"
+    if profile.dtype.startswith("timestamp") or profile.dtype.startswith("date"):
+        return "datetime"
+    return "unknown"
+
+
+def check_columns(pairs: list[tuple[str, str]], current: Rows) -> None:
+    missing = [name for name, _ in pairs if name not in current]
+    if missing:
+        raise DataError(
+            f"checks.drift: {missing} not among the window's columns (columns: {columns_withheld(current.columns)}); "
+            "fix checks.drift.columns or the columns mapping"
+        )
+
+
+def check_reference(columns: list[DriftColumn], reference: Rows) -> None:
+    missing = [c.name for c in columns if c.name not in reference and c.role != "label"]
+    if missing:
+        raise DataError(
+            f"checks.drift: {missing} are in the window but not in the reference "
+            f"(reference columns: {columns_withheld(reference.columns)}); fix the reference "
+            "(reference.baseline) or leave them out of checks.drift.columns"
+        )
+
+
+class _Sides:
+    """Both sides of the audit on the engine, with each aggregate computed at most once."""
+
+    def __init__(self, current: Rows, names: list[str]) -> None:
+        self.current, self.names = current, names
+        self.cur = agg.profiles(current, names)
+        self.reference: Rows = current  # set by with_reference
+        self.ref: dict[str, agg.ColumnProfile] = {}
+        self._counts: dict[tuple[str, str], agg.ValueCounts] = {}
+
+    def with_reference(self, reference: Rows) -> _Sides:
+        self.reference = reference
+        self.ref = agg.profiles(reference, [n for n in self.names if n in reference])
+        return self
+
+    def counts(self, side: str, name: str) -> agg.ValueCounts:
+        if (side, name) not in self._counts:
+            self._counts[side, name] = agg.value_counts(self.current if side == "cur" else self.reference, name)
+        return self._counts[side, name]
+
+    def union_above(self, name: str, limit: int) -> bool:
+        """More than ``limit`` distinct values in both sides together (``_nunique_above(both)``)."""
+        if self.cur[name].nunique > limit or self.ref[name].nunique > limit:
+            return True
+        return len(set(self.counts("cur", name).counts) | set(self.counts("ref", name).counts)) > limit
+
+    def values(self, name: str) -> tuple[Any, Any]:
+        """The column's usable values on both sides, as Series (for the tests without aggregates)."""
+        import pandas as pd
+
+        out = []
+        for rows in (self.reference, self.current):
+            column = rows.table[name]
+            frame = rows.execute(rows.table.filter(agg.usable(column)).select(column))
+            out.append(pd.Series(frame[name].to_numpy(), name=name))
+        return out[0], out[1]
+
+
+def default_method(sides: _Sides, column: DriftColumn) -> str:
+    """``stattests.default_stattest`` from the profiles."""
+    if sides.ref[column.name].n <= 1000:
+        if column.kind == "numerical" and sides.union_above(column.name, 5):
+            return "ks"
+        return "chisquare" if sides.union_above(column.name, 2) else "z"
+    if column.kind == "numerical":
+        return "wasserstein" if sides.union_above(column.name, 5) else "jensenshannon"
+    return "jensenshannon"
+
+
+def _stattest(name: str, kind: str, chosen_by: str, field: str, column: str) -> Any:
+    from evidently.legacy.calculations.stattests.registry import (
+        StatTestInvalidFeatureTypeError,
+        _registered_stat_tests,
+        get_registered_stattest,
+    )
+    from evidently.legacy.core import ColumnType
+
+    if chosen_by == "default":
+        return next(iter(_registered_stat_tests[name].values()))
+    try:
+        return get_registered_stattest(name, ColumnType.Numerical if kind == "numerical" else ColumnType.Categorical)
+    except StatTestInvalidFeatureTypeError:
+        raise DataError(
+            f"{field}: Evidently's {name!r} does not apply to {kind} column {column!r}; "
+            f"choose a {kind} test in checks.drift.per_column.{column}, or set its column_types"
+        ) from None
+
+
+def score(sides: _Sides, column: DriftColumn, method: str, threshold: float, field: str) -> fc.Score:
+    """The column's score from the engine's aggregates (the module docstring lists the routes)."""
+    name = column.name
+    ref, cur = sides.ref[name], sides.cur[name]
+    if column.kind == "numerical" and method in ("jensenshannon", "psi", "kl_div") and ref.nunique > fc.BINNED_ABOVE:
+        integer = ref.dtype == cur.dtype == "int"
+        lo, hi = min(ref.minimum, cur.minimum), max(ref.maximum, cur.maximum)
+        edges = fc.sturges_edges(lo, hi, ref.n + cur.n, integer)
+        r = agg.cumulative_counts(sides.reference, {name: edges})[name]
+        c = agg.cumulative_counts(sides.current, {name: edges})[name]
+        ref_p, cur_p = fc.binned_percents(r, c, feel_zeroes=method != "jensenshannon")
+        return fc.from_percents(method, ref_p, cur_p, threshold)
+    small = ref.nunique <= EXACT_VALUES and cur.nunique <= EXACT_VALUES
+    if method in fc.CATEGORICAL_TESTS and (column.kind == "categorical" or method != "hellinger") and small:
+        return fc.categorical(method, sides.counts("ref", name), sides.counts("cur", name), threshold)
+    if method == "ks" and ref.nunique <= KS_EXACT_VALUES:
+        reference = sides.counts("ref", name)
+        on_values = agg.counts_on_values(sides.current, name, sorted(reference.counts))
+        return fc.ks(reference, on_values, threshold)
+    if method == "wasserstein" and small:
+        return fc.wasserstein_exact(sides.counts("ref", name), sides.counts("cur", name), ref.std or 0.0, threshold)
+    if method == "wasserstein":
+        lo, hi = min(ref.minimum, cur.minimum), max(ref.maximum, cur.maximum)
+        r = agg.fine_histogram(sides.reference, name, lo, hi, FINE_BINS)
+        c = agg.fine_histogram(sides.current, name, lo, hi, FINE_BINS)
+        first = fc.wasserstein_binned(r, c, ref.std or 0.0, threshold)
+        if first.error_bound <= REFINE_BELOW * threshold:
+            return first
+        chosen = fc.refine_bins(r, c, REFINED_BINS)
+        r_fine = agg.refined_histogram(r, sides.reference, name, chosen, REFINED_PARTS)
+        c_fine = agg.refined_histogram(c, sides.current, name, chosen, REFINED_PARTS)
+        return fc.wasserstein_binned(r, c, ref.std or 0.0, threshold, (chosen, REFINED_PARTS, r_fine, c_fine))
+    if ref.n + cur.n > ROW_TEST_VALUES:
+        raise DataError(
+            f"{field}: Evidently's {method!r} needs the rows of column {name!r} ({ref.n + cur.n:,} values, more than "
+            f"{ROW_TEST_VALUES:,}); choose a test computed from aggregates (wasserstein, ks, jensenshannon, psi, "
+            f"kl_div, chisquare, z) in checks.drift.per_column.{name}"
+        )
+    from ethics_audit.checks.drift.stattests import column_drift
+
+    reference, current = sides.values(name)
+    drift = column_drift(reference, current, column.kind, method=method, threshold=threshold, field=field)
+    return fc.Score(drift.score, drift.drifted, "rows: Evidently on the column's values")
+
+
+def column_result(config: DriftConfig, sides: _Sides, column: DriftColumn, insufficient: Any) -> MetricResult:
+    name = column.name
+    if name not in sides.ref:
+        return insufficient(column, "the reference has no such column (labels not joined to it)")
+    ref, cur = sides.ref[name], sides.cur[name]
+    if ref.n < config.min_reference_rows:
+        return insufficient(
+            column,
+            f"{ref.n} usable reference values, fewer than min_reference_rows={config.min_reference_rows}",
+            n=cur.n,
+        )
+    if cur.n < config.min_current_rows:
+        return insufficient(
+            column,
+            f"{cur.n} usable values in the window, fewer than min_current_rows={config.min_current_rows}",
+            n=cur.n,
+        )
+    if column.kind == "numerical" and "string" in (ref.dtype, cur.dtype):
+        raise DataError(
+            f"checks.drift: column {name!r} is treated as numerical but holds non-numbers; "
+            f"set checks.drift.column_types.{name}: categorical, or fix the data"
+        )
+    method, threshold, field = resolve(config, name, column.kind)
+    chosen_by = "spec" if method is not None else "default"
+    method = method or default_method(sides, column)
+    stattest = _stattest(method, column.kind, chosen_by, field, name)
+    threshold = float(stattest.default_threshold if threshold is None else threshold)
+    result = score(sides, column, method, threshold, field)
+    severity = config.output_severity if column.role in OUTPUT_ROLES else config.column_severity
+    return MetricResult(
+        "drift",
+        "column_drift",
+        result.value,
+        slice={"column": name},
+        n=cur.n,
+        threshold=drift_threshold(method, threshold, severity),
+        details={
+            "method": method,
+            "method_name": stattest.display_name,
+            "chosen_by": chosen_by,
+            "threshold": threshold,
+            "drifted_when": f"score {DRIFTED_WHEN[method]} {threshold:g}",
+            "drifted": bool(result.drifted),
+            "column_type": column.kind,
+            "role": column.role,
+            "reference_n": ref.n,
+            "computation": result.computation,
+            "error_bound": result.error_bound,
+            "current_nulls": cur.nulls,
+            "reference_nulls": ref.nulls,
+        },
+    )
+
+
+def window_profile(current: Rows, names: list[str]) -> _Sides:
+    """The window's side profiled (one pass); ``with_reference`` adds the reference's."""
+    return _Sides(current, names)
+
+
+_NOT_TYPED = {
+    "text": "free text by Evidently's rule (more than half of its values are distinct)",
+    "datetime": "timestamps",
+    "list": "lists",
+}
+
+
+def drift_column(config: DriftConfig, sides: _Sides, name: str, role: str) -> DriftColumn:
+    """``drift._column`` on the engine: the column's drift type, or the same DataError."""
+    profile = sides.cur[name]
+    kind = kind_on_engine(config, name, profile)
+    if kind in ("numerical", "categorical"):
+        return DriftColumn(name, role, kind)
+    what = _NOT_TYPED.get(kind, f"values of type {profile.dtype} that Evidently cannot type")
+    raise DataError(
+        f"checks.drift: column {name!r} holds {what}; its drift is not audited: set "
+        f"checks.drift.column_types.{name} (numerical or categorical), or leave it out of checks.drift.columns"
+    )
+
+
+def sample(rows: Rows, names: list[str], size: int) -> Any:
+    """At most ``size`` rows of ``names`` for the HTML report: all of them when there are no more,
+    else a seeded Bernoulli sample on the engine of about twice ``size`` rows, cut to ``size``."""
+    total = rows.count()
+    table = rows.table.select(names)
+    if total > size:
+        table = table.sample(min(1.0, 2.0 * size / total), seed=0).limit(size)
+    return rows.execute(table)

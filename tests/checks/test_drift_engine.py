@@ -1,0 +1,206 @@
+"""The drift family computed from engine aggregates against Evidently itself and against the row
+path: exact routes give Evidently's scores (to rounding) and verdicts on random data with missing,
+NaN and infinite values; the binned normed Wasserstein stays inside its stated bound; partial
+aggregates merge to the whole; a window that lives only on the engine (parquet) gives the same."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_drift_evidently import COLUMNS, evidently_value_drift, frames
+
+from ethics_audit import engine
+from ethics_audit.checks import drift
+from ethics_audit.checks.drift import aggregates as agg
+from ethics_audit.checks.drift import engine_path
+from ethics_audit.checks.drift import from_counts as fc
+from ethics_audit.evaluate import judge
+from ethics_audit.spec import EVIDENTLY_STATTESTS, STATTEST_TYPES
+from helpers import make_data, make_spec
+
+pytestmark = [pytest.mark.filterwarnings("ignore::RuntimeWarning"), pytest.mark.filterwarnings("ignore::UserWarning")]
+
+
+def run_both(current: pd.DataFrame, reference: pd.DataFrame, columns: list[str], monkeypatch, **drift_config):
+    """(row path, engine path) results by column, on the same frames and spec."""
+    spec = make_spec(
+        {"columns": {"features": columns}, "reference": {"previous_windows": 1}, "checks": {"drift": drift_config}}
+    )
+    rows = drift.run(spec.checks.drift, make_data(spec, current, reference))
+    with monkeypatch.context() as patch:
+        patch.setattr(drift, "ENGINE_ROWS", 0)
+        on_engine = drift.run(spec.checks.drift, make_data(spec, current, reference))
+    return ({r.slice.get("column", "*"): r for r in results} for results in (rows, on_engine))
+
+
+def assert_same(row, eng, column: str, rel: float = 1e-12) -> None:
+    assert eng.details["method"] == row.details["method"], column
+    assert (eng.n, eng.details["reference_n"]) == (row.n, row.details["reference_n"]), column
+    assert eng.details["drifted"] is row.details["drifted"], column
+    assert judge(eng).severity == judge(row).severity, column
+    if row.value is None:
+        assert eng.value is None or math.isnan(eng.value), column
+    else:
+        assert eng.value == pytest.approx(row.value, rel=rel, abs=1e-15), column
+    assert eng.details["error_bound"] == 0.0, column
+
+
+@pytest.mark.parametrize("n_ref", [400, 1000, 1001, 3000], ids=lambda n: f"ref{n}")
+@pytest.mark.parametrize("shift", [0.0, 0.3], ids=["same", "shifted"])
+def test_default_methods_on_the_engine_equal_value_drift(n_ref: int, shift: float, monkeypatch) -> None:
+    reference, current = frames(n_ref, 900, seed=n_ref, shift=shift)
+    rows, on_engine = run_both(current, reference, COLUMNS, monkeypatch)
+    theirs = evidently_value_drift(current, reference, COLUMNS)
+    for column, (score, method, drifted) in zip(COLUMNS, theirs, strict=True):
+        result = on_engine[column]
+        assert result.details["method_name"] == method, column
+        assert result.value == pytest.approx(score, abs=1e-9), column
+        assert result.details["drifted"] is drifted, column
+        assert result.details["computation"].startswith("exact"), column
+        assert_same(rows[column], result, column)
+    assert on_engine["*"].value == rows["*"].value
+    assert on_engine["*"].details == rows["*"].details
+
+
+@pytest.mark.parametrize("method", [m for m in EVIDENTLY_STATTESTS if STATTEST_TYPES[m] != ("text",)])
+def test_every_registered_method_on_the_engine_equals_the_row_path(method: str, monkeypatch) -> None:
+    slow = method == "TVD"
+    reference, current = frames(60 if slow else 400, 50 if slow else 350, seed=11, shift=0.2)
+    kinds = STATTEST_TYPES[method]
+    columns = [c for c in ("f_normal", "f_nan_inf", "i_wide", "f_three") if "numerical" in kinds]
+    columns += [c for c in ("i_four", "s_cat", "s_binary", "b_flag") if "categorical" in kinds]
+    if slow:
+        columns = ["s_cat"]
+    if method in ("fisher_exact", "g_test"):  # Evidently's versions need equally many values
+        reference = reference.iloc[: len(current)]
+        columns = ["s_binary", "i_binary"] if method == "fisher_exact" else ["i_four", "s_binary"]
+    rows, on_engine = run_both(current, reference, columns, monkeypatch, stattest={"stattest": method})
+    for column in columns:
+        assert_same(rows[column], on_engine[column], column)
+
+
+def test_nulls_and_counts_in_details(monkeypatch) -> None:
+    reference, current = frames(2000, 1500, seed=5)
+    _, on_engine = run_both(current, reference, ["f_nan_inf", "s_cat"], monkeypatch)
+    for column in ("f_nan_inf", "s_cat"):
+        details = on_engine[column].details
+        kept_cur = current[column].replace([np.inf, -np.inf], np.nan).notna().sum()
+        kept_ref = reference[column].replace([np.inf, -np.inf], np.nan).notna().sum()
+        assert on_engine[column].n == kept_cur and details["reference_n"] == kept_ref
+        assert (details["current_nulls"], details["reference_nulls"]) == (1500 - kept_cur, 2000 - kept_ref)
+
+
+def test_sturges_edges_equal_numpy() -> None:
+    rng = np.random.default_rng(0)
+    for values in (rng.normal(3, 2, 1234), rng.integers(-5, 300, 999), rng.integers(0, 3, 50), np.full(7, 2.5)):
+        edges = fc.sturges_edges(values.min(), values.max(), values.size, values.dtype.kind == "i")
+        assert np.array_equal(edges, np.histogram_bin_edges(values, bins="sturges"))
+
+
+def test_partial_aggregates_merge_to_the_whole() -> None:
+    reference, current = frames(10, 4000, seed=9, shift=0.1)
+    whole = engine.from_frame(current)
+    halves = [engine.from_frame(current.iloc[:1700]), engine.from_frame(current.iloc[1700:])]
+    for name in ("s_cat", "i_four", "b_flag", "f_nan_inf"):
+        parts = [agg.value_counts(h, name) for h in halves]
+        assert parts[0].merge(parts[1]).counts == agg.value_counts(whole, name).counts
+    finite = current["f_nan_inf"][np.isfinite(current["f_nan_inf"])]
+    # the histogram of values inside the edges, as Evidently's joint-range edges always hold them
+    edges = {"f_nan_inf": np.linspace(finite.min(), finite.max(), 17), "i_wide": np.linspace(0, 70, 9)}
+    merged = [agg.cumulative_counts(h, edges) for h in halves]
+    for name, full in agg.cumulative_counts(whole, edges).items():
+        assert merged[0][name].merge(merged[1][name]) == full
+        assert np.array_equal(full.histogram(), np.histogram(current[name][np.isfinite(current[name])], edges[name])[0])
+    fine = [agg.fine_histogram(h, "f_normal", -4.0, 4.0, 64) for h in halves]
+    assert (
+        fine[0].merge(fine[1]).dense().tolist() == agg.fine_histogram(whole, "f_normal", -4.0, 4.0, 64).dense().tolist()
+    )
+    points = sorted(np.round(reference["f_normal"].to_numpy(), 1).tolist())
+    counted = [agg.counts_on_values(h, "f_normal", points) for h in halves]
+    assert counted[0].merge(counted[1]) == agg.counts_on_values(whole, "f_normal", points)
+
+
+def test_a_window_that_lives_on_the_engine(tmp_path, monkeypatch) -> None:
+    """``data.current`` None and the rows in parquet files: the same results as from the frames."""
+    reference, current = frames(3000, 2500, seed=21, shift=0.3)
+    current.to_parquet(tmp_path / "current.parquet")
+    reference.to_parquet(tmp_path / "reference.parquet")
+    spec = make_spec({"columns": {"features": COLUMNS}, "reference": {"previous_windows": 1}, "checks": {"drift": {}}})
+    backend = engine.duckdb_backend()
+    tables = {
+        name: engine.Rows(backend.read_parquet(tmp_path / f"{name}.parquet"), backend)
+        for name in ("current", "reference")
+    }
+    results = drift.run(spec.checks.drift, make_data(spec, None, None, tables=tables))
+    expected = drift.run(spec.checks.drift, make_data(spec, current, reference))
+    assert [r.slice for r in results] == [r.slice for r in expected]
+    for got, want in zip(results[:-1], expected[:-1], strict=True):
+        assert_same(want, got, got.slice["column"])
+    assert results[-1].value == expected[-1].value
+
+
+def _binned_against_evidently(n: int, monkeypatch) -> None:
+    rng = np.random.default_rng(n)
+    reference = pd.DataFrame(
+        {
+            "normal": rng.normal(0, 1, n),
+            "lognormal": rng.lognormal(0, 1, n),
+            "near": rng.normal(0, 1, n),
+            "outlier": np.append(rng.normal(0, 1, n - 1), 1e4),
+        }
+    )
+    current = pd.DataFrame(
+        {
+            "normal": rng.normal(0.3, 1, n),
+            "lognormal": rng.lognormal(0.02, 1, n),
+            "near": rng.normal(0.125, 1, n),  # normed W1 about 0.1: near the threshold
+            "outlier": rng.normal(0.05, 1, n),
+        }
+    )
+    monkeypatch.setattr(engine_path, "EXACT_VALUES", 0)  # force the binned route even on small data
+    spec = make_spec(
+        {"columns": {"features": list(reference)}, "reference": {"previous_windows": 1}, "checks": {"drift": {}}}
+    )
+    with monkeypatch.context() as patch:
+        patch.setattr(drift, "ENGINE_ROWS", 0)
+        results = {r.slice["column"]: r for r in drift.run(spec.checks.drift, make_data(spec, current, reference))[:-1]}
+    theirs = evidently_value_drift(current, reference, list(reference), method="wasserstein")
+    for column, (score, _, drifted) in zip(reference, theirs, strict=True):
+        result = results[column]
+        assert result.details["method"] == "wasserstein" and result.details["computation"].startswith("binned")
+        bound = result.details["error_bound"]
+        assert abs(result.value - score) <= bound, column
+        if column != "outlier":  # the outlier stretches the joint range: the bound says so
+            assert bound < 0.02 * result.details["threshold"], column
+        if abs(score - result.details["threshold"]) > bound:
+            assert result.details["drifted"] is drifted, column
+
+
+def test_binned_wasserstein_stays_inside_its_bound(monkeypatch) -> None:
+    _binned_against_evidently(100_000, monkeypatch)
+
+
+def test_binned_wasserstein_stays_inside_its_bound_on_a_million_rows(monkeypatch) -> None:
+    _binned_against_evidently(1_000_000, monkeypatch)
+
+
+def test_html_report_samples_on_the_engine(monkeypatch) -> None:
+    """The report's sample is drawn on the engine (seeded), cut to the sample size."""
+    reference, current = frames(2500, 2000, seed=20, shift=0.5)
+    spec = make_spec(
+        {
+            "columns": {"features": ["f_normal", "s_cat"]},
+            "reference": {"previous_windows": 1},
+            "checks": {"drift": {"html_report": {"enabled": True, "sample_size": 300}}},
+        }
+    )
+    monkeypatch.setattr(drift, "ENGINE_ROWS", 0)
+    data = make_data(spec, current, reference)
+    results = drift.run(spec.checks.drift, data)
+    [artifact] = data.artifacts
+    assert artifact.details == {"sampled": True, "current_rows": 300, "reference_rows": 300}
+    assert "300 of the window's 2,000 rows and 300 of the reference's 2,500 rows" in artifact.content
+    assert results[0].details["drifted"] is True
