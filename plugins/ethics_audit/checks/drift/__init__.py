@@ -202,6 +202,8 @@ def _column_results(config: DriftConfig, columns: list[DriftColumn], data: Audit
 # --------------------------------------------------------------------------- the family
 
 
+# the family reads the window through ``engine.rows_of``: the runner need not load it into memory
+READS_ROWS = True
 # windows in memory with at most this many rows keep the row path (Evidently on the columns);
 # larger ones, and windows whose rows live on an engine (``data.current`` None), run on the engine
 ENGINE_ROWS = 200_000
@@ -255,7 +257,7 @@ def _run_on_engine(config: DriftConfig, data: AuditData, pairs: list[tuple[str, 
         return _no_reference(config, reference_rows, columns)
     engine_path.check_reference(columns, reference)
     sides.with_reference(reference)
-    results = [engine_path.column_result(config, sides, c, _insufficient) for c in columns]
+    results = engine_path.column_results(config, sides, columns, _insufficient)
     results.append(_share(config, results))
     if config.html_report.enabled:
         computed = [r for r in results[:-1] if r.status is Status.COMPUTED]

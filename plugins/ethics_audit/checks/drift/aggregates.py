@@ -29,6 +29,20 @@ def usable(column: Any) -> Any:
     return keep
 
 
+def cleaned(table: Any, names: list[str]) -> Any:
+    """``names`` of ``table`` with every unusable value (NaN, infinity) made missing, once per row,
+    so the aggregates over them need no FILTER each (DuckDB evaluates a FILTER per aggregate)."""
+    import ibis
+
+    columns = {}
+    for name in names:
+        column = table[name]
+        columns[name] = (
+            ibis.ifelse(usable(column), column, ibis.null(column.type())) if column.type().is_floating() else column
+        )
+    return table.select(**columns)
+
+
 @dataclass
 class ColumnProfile:
     """Per column and side: rows, usable values, distinct usable values, and for numbers their
@@ -59,21 +73,38 @@ def _kind_of(dtype: Any) -> str:
     return str(dtype)
 
 
+# distinct counts are exact wherever a decision rests on them: below this many (by DuckDB's
+# HyperLogLog estimate, whose error is a few percent) they are counted exactly; above, the
+# estimate only says "far more than any limit the drift family compares with" (at most 100,000)
+EXACT_DISTINCT_BELOW = 400_000
+
+
 def profiles(rows: Rows, names: list[str]) -> dict[str, ColumnProfile]:
-    """One pass over ``rows``: a ``ColumnProfile`` of each of ``names``."""
-    table = rows.table
+    """``ColumnProfile`` of each of ``names``: one pass, plus one for the exact distinct counts
+    of the columns with few values (``EXACT_DISTINCT_BELOW``; exact counts of a million distinct
+    floats would cost more than all the tests together, and no test needs them)."""
+    table = cleaned(rows.table, names)
     metrics: dict[str, Any] = {"__rows": table.count()}
     for i, name in enumerate(names):
         column = table[name]
-        keep = usable(column)
-        metrics[f"n{i}"] = column.count(where=keep)
-        metrics[f"u{i}"] = column.nunique(where=keep)
+        metrics[f"n{i}"] = column.count()
+        metrics[f"u{i}"] = column.approx_nunique()
         dtype = column.type()
         if dtype.is_numeric() and not dtype.is_boolean():
-            metrics[f"lo{i}"] = column.min(where=keep)
-            metrics[f"hi{i}"] = column.max(where=keep)
-            metrics[f"sd{i}"] = column.cast("float64").std(how="pop", where=keep)
+            metrics[f"lo{i}"] = column.min()
+            metrics[f"hi{i}"] = column.max()
+            metrics[f"sd{i}"] = column.cast("float64").std(how="pop")
     row = rows.execute(table.aggregate(**metrics)).iloc[0]
+    exact = {
+        f"u{i}": table[name].nunique()
+        for i, name in enumerate(names)
+        if int(row[f"u{i}"]) < EXACT_DISTINCT_BELOW
+        or (table[name].type().is_string() and int(row[f"u{i}"]) >= int(row[f"n{i}"]) // 8)
+    }
+    if exact:
+        row = row.copy()
+        for key, value in rows.execute(table.aggregate(**exact)).iloc[0].items():
+            row[key] = value
 
     def number(value: Any) -> float | None:
         return None if value is None or value != value else float(value)
@@ -114,10 +145,28 @@ def _python(value: Any) -> Any:
 
 
 def value_counts(rows: Rows, name: str) -> ValueCounts:
-    column = rows.table[name]
-    query = rows.table.filter(usable(column)).group_by(v=column).aggregate(c=column.count())
-    frame = rows.execute(query)
-    return ValueCounts({_python(v): int(c) for v, c in zip(frame["v"], frame["c"], strict=True)})
+    return value_counts_of(rows, [name])[name]
+
+
+def value_counts_of(rows: Rows, names: list[str]) -> dict[str, ValueCounts]:
+    """``ValueCounts`` of each of ``names``: one query per column type (a union of GROUP BYs)."""
+    import ibis
+
+    by_type: dict[Any, list[str]] = {}
+    for name in names:
+        by_type.setdefault(rows.table[name].type(), []).append(name)
+    out: dict[str, ValueCounts] = {}
+    for group in by_type.values():
+        parts = []
+        for i, name in enumerate(group):
+            column = rows.table[name]
+            part = rows.table.filter(usable(column)).group_by(v=column).aggregate(c=column.count())
+            parts.append(part.mutate(col=ibis.literal(i, "int64")))
+        frame = rows.execute(ibis.union(*parts) if len(parts) > 1 else parts[0])
+        for i, name in enumerate(group):
+            mine = frame[frame["col"] == i]
+            out[name] = ValueCounts({_python(v): int(c) for v, c in zip(mine["v"], mine["c"], strict=True)})
+    return out
 
 
 @dataclass
@@ -187,8 +236,8 @@ class FineHistogram:
         import numpy as np
 
         out = np.zeros(self.bins, dtype=np.int64)
-        for k, c in self.counts.items():
-            out[k] += c
+        if self.counts:
+            np.add.at(out, np.fromiter(self.counts, np.int64), np.fromiter(self.counts.values(), np.int64))
         return out
 
 
@@ -205,11 +254,27 @@ def _clip(index: Any, top: int) -> Any:
 
 
 def fine_histogram(rows: Rows, name: str, lo: float, hi: float, bins: int) -> FineHistogram:
-    column = rows.table[name]
-    index = _clip(_position(column, lo, hi, bins).floor().cast("int64"), bins - 1)
-    query = rows.table.filter(usable(column)).group_by(k=index).aggregate(c=column.count())
-    frame = rows.execute(query)
-    return FineHistogram(lo, hi, bins, {int(k): int(c) for k, c in zip(frame["k"], frame["c"], strict=True)})
+    return fine_histograms(rows, {name: (lo, hi, bins)})[name]
+
+
+def fine_histograms(rows: Rows, grids: dict[str, tuple[float, float, int]]) -> dict[str, FineHistogram]:
+    """Each column's ``FineHistogram`` on its grid (lo, hi, bins), all in one query."""
+    import ibis
+
+    parts = []
+    for i, (name, (lo, hi, bins)) in enumerate(grids.items()):
+        column = rows.table[name]
+        index = _clip(_position(column, lo, hi, bins).floor().cast("int64"), bins - 1)
+        part = rows.table.filter(usable(column)).group_by(k=index).aggregate(c=column.count())
+        parts.append(part.mutate(col=ibis.literal(i, "int64")))
+    if not parts:
+        return {}
+    frame = rows.execute(ibis.union(*parts) if len(parts) > 1 else parts[0])
+    out = {}
+    for i, (name, (lo, hi, bins)) in enumerate(grids.items()):
+        mine = frame[frame["col"] == i]
+        out[name] = FineHistogram(lo, hi, bins, dict(zip(mine["k"].tolist(), mine["c"].tolist(), strict=True)))
+    return out
 
 
 def refined_histogram(grid: FineHistogram, rows: Rows, name: str, chosen: list[int], sub: int) -> FineHistogram:

@@ -37,10 +37,11 @@ EXACT_VALUES = 100_000
 FINE_BINS = 8192
 # a binned Wasserstein whose bound exceeds this share of its threshold counts the REFINED_BINS
 # bins that carry most of the bound again, each in REFINED_PARTS equal parts (one more pass)
-REFINE_BELOW = 0.002
+REFINE_BELOW = 0.02
 REFINED_BINS = 512
 REFINED_PARTS = 64
 ROW_TEST_VALUES = 2_000_000
+PREFETCH_VALUES = 1000
 
 
 def kind_on_engine(config: DriftConfig, name: str, profile: agg.ColumnProfile) -> str:
@@ -88,16 +89,38 @@ class _Sides:
         self.reference: Rows = current  # set by with_reference
         self.ref: dict[str, agg.ColumnProfile] = {}
         self._counts: dict[tuple[str, str], agg.ValueCounts] = {}
+        self._histograms: dict[tuple[str, str], agg.FineHistogram] = {}
+        self.binned: list[str] = []  # the columns whose normed Wasserstein is binned (see ``plan``)
 
     def with_reference(self, reference: Rows) -> _Sides:
         self.reference = reference
         self.ref = agg.profiles(reference, [n for n in self.names if n in reference])
+        # the columns with few values on both sides: their value counts in one query per side and type
+        few = [n for n in self.ref if max(self.ref[n].nunique, self.cur[n].nunique) <= PREFETCH_VALUES]
+        for side, rows in (("cur", self.current), ("ref", self.reference)):
+            for name, counts in agg.value_counts_of(rows, few).items() if few else ():
+                self._counts[side, name] = counts
         return self
 
     def counts(self, side: str, name: str) -> agg.ValueCounts:
         if (side, name) not in self._counts:
             self._counts[side, name] = agg.value_counts(self.current if side == "cur" else self.reference, name)
         return self._counts[side, name]
+
+    def grid(self, name: str) -> tuple[float, float, int]:
+        ref, cur = self.ref[name], self.cur[name]
+        return min(ref.minimum, cur.minimum), max(ref.maximum, cur.maximum), FINE_BINS
+
+    def histogram(self, side: str, name: str) -> agg.FineHistogram:
+        """The column's fine histogram, computed with those of every column ``binned`` lists, in one
+        query per side."""
+        if (side, name) not in self._histograms:
+            names = dict.fromkeys([*self.binned, name])
+            grids = {n: self.grid(n) for n in names if (side, n) not in self._histograms}
+            rows = self.current if side == "cur" else self.reference
+            for n, histogram in agg.fine_histograms(rows, grids).items():
+                self._histograms[side, n] = histogram
+        return self._histograms[side, name]
 
     def union_above(self, name: str, limit: int) -> bool:
         """More than ``limit`` distinct values in both sides together (``_nunique_above(both)``)."""
@@ -169,9 +192,7 @@ def score(sides: _Sides, column: DriftColumn, method: str, threshold: float, fie
     if method == "wasserstein" and small:
         return fc.wasserstein_exact(sides.counts("ref", name), sides.counts("cur", name), ref.std or 0.0, threshold)
     if method == "wasserstein":
-        lo, hi = min(ref.minimum, cur.minimum), max(ref.maximum, cur.maximum)
-        r = agg.fine_histogram(sides.reference, name, lo, hi, FINE_BINS)
-        c = agg.fine_histogram(sides.current, name, lo, hi, FINE_BINS)
+        r, c = sides.histogram("ref", name), sides.histogram("cur", name)
         first = fc.wasserstein_binned(r, c, ref.std or 0.0, threshold)
         if first.error_bound <= REFINE_BELOW * threshold:
             return first
@@ -192,7 +213,8 @@ def score(sides: _Sides, column: DriftColumn, method: str, threshold: float, fie
     return fc.Score(drift.score, drift.drifted, "rows: Evidently on the column's values")
 
 
-def column_result(config: DriftConfig, sides: _Sides, column: DriftColumn, insufficient: Any) -> MetricResult:
+def _prepare(config: DriftConfig, sides: _Sides, column: DriftColumn, insufficient: Any) -> Any:
+    """The column's insufficient-data result, or (test, threshold, spec field, chosen_by, stattest)."""
     name = column.name
     if name not in sides.ref:
         return insufficient(column, "the reference has no such column (labels not joined to it)")
@@ -219,6 +241,30 @@ def column_result(config: DriftConfig, sides: _Sides, column: DriftColumn, insuf
     method = method or default_method(sides, column)
     stattest = _stattest(method, column.kind, chosen_by, field, name)
     threshold = float(stattest.default_threshold if threshold is None else threshold)
+    return method, threshold, field, chosen_by, stattest
+
+
+def column_results(
+    config: DriftConfig, sides: _Sides, columns: list[DriftColumn], insufficient: Any
+) -> list[MetricResult]:
+    """Every column's result: the tests chosen first, so the fine histograms of all binned
+    columns are counted together (one query per side), then each column scored."""
+    prepared = [_prepare(config, sides, column, insufficient) for column in columns]
+    for column, plan in zip(columns, prepared, strict=True):
+        if isinstance(plan, tuple) and plan[0] == "wasserstein":
+            ref, cur = sides.ref[column.name], sides.cur[column.name]
+            if not (ref.nunique <= EXACT_VALUES and cur.nunique <= EXACT_VALUES):
+                sides.binned.append(column.name)
+    return [
+        plan if isinstance(plan, MetricResult) else column_result(config, sides, column, plan)
+        for column, plan in zip(columns, prepared, strict=True)
+    ]
+
+
+def column_result(config: DriftConfig, sides: _Sides, column: DriftColumn, plan: tuple[Any, ...]) -> MetricResult:
+    name = column.name
+    ref, cur = sides.ref[name], sides.cur[name]
+    method, threshold, field, chosen_by, stattest = plan
     result = score(sides, column, method, threshold, field)
     severity = config.output_severity if column.role in OUTPUT_ROLES else config.column_severity
     return MetricResult(
