@@ -110,13 +110,18 @@ def _approx_equal(got, want) -> None:
         assert g == w
 
 
+@pytest.mark.parametrize("histogram_in_memory", [True, False])
 @pytest.mark.parametrize(("rows", "decimals", "manifest"), [(3000, 3, False), (6000, 6, False), (3000, 3, True)])
-def test_membership_on_duckdb_equals_in_memory(tmp_path: Path, rows: int, decimals: int, manifest: bool) -> None:
+def test_membership_on_duckdb_equals_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int, decimals: int, manifest: bool, histogram_in_memory: bool
+) -> None:
     import numpy as np
 
     from ethics_audit.checks.privacy import membership
     from ethics_audit.checks.privacy.aggregates import membership as membership_engine
 
+    if not histogram_in_memory:  # the statistics by window functions on the engine
+        monkeypatch.setattr(membership_engine, "HISTOGRAM_IN_MEMORY", 0)
     frame = pii_frame(rows, 2)
     rng = np.random.default_rng(rows)
     frame["score"] = np.round(np.clip(rng.normal(0.5, 0.2, rows) + 0.05 * frame["member"], 0, 1), decimals)

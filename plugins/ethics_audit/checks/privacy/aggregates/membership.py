@@ -2,16 +2,19 @@
 
 Per signal (the confidence ``max(score, 1 - score)``, the loss) the engine groups the usable rows
 by the signal rounded to 10 decimals, as in memory, into members and non-members per distinct
-value: the histogram. Window functions over it (cumulative sums in score order) give the
-Mann-Whitney count (integers, so the AUC is exact), the ROC's largest TPR - FPR and the TPR at
-1% FPR, and, above ``MAX_BINS`` distinct values, the equal-count pools the bootstrap reads:
-at most ``MAX_BINS`` rows and a few numbers come back. The AUC equals the in-memory float to
-rounding (1e-12); every count, the advantage, the TPR and the interval are identical.
+value: the histogram (mergeable: histograms of chunks add). Up to ``HISTOGRAM_IN_MEMORY``
+distinct values it comes back and the in-memory arithmetic runs on it: identical results. Above,
+window functions over it (cumulative sums in score order) give the Mann-Whitney count (integers,
+so the AUC is exact; equal to the in-memory float sum to 1e-12), the ROC's largest TPR - FPR,
+the TPR at 1% FPR and the ``MAX_BINS`` equal-count pools the bootstrap reads (identical).
 The generalisation gap is one GROUP BY of correct predictions by membership.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.checks.privacy.aggregates import window
@@ -24,57 +27,116 @@ from ethics_audit.checks.privacy.membership import (
     WHERE,
     AttackCounts,
     attack_results,
+    auc_from_histogram,
     gap_result,
     membership_spec,
+    roc_points,
 )
 from ethics_audit.errors import DataError, columns_withheld
 from ethics_audit.results import MetricResult, Status
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ethics_audit.data import AuditData
     from ethics_audit.engine import Rows
     from ethics_audit.spec import MembershipSpec, PrivacyConfig
 
+# distinct scores whose histogram comes back to the process (24 bytes each); more stay on the engine
+HISTOGRAM_IN_MEMORY = 2_000_000
+
+
+@contextmanager
+def temporary(rows: Rows, expr: Any) -> Iterator[Any]:
+    """``expr`` computed once into a temporary table of the engine, dropped afterwards.
+
+    Ibis 12's ``Table.cache`` and ``drop_table`` emit ``DROP TABLE IF EXISTS`` without the name
+    on DuckDB 2, so the table (named here, no data in the statement) is dropped in plain SQL.
+    """
+    name = f"_privacy_{uuid.uuid4().hex}"
+    table = rows.backend.create_table(name, expr, temp=True)
+    try:
+        yield table
+    finally:
+        rows.backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+
 
 def attack_counts(rows: Rows, signal: Any, member: Any, usable: Any) -> AttackCounts:
-    """The attack's counts from the histogram of ``signal`` over the ``usable`` rows."""
+    """The attack's counts from the histogram of ``signal`` over the ``usable`` rows.
+
+    The histogram (one row per distinct score) is computed once into a temporary table. Up to
+    ``HISTOGRAM_IN_MEMORY`` distinct scores it comes back and ``membership.attack_counts``'s own
+    arithmetic runs on it (identical to the in-memory path, bit for bit); above, window functions
+    on the engine compute the statistics and only ``MAX_BINS`` pools come back.
+    """
     import ibis
     import numpy as np
 
     table = rows.table.filter(usable).select(s=signal, m=member.cast("int64"))
     hist = table.group_by("s").agg(m=ibis._.m.sum(), c=ibis._.count())
-    totals = rows.execute(hist.aggregate(members=hist.m.sum(), rows=hist.c.sum(), distinct=hist.count()))
-    n = int(totals["rows"].iloc[0] or 0)
-    members = int(totals["members"].iloc[0] or 0)
-    out = AttackCounts(n, members, n - members)
-    if min(out.members, out.others) == 0:
-        return out
-    members_, others_ = ibis.literal(out.members), ibis.literal(out.others)
+    with temporary(rows, hist) as cached:
+        totals = rows.execute(cached.aggregate(members=cached.m.sum(), rows=cached.c.sum(), distinct=cached.count()))
+        members, n = int(totals["members"].iloc[0] or 0), int(totals["rows"].iloc[0] or 0)
+        out = AttackCounts(n, members, n - members)
+        if min(out.members, out.others) == 0:
+            return out
+        if int(totals["distinct"].iloc[0]) <= HISTOGRAM_IN_MEMORY:
+            full = rows.backend.to_pyarrow(cached)
+            order = np.argsort(full.column("s").to_numpy())  # distinct values: any sort is stable
+            m = full.column("m").to_numpy()[order].astype(float)
+            o = full.column("c").to_numpy()[order].astype(float) - m
+            return from_histogram(out, m, o)
+        return on_engine(rows, cached, out, int(totals["distinct"].iloc[0]))
+
+
+def from_histogram(out: AttackCounts, m: np.ndarray, o: np.ndarray) -> AttackCounts:
+    """The in-memory path's arithmetic on a histogram in ascending score order."""
+    import numpy as np
+
+    fpr, tpr = roc_points(m, o)
+    out.auc = float(auc_from_histogram(m, o))
+    out.advantage = float(np.max(tpr - fpr))
+    out.tpr_low = float(tpr[fpr <= LOW_FPR].max())
+    out.members_by_bin, out.others_by_bin = m, o
+    return out
+
+
+def on_engine(rows: Rows, hist: Any, out: AttackCounts, distinct: int) -> AttackCounts:
+    """The statistics by window functions over the histogram on the engine (the AUC from the exact
+    Mann-Whitney count of integers, equal to the in-memory float to 1e-12)."""
+    import ibis
+    import numpy as np
+
     upto = ibis.cumulative_window(order_by="s")
-    hist = hist.mutate(o=hist.c - hist.m)
-    hist = hist.mutate(below_m=hist.m.sum().over(upto) - hist.m, below_o=hist.o.sum().over(upto) - hist.o,
-                       before=hist.c.sum().over(upto) - hist.c)  # fmt: skip
-    tpr = (members_ - hist.below_m) / members_  # the ROC point at each distinct score, from the top down
-    fpr = (others_ - hist.below_o) / others_
-    stats = rows.execute(
-        hist.aggregate(
-            wins=(hist.m * (2 * hist.below_o + hist.o)).sum(),
-            advantage=(tpr - fpr).max(),
-            tpr_low=ibis.cases((fpr <= LOW_FPR, tpr), else_=0.0).max(),
-        )
-    )
-    out.auc = int(stats["wins"].iloc[0]) / (2 * out.members * out.others)
-    out.advantage = max(float(stats["advantage"].iloc[0]), 0.0)  # the ROC starts at (0, 0)
-    out.tpr_low = max(float(stats["tpr_low"].iloc[0]), 0.0)
-    if int(totals["distinct"].iloc[0]) > MAX_BINS:
-        pool = ibis.least((hist.before * MAX_BINS / out.rows).floor().cast("int64"), MAX_BINS - 1)
-        pooled = rows.execute(hist.group_by(pool=pool).agg(m=hist.m.sum(), o=hist.o.sum()))
-        out.members_by_bin = np.bincount(pooled["pool"], weights=pooled["m"].astype(float), minlength=MAX_BINS)
-        out.others_by_bin = np.bincount(pooled["pool"], weights=pooled["o"].astype(float), minlength=MAX_BINS)
+    o = hist.c - hist.m
+    hist = hist.mutate(
+        o=o, below_m=hist.m.sum().over(upto) - hist.m, below_o=o.sum().over(upto) - o,
+        before=hist.c.sum().over(upto) - hist.c,
+    )  # fmt: skip
+    if distinct <= MAX_BINS:  # the bootstrap reads the histogram itself: one pool per score
+        pool = ibis.row_number().over(order_by="s")
     else:
-        full = rows.execute(hist.select("s", "m", "o").order_by("s"))
-        out.members_by_bin = full["m"].to_numpy(float)
-        out.others_by_bin = full["o"].to_numpy(float)
+        pool = ibis.least((hist.before * MAX_BINS / out.rows).floor().cast("int64"), MAX_BINS - 1)
+    members, others = ibis.literal(out.members), ibis.literal(out.others)
+    tpr = (members - hist.below_m) / members  # the ROC point at each score, from the top down
+    fpr = (others - hist.below_o) / others
+    # one sort: the pools with each pool's part of the Mann-Whitney count and its best ROC points
+    hist = hist.mutate(pool=pool, wins=hist.m * (2 * hist.below_o + hist.o), gain=tpr - fpr,
+                       tpr_low=ibis.cases((fpr <= LOW_FPR, tpr), else_=0.0))  # fmt: skip
+    pooled = rows.execute(
+        hist.group_by("pool").agg(
+            m=hist.m.sum(), o=hist.o.sum(), wins=hist.wins.sum(), gain=hist.gain.max(), tpr_low=hist.tpr_low.max()
+        )
+    ).sort_values("pool")
+    out.auc = int(pooled["wins"].sum()) / (2 * out.members * out.others)
+    out.advantage = max(float(pooled["gain"].max()), 0.0)  # the ROC starts at (0, 0)
+    out.tpr_low = max(float(pooled["tpr_low"].max()), 0.0)
+    if distinct <= MAX_BINS:
+        out.members_by_bin, out.others_by_bin = pooled["m"].to_numpy(float), pooled["o"].to_numpy(float)
+    else:
+        index = pooled["pool"].to_numpy()
+        out.members_by_bin = np.bincount(index, weights=pooled["m"].astype(float), minlength=MAX_BINS)
+        out.others_by_bin = np.bincount(index, weights=pooled["o"].astype(float), minlength=MAX_BINS)
     return out
 
 

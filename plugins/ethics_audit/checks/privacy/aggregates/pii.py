@@ -18,6 +18,7 @@ from ethics_audit.checks.privacy.aggregates import batches, is_timestamp, window
 from ethics_audit.checks.privacy.entities import DATE_VALUE, Entity
 from ethics_audit.checks.privacy.identifiers import is_name_shaped, mask_name
 from ethics_audit.checks.privacy.pii import (
+    DISTINCT_SCAN,
     METRIC_ENTITIES,
     Found,
     _entities_for,
@@ -97,12 +98,20 @@ def confirm(values, weights, entities: list[Entity], *, dob_values: bool, exampl
 
 
 def column_counts(
-    rows: Rows, column: str, entities: list[Entity], *, dob_values: bool, examples: int, as_text: bool = True
+    rows: Rows,
+    column: str,
+    entities: list[Entity],
+    *,
+    dob_values: bool,
+    examples: int,
+    as_text: bool = True,
+    few_values: bool = False,
 ) -> ColumnCounts:
     """Scan one column on the engine: candidate values come back with their counts, are confirmed here.
 
     ``as_text``: the column was chosen for scanning (a non-string one is read as text);
     otherwise it is a timestamp column named like a date of birth, and every value is one.
+    ``few_values``: the column has few distinct values, so they are counted before matching.
     """
     import ibis
 
@@ -117,18 +126,30 @@ def column_counts(
     patterns = [f"(?:{e.pattern})" for e in entities] + ([f"(?:{DATE_VALUE})"] if dob_values else [])
     if not patterns:
         return ColumnCounts(limit=examples)
-    candidates = (
-        table.select(v=value)
-        .filter(ibis._.v.re_search("|".join(patterns)))
-        .group_by("v")
-        .agg(n=ibis._.count())
-        .order_by("v")
-    )
+    pattern = "|".join(patterns)
+    if few_values:
+        # count the values first and match each distinct value once; the condition on the count
+        # keeps the engine from pushing the pattern below the GROUP BY onto every row
+        counted = table.select(v=value).group_by("v").agg(n=ibis._.count())
+        candidates = counted.filter(ibis.cases((counted.n > 0, counted.v.re_search(pattern)), else_=False))
+    else:
+        candidates = table.select(v=value).filter(ibis._.v.re_search(pattern)).group_by("v").agg(n=ibis._.count())
+    candidates = candidates.order_by("v")
     total = ColumnCounts(limit=examples)
     for batch in batches(rows, candidates):
         weights = batch.column("n").to_numpy(zero_copy_only=False)
         total = total.merge(confirm(batch.column("v"), weights, entities, dob_values=dob_values, examples=examples))
     return total
+
+
+def few_values(rows: Rows, columns: list[str], n: int) -> set[str]:
+    """The columns with at most ``DISTINCT_SCAN`` distinct values per row (one approximate count each,
+    in one pass): only the speed of the scan depends on it, never its counts."""
+    if not columns or not n:
+        return set()
+    table = rows.table
+    approx = rows.execute(table.aggregate(**{f"c{i}": table[c].approx_nunique() for i, c in enumerate(columns)}))
+    return {c for i, c in enumerate(columns) if int(approx[f"c{i}"].iloc[0]) <= DISTINCT_SCAN * n}
 
 
 def name_counts(rows: Rows, column: str, *, examples: int) -> tuple[int, list[str]]:
@@ -163,6 +184,7 @@ def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
     dated = dob_columns(spec, columns, scanned, lambda c: is_timestamp(schema[c])) if "dob" in spec.entities else []
     results = [identifier_names_result(config, data, columns)]
     n = window_rows(data, rows)
+    few = few_values(rows, scanned, n)
     for column in list(dict.fromkeys(scanned + dated)):
         counts = column_counts(
             rows,
@@ -171,6 +193,7 @@ def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
             dob_values=column in dated,
             examples=spec.examples,
             as_text=column in scanned,
+            few_values=column in few,
         )
         results += column_results(config, str(column), n, counts.found(), counts.counts(), counts.any_pii)
     for column in name_columns(spec, data, columns):
