@@ -111,7 +111,12 @@ def load(store: Store, spec: AuditSpec, start: datetime, end: datetime, *, now: 
 
     history_n = spec.checks.quality.row_count_history_windows if spec.checks.quality else 4
     history = store.row_counts_before(spec.id, as_utc(start), history_n)
-    loader = window.load_window if window.uses_engine(spec) else load_window
+    if window.uses_engine(spec):
+        loader = window.load_window
+    elif spec.engine.kind == "postgres" and spec.source.kind == "sql":
+        from ethics_audit.engine.sql import load_window as loader
+    else:
+        loader = load_window
     return loader(spec, start, end, row_count_history=history, now=now)
 
 

@@ -207,7 +207,7 @@ def _read_parquet(
     return dataset.to_table(filter=filter_).to_pandas()
 
 
-def _sql_url(source: SourceSpec, spec: AuditSpec, field: str) -> str:
+def sql_url(source: SourceSpec, spec: AuditSpec, field: str) -> str:
     if source.url:
         return expand(source.url, where_of(spec, field + ".url"))
     from ethics_audit.connections import sqlalchemy_url
@@ -233,7 +233,7 @@ def _read_sql(source: SourceSpec, spec: AuditSpec, field: str, params: dict[str,
 
     query = sa.text(source.query or "")
     wanted = {k: v for k, v in params.items() if f":{k}" in (source.query or "")}
-    url = _sql_url(source, spec, field)
+    url = sql_url(source, spec, field)
     where = where_of(spec, field)
     try:
         engine = sa.create_engine(url)

@@ -149,7 +149,7 @@ def test_the_memory_limit_comes_from_the_spec_then_the_environment(
 def test_engine_fields_are_validated_by_name() -> None:
     from ethics_audit.errors import SpecError
 
-    with pytest.raises(SpecError, match=r"engine\.kind: .*'memory' or 'duckdb'"):
+    with pytest.raises(SpecError, match=r"engine\.kind: .*'memory', 'duckdb' or 'postgres'"):
         make_spec({"engine": {"kind": "spark"}})
     with pytest.raises(SpecError, match=r"engine\.memory_limit: .*'lots' is not a size"):
         make_spec({"engine": {"kind": "duckdb", "memory_limit": "lots"}})
@@ -167,3 +167,10 @@ def test_a_window_on_the_engine_is_staged_by_duckdb_and_reads_back_the_same(tmp_
     memory = window.frame_of(data.tables["current"])
     pd.testing.assert_frame_equal(staged.current, memory)
     assert staged.rows == 3 and staged.reference is None
+
+
+def test_postgres_needs_a_sql_source() -> None:
+    from ethics_audit.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"engine\.kind: postgres runs the statistics inside a SQL source"):
+        make_spec({"engine": {"kind": "postgres"}})

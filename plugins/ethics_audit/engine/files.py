@@ -210,7 +210,9 @@ def source_table(
 
     from ethics_audit.sources import read_source, where_of
 
-    if source.kind == "sql":
+    if source.kind == "sql" or getattr(backend, "name", "duckdb") != "duckdb":
+        # a SQL source's rows are read with its query (the window bound); files next to a window
+        # pushed down into a database (its late labels, say) are read by ``sources`` and sent there
         return ibis.memtable(read_source(source, spec, field, timestamp=timestamp, start=start, end=end))
     table = scan(source, spec, field, backend)
     if timestamp is not None and (start is not None or end is not None):

@@ -3,8 +3,8 @@
 ``kind: memory`` (the default) loads the window into one pandas frame, as every release before
 did. ``kind: duckdb`` leaves parquet/CSV windows on an embedded DuckDB that spills to disk past
 ``memory_limit`` (default: ``ETHICS_AUDIT_MEMORY_LIMIT``, else 1GB), so the window's size is a
-matter of time rather than memory; families without statistics on the engine yet get the frame
-loaded for them.
+matter of time rather than memory; ``kind: postgres`` runs them inside a PostgreSQL source
+(``engine.sql``). Families without statistics on the engine yet get the frame loaded for them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from ethics_audit.spec.base import Strict
 
-ENGINE_KINDS = ("memory", "duckdb")
+ENGINE_KINDS = ("memory", "duckdb", "postgres")
 _SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
@@ -24,7 +24,9 @@ class EngineSpec(Strict):
     """Which engine runs the statistics of a window, and how much memory it may use."""
 
     kind: Literal[ENGINE_KINDS] = Field(  # type: ignore[valid-type]
-        "memory", description="memory: one pandas frame per window; duckdb: the rows stay on embedded DuckDB"
+        "memory",
+        description="memory: one pandas frame per window; duckdb: the rows stay on embedded DuckDB (file "
+        "sources); postgres: the statistics run inside the SQL source's PostgreSQL",
     )
     memory_limit: str | None = Field(
         None, description="duckdb only: e.g. 1GB, 512MB (default: ETHICS_AUDIT_MEMORY_LIMIT, else 1GB)"

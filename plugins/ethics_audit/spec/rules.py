@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 def cross_field_problems(spec: AuditSpec) -> list[tuple[str, str]]:
     """Problems that involve several parts of a spec, as (field path, message)."""
     problems = []
+    if spec.engine.kind == "postgres" and spec.source.kind != "sql":
+        problems.append(
+            ("engine.kind", "postgres runs the statistics inside a SQL source; this source is files (use duckdb)")
+        )
     fairness = spec.checks.fairness
     if fairness and fairness.enabled:
         attributes = fairness.attributes or spec.columns.sensitive

@@ -1,0 +1,145 @@
+"""Statistics pushed down into the source's PostgreSQL: only aggregates cross the wire.
+
+With ``engine: {kind: postgres}`` and a SQL source on PostgreSQL, the spec's query runs inside
+the database into a temporary table of the session (``CREATE TEMP TABLE ... AS <query>``) with
+``:window_start``/``:window_end`` bound as parameters by psycopg, never formatted into the SQL;
+the families' Ibis expressions then run against that table through Ibis' PostgreSQL backend,
+in the same session. The rows stay in the database (PostgreSQL spills a large window to disk);
+what comes back is group-by counts, histograms and the like.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ethics_audit.errors import SourceError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from ethics_audit.spec import AuditSpec, SourceSpec
+
+# a bound name of the spec's query (``:window_start``), not a cast (``::date``)
+_BIND = re.compile(r"(?<![:\w]):(window_start|window_end)\b")
+_names = itertools.count()
+
+
+def postgres_url(source: SourceSpec, spec: AuditSpec, field: str) -> str:
+    """The source's URL as libpq understands it (SQLAlchemy's ``postgresql+psycopg://`` prefix)."""
+    from ethics_audit.sources import sql_url, where_of
+
+    url = sql_url(source, spec, field)
+    scheme, _, rest = url.partition("://")
+    if scheme.split("+")[0] not in ("postgresql", "postgres"):
+        raise SourceError(
+            f"{where_of(spec, field)}: engine kind postgres runs the statistics inside a PostgreSQL source; "
+            f"this source is {scheme.split('+')[0]} (use engine kind duckdb or memory)"
+        )
+    return f"postgresql://{rest}"
+
+
+def connect(source: SourceSpec, spec: AuditSpec, field: str) -> Any:
+    """Ibis' PostgreSQL backend on the source's database (one session, so temp tables are seen)."""
+    import ibis
+
+    from ethics_audit.sources import where_of
+
+    url = postgres_url(source, spec, field)
+    try:
+        return ibis.connect(url)
+    except Exception as exc:  # noqa: BLE001 - drivers raise many types; their text may hold the URL
+        raise SourceError(
+            f"{where_of(spec, field)}: cannot connect to the database ({type(exc).__name__}); check url/connection"
+        ) from None
+
+
+def window_table(
+    backend: Any,
+    source: SourceSpec,
+    spec: AuditSpec,
+    field: str,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+) -> ir.Table:
+    """The spec's query run inside the database into a temporary table, the window bound."""
+    from ethics_audit.sources import where_of, withhold_values
+    from ethics_audit.windows import as_utc
+
+    query = source.query or ""
+    params = {
+        "window_start": as_utc(start) if start is not None else None,
+        "window_end": as_utc(end) if end is not None else None,
+    }
+    # psycopg's placeholders for the spec's bound names; a literal % of the query is doubled
+    text = _BIND.sub(lambda m: f"%({m.group(1)})s", query.replace("%", "%%"))
+    name = f"ethics_audit_{field.replace('.', '_')}_{next(_names)}"
+    try:
+        with backend.con.cursor() as cursor:
+            cursor.execute(f'CREATE TEMP TABLE "{name}" AS {text}', params)
+        backend.con.commit()
+    except Exception as exc:  # noqa: BLE001 - psycopg's errors may quote a value: withheld
+        backend.con.rollback()
+        detail = withhold_values(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
+        raise SourceError(f"{where_of(spec, field)}: the query failed: {detail}") from None
+    return backend.table(name)
+
+
+def load_window(
+    spec: AuditSpec,
+    window_start: datetime,
+    window_end: datetime,
+    *,
+    row_count_history: list[int] | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """``sources.load_window`` with the window and its previous-windows reference inside the
+    source's PostgreSQL; a baseline and late labels are read as ``sources`` reads them and sent
+    to the database as temporary tables (Ibis memtables)."""
+    from datetime import timezone
+
+    import ibis
+
+    from ethics_audit.data import AuditData
+    from ethics_audit.engine import Rows
+    from ethics_audit.engine.files import in_utc
+    from ethics_audit.engine.window import join_labels
+    from ethics_audit.sources import read_source, require_entity_column, side_frames, where_of
+    from ethics_audit.windows import as_utc
+
+    start, end = as_utc(window_start), as_utc(window_end)
+    backend = connect(spec.source, spec, "source")
+    current = window_table(backend, spec.source, spec, "source", start=start, end=end)
+    ts = spec.columns.timestamp
+    if ts in current.columns:
+        current = in_utc(current, ts, where_of(spec, "source"), backend)
+    require_entity_column(spec, list(current.columns))
+    if spec.labels is not None:
+        current = join_labels(current, spec, start, end, backend)
+    tables = {"current": Rows(current, backend, "postgres")}
+    if spec.reference is not None and spec.reference.baseline is not None:
+        frame = read_source(spec.reference.baseline, spec, "reference.baseline", timestamp=ts)
+        tables["reference"] = Rows(ibis.memtable(frame), backend, "postgres")
+    elif spec.reference is not None and spec.reference.previous_windows:
+        from ethics_audit.calendar_windows import shift
+
+        ref_start = shift(start, spec.window.size, -spec.reference.previous_windows, spec.timezone)
+        reference = window_table(backend, spec.source, spec, "source", start=ref_start, end=start)
+        if ts in reference.columns:
+            reference = in_utc(reference, ts, where_of(spec, "source"), backend)
+        if spec.labels is not None:
+            reference = join_labels(reference, spec, ref_start, start, backend)
+        tables["reference"] = Rows(reference, backend, "postgres")
+    return AuditData(
+        spec=spec,
+        window_start=start,
+        window_end=end,
+        current=None,
+        **side_frames(spec, start, end),
+        row_count_history=list(row_count_history or []),
+        now=as_utc(now) if now else datetime.now(timezone.utc),
+        tables=tables,
+    )
