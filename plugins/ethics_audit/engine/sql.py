@@ -99,15 +99,12 @@ def load_window(
     """``sources.load_window`` with the window and its previous-windows reference inside the
     source's PostgreSQL; a baseline and late labels are read as ``sources`` reads them and sent
     to the database as temporary tables (Ibis memtables)."""
-    from datetime import timezone
-
     import ibis
 
-    from ethics_audit.data import AuditData
     from ethics_audit.engine import Rows
     from ethics_audit.engine.files import in_utc
-    from ethics_audit.engine.window import join_labels
-    from ethics_audit.sources import read_source, require_entity_column, side_frames, where_of
+    from ethics_audit.engine.window import join_labels, on_engine
+    from ethics_audit.sources import read_source, require_entity_column, where_of
     from ethics_audit.windows import as_utc
 
     start, end = as_utc(window_start), as_utc(window_end)
@@ -133,13 +130,4 @@ def load_window(
         if spec.labels is not None:
             reference = join_labels(reference, spec, ref_start, start, backend)
         tables["reference"] = Rows(reference, backend, "postgres")
-    return AuditData(
-        spec=spec,
-        window_start=start,
-        window_end=end,
-        current=None,
-        **side_frames(spec, start, end),
-        row_count_history=list(row_count_history or []),
-        now=as_utc(now) if now else datetime.now(timezone.utc),
-        tables=tables,
-    )
+    return on_engine(spec, start, end, tables, row_count_history=row_count_history, now=now)

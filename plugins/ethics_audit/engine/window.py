@@ -44,7 +44,7 @@ def load_window(
     """Everything the checks need for one window, with the rows on DuckDB (``current`` is None)."""
     from ethics_audit.engine import Rows, duckdb_backend
     from ethics_audit.engine.files import in_utc, pandas_dtypes, source_table
-    from ethics_audit.sources import require_entity_column, side_frames, where_of
+    from ethics_audit.sources import require_entity_column, where_of
 
     backend = backend or duckdb_backend(limit=spec.engine.memory_limit)
     start, end = as_utc(window_start), as_utc(window_end)
@@ -70,6 +70,22 @@ def load_window(
             reference = join_labels(reference, spec, ref_start, start, backend)
         tables["reference"] = Rows(reference, backend, pandas_dtypes=tables["current"].pandas_dtypes)
 
+    return on_engine(spec, start, end, tables, row_count_history=row_count_history, now=now)
+
+
+def on_engine(
+    spec: AuditSpec,
+    start: datetime,
+    end: datetime,
+    tables: dict[str, Any],
+    *,
+    row_count_history: list[int] | None,
+    now: datetime | None,
+) -> AuditData:
+    """The ``AuditData`` of a window whose rows are ``tables`` (``current`` None), with the
+    small ledgers read as ``sources`` reads them."""
+    from ethics_audit.sources import side_frames
+
     return AuditData(
         spec=spec,
         window_start=start,
@@ -77,6 +93,7 @@ def load_window(
         current=None,
         **side_frames(spec, start, end),
         row_count_history=list(row_count_history or []),
+        # fixed once, so every check (and every Airflow task) judges retention against the same time
         now=as_utc(now) if now else datetime.now(timezone.utc),
         tables=tables,
     )
