@@ -232,3 +232,17 @@ def test_the_runner_on_duckdb_files_gives_the_fairness_results_of_memory(tmp_pat
         results[kind] = fairness.run(spec.checks.fairness, data)
     assert any(r.metric == "estimated_true_positive_rate" and r.value is not None for r in results["duckdb"])
     _assert_same_results(results["memory"], results["duckdb"])
+
+
+def test_the_reference_groups_equal_their_masks():
+    """One sort per attribute set gives each group's rows and stable score order, as a mask per group does."""
+    from ethics_audit.checks.fairness import reference as labelled
+
+    frame = _window(5000, 15, labelled=1.0).dropna(subset=["score", "label"])
+    ref = labelled.from_frame(frame, "score", "label", ["gender", "region"], 1)
+    slices = [{"gender": g, "region": r} for g in ("f", "x", None, "absent") for r in ("r03", None)]
+    for base, (score, label, order) in zip(slices, ref.groups(slices), strict=True):
+        expected = ref.group(ref._mask(base))
+        for got, want in zip((score, label, order), expected, strict=True):
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(order, np.argsort(score, kind="stable"))

@@ -130,14 +130,12 @@ class Estimator:
         """Per group: None when its scores are calibrated on the reference, else why not (and a result)."""
         out: list[str | None] = []
         spec = self.spec
-        for base in gs.slices:
+        groups = reference.groups(gs.slices) if reference is not None else []
+        for g, base in enumerate(gs.slices):
             if reference is None:
                 out.append(why)
                 continue
-            mask = np.ones(len(reference), dtype=bool)
-            for attribute, value in base.items():
-                mask &= reference.rows_with(attribute, value)
-            score, label, order = reference.group(mask)
+            score, label, order = groups[g]
             if len(score) < spec.min_reference_rows:
                 reason = (
                     f"{len(score)} labelled reference rows, fewer than estimate.min_reference_rows "
