@@ -269,3 +269,41 @@ def test_table_level_spec_expectations_are_judged_as_gx_judges_them() -> None:
     )
     [rule] = [r for r in quality.build_plan(strict.checks.quality, make_data(strict, current)).rules if r.from_spec]
     assert not outcomes.from_counts(rule)
+
+
+@pytest.mark.postgres
+def test_pushed_down_into_postgresql_the_results_are_those_of_the_memory_path(pg_url: str) -> None:
+    import sqlalchemy as sa
+    from bench.synthetic import frame, spec_dict, window
+
+    from ethics_audit.engine import sql as pushdown
+    from ethics_audit.sources import load_window
+    from ethics_audit.spec import AuditSpec
+
+    start, end = window()
+    current = frame(3000, seed=1)
+    current.loc[current.index % 7 == 0, "num_03"] = np.nan
+    current.loc[current.index % 11 == 0, "cat_01"] = None
+    current.loc[current.index[:30], "score"] = 1.5
+    current.loc[current.index[30:40], "prediction_id"] = current["prediction_id"].iloc[0]
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        current.to_sql("predictions", conn, index=False)
+    engine.dispose()
+    results = {}
+    for kind in ("memory", "postgres"):
+        raw = spec_dict()
+        raw["source"] = {
+            "query": "SELECT * FROM predictions WHERE ts >= :window_start AND ts < :window_end",
+            "url": pg_url,
+        }
+        raw.pop("reference")
+        raw["checks"] = {"quality": {"allowed_categories": {"cat_01": ["v0", "v1"]}}}
+        raw["engine"] = {"kind": kind}
+        spec = AuditSpec.model_validate(raw)
+        data = (load_window if kind == "memory" else pushdown.load_window)(spec, start, end, row_count_history=[3000])
+        assert (data.current is None) == (kind == "postgres")
+        results[kind] = as_dicts(quality.run(spec.checks.quality, data))
+    assert results["postgres"] == results["memory"]
+    found = {r["metric"] for r in results["postgres"] if r["value"]}
+    assert {"out_of_range_share", "duplicate_id_share", "unexpected_category_share", "null_share"} <= found

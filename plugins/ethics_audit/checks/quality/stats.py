@@ -163,18 +163,18 @@ def table_stats(plan: Plan, rows: Rows) -> QualityStats:
             k = columns[name] = len(columns)
             metrics[f"c{k}"] = column.count()  # non-null; NaN, if any, is counted apart
             if column.type().is_floating():
-                metrics[f"f{k}"] = column.isnan().cast("int64").sum()
+                metrics[f"f{k}"] = column.isnan().sum()
         present = ~_null(column)
         if rule.expectation == BETWEEN:
             low, high = rule.kwargs["min_value"], rule.kwargs["max_value"]
             if plan.schema[name].timezone:
                 low, high = _aware(low), _aware(high)
             above = column >= high if rule.kwargs.get("strict_max") else column > high
-            metrics[f"u{i}"] = (present & ((column < low) | above)).cast("int64").sum()
+            metrics[f"u{i}"] = (present & ((column < low) | above)).sum()
         elif rule.expectation == IN_SET:
             allowed = _literal_set(column, rule.kwargs["value_set"])
             inside = column.isin(allowed) if allowed else ibis.literal(False)
-            metrics[f"u{i}"] = (present & ~inside).cast("int64").sum()
+            metrics[f"u{i}"] = (present & ~inside).sum()
             in_set.append((i, rule))
         elif rule.expectation == UNIQUE:
             metrics[f"d{i}"] = column.nunique()
