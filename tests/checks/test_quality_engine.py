@@ -307,3 +307,20 @@ def test_pushed_down_into_postgresql_the_results_are_those_of_the_memory_path(pg
     assert results["postgres"] == results["memory"]
     found = {r["metric"] for r in results["postgres"] if r["value"]}
     assert {"out_of_range_share", "duplicate_id_share", "unexpected_category_share", "null_share"} <= found
+
+
+def test_a_missing_required_column_on_the_engine_is_reported_and_blocks_as_in_memory(tmp_path) -> None:
+    import ibis
+
+    current = messy(1000, 9).drop(columns=["device", "score"])
+    current.to_parquet(tmp_path / "current.parquet")
+    s = spec(allowed_categories={"shown": [0, 1]})
+    expected = quality.run(s.checks.quality, make_data(s, pd.read_parquet(tmp_path / "current.parquet")))
+    backend = ibis.duckdb.connect()
+    on_engine = make_data(s, None)
+    on_engine.tables = {"current": parquet_rows(backend, tmp_path / "current.parquet")}
+    got = quality.run(s.checks.quality, on_engine)
+    assert as_dicts(got) == as_dicts(expected)
+    missing = {r.slice["column"] for r in got if r.metric == "column_missing" and r.value == 1.0}
+    assert missing == {"device", "score"}
+    assert all(r.details.get("blocking") for r in got if r.metric == "column_missing" and r.value == 1.0)
