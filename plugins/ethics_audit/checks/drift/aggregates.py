@@ -314,19 +314,27 @@ class CountsOnValues:
 
 
 def counts_on_values(rows: Rows, name: str, points: list[float]) -> CountsOnValues:
-    """One range join of the window with the intervals [points[i], points[i + 1]): DuckDB, PostgreSQL
-    and Spark all run it as an inequality join, without a CASE per point."""
+    """The window's values counted on ``points`` (sorted): on DuckDB by an ASOF join (each value
+    matched with the largest point at or below it: one sort-merge pass), elsewhere by an
+    inequality join with the intervals [points[i], points[i + 1]) (PostgreSQL and Spark have no
+    ASOF join in Ibis; DuckDB plans that join as a nested loop, hence the two forms)."""
     import ibis
 
     column = rows.table[name]
     values = rows.table.filter(usable(column)).select(x=column.cast("float64"))
-    upper = [*points[1:], float("inf")]
-    intervals = ibis.memtable({"i": list(range(len(points))), "lo": list(points), "up": upper})
-    joined = values.join(intervals, [values.x >= intervals.lo, values.x < intervals.up])
+    if rows.engine == "duckdb":
+        marks = ibis.memtable({"i": list(range(len(points))), "lo": [float(p) for p in points]})
+        joined = values.asof_join(marks, on=values.x >= marks.lo)
+    else:
+        upper = [*points[1:], float("inf")]
+        marks = ibis.memtable({"i": list(range(len(points))), "lo": list(points), "up": upper})
+        joined = values.left_join(marks, [values.x >= marks.lo, values.x < marks.up])
     grouped = joined.group_by(["i", (joined.x == joined.lo).name("eq")]).aggregate(c=joined.x.count())
     frame = rows.execute(grouped)
-    before = int(rows.execute(values.filter(values.x < points[0]).count()))
-    equal, after = [0] * len(points), [0] * len(points)
+    equal, after, before = [0] * len(points), [0] * len(points), 0
     for i, eq, c in zip(frame["i"], frame["eq"], frame["c"], strict=True):
-        (equal if eq else after)[int(i)] += int(c)
+        if i is None or i != i:  # below the first point: no interval matched
+            before += int(c)
+        else:
+            (equal if eq else after)[int(i)] += int(c)
     return CountsOnValues(tuple(points), tuple(equal), tuple(after), before)
