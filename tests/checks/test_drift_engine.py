@@ -209,3 +209,38 @@ def test_html_report_samples_on_the_engine(monkeypatch) -> None:
     assert artifact.details == {"sampled": True, "current_rows": 300, "reference_rows": 300}
     assert "300 of the window's 2,000 rows and 300 of the reference's 2,500 rows" in artifact.content
     assert results[0].details["drifted"] is True
+
+
+def test_the_runner_on_duckdb_gives_the_memory_paths_results(tmp_path, store) -> None:
+    """``engine: {kind: duckdb}`` leaves the window on DuckDB (``data.current`` None): drift reads
+    it there and gives the results of ``kind: memory`` on the same parquet files."""
+    from ethics_audit.runner import load
+    from helpers import WINDOW_END, WINDOW_START
+
+    reference, current = frames(2500, 2000, seed=31, shift=0.3)
+    for folder, part in (("data", current), ("ref", reference)):
+        (tmp_path / folder).mkdir()
+        stamped = part.assign(
+            user_id=[f"u{i}" for i in range(len(part))],
+            ts=pd.date_range(WINDOW_START, periods=len(part), freq="1min", tz="UTC"),
+        )
+        stamped.to_parquet(tmp_path / folder / "part.parquet")
+    results = {}
+    for kind in ("memory", "duckdb"):
+        spec = make_spec(
+            {
+                "columns": {"features": COLUMNS},
+                "checks": {"drift": {}},
+                "source": {"path": "data/*.parquet"},
+                "reference": {"baseline": {"path": "ref/*.parquet"}},
+                "engine": {"kind": kind},
+            },
+            path=tmp_path / f"{kind}.yaml",
+        )
+        data = load(store, spec, WINDOW_START, WINDOW_END)
+        assert (data.current is None) is (kind == "duckdb")
+        results[kind] = drift.run(spec.checks.drift, data)
+    assert [r.slice for r in results["duckdb"]] == [r.slice for r in results["memory"]]
+    for got, want in zip(results["duckdb"][:-1], results["memory"][:-1], strict=True):
+        assert_same(want, got, got.slice["column"])
+    assert results["duckdb"][-1].value == results["memory"][-1].value
