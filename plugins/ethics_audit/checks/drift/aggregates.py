@@ -123,6 +123,18 @@ def profiles(rows: Rows, names: list[str]) -> dict[str, ColumnProfile]:
     return out
 
 
+def moments(rows: Rows, name: str) -> tuple[int, float, float]:
+    """(usable values, mean, sample standard deviation) of a numeric column: Welch's and Student's
+    t-tests need no more. Not mergeable by adding as they stand (merge n, sum and the sum of
+    squared deviations instead, Chan's formula, if a window is ever computed in parts)."""
+    column = cleaned(rows.table, [name])[name].cast("float64")
+    frame = rows.execute(
+        column.name("x").as_table().aggregate(n=column.count(), m=column.mean(), s=column.std(how="sample"))
+    )
+    row = frame.iloc[0]
+    return int(row["n"]), float(row["m"]), float(row["s"])
+
+
 @dataclass
 class ValueCounts:
     """How many usable rows hold each value (a GROUP BY); parts merge by adding."""

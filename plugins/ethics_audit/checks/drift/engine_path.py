@@ -12,7 +12,8 @@ Where the switch from exact to approximate is (everything is exact unless named 
   beyond, **approximate** from ``FINE_BINS`` equal bins of the joint range (the bins that carry
   most of the bound counted again finer when it is not small), with a proven bound in
   ``details["error_bound"]``;
-- any other test (Anderson, Cramer-von Mises, Mann-Whitney, t-test, energy, Epps-Singleton,
+- the t-test: from counts, means and sample variances (exact to rounding);
+- any other test (Anderson, Cramer-von Mises, Mann-Whitney, energy, Epps-Singleton,
   MMD, TVD, Fisher, G-test, Hellinger of numbers): Evidently on the column's values, pulled
   from the engine only while both sides hold at most ``ROW_TEST_VALUES`` values, else a DataError.
 """
@@ -189,6 +190,8 @@ def score(sides: _Sides, column: DriftColumn, method: str, threshold: float, fie
         reference = sides.counts("ref", name)
         on_values = agg.counts_on_values(sides.current, name, sorted(reference.counts))
         return fc.ks(reference, on_values, threshold)
+    if method == "t_test" and column.kind == "numerical":
+        return fc.t_test(agg.moments(sides.reference, name), agg.moments(sides.current, name), threshold)
     if method == "wasserstein" and small:
         return fc.wasserstein_exact(sides.counts("ref", name), sides.counts("cur", name), ref.std or 0.0, threshold)
     if method == "wasserstein":
@@ -204,7 +207,7 @@ def score(sides: _Sides, column: DriftColumn, method: str, threshold: float, fie
         raise DataError(
             f"{field}: Evidently's {method!r} needs the rows of column {name!r} ({ref.n + cur.n:,} values, more than "
             f"{ROW_TEST_VALUES:,}); choose a test computed from aggregates (wasserstein, ks, jensenshannon, psi, "
-            f"kl_div, chisquare, z) in checks.drift.per_column.{name}"
+            f"kl_div, chisquare, z, t_test) in checks.drift.per_column.{name}"
         )
     from ethics_audit.checks.drift.stattests import column_drift
 

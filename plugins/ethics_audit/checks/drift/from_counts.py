@@ -185,6 +185,15 @@ def ks(reference: ValueCounts, current: CountsOnValues, threshold: float) -> Sco
     return Score(p, p <= threshold, "exact: window counted on the reference's distinct values")
 
 
+def t_test(reference: tuple[int, float, float], current: tuple[int, float, float], threshold: float) -> Score:
+    """``ttest_ind(reference, current)`` (Student's, equal variances) from (n, mean, sample std)."""
+    from scipy.stats import ttest_ind_from_stats
+
+    (n1, m1, s1), (n2, m2, s2) = reference, current
+    p = float(ttest_ind_from_stats(m1, s1, n1, m2, s2, n2, equal_var=True)[1])
+    return Score(p, p < threshold, "exact to rounding: counts, means and variances")
+
+
 def _norm(std: float) -> float:
     return max(float(std), 0.001)
 
