@@ -248,3 +248,18 @@ def test_the_runner_on_duckdb_gives_the_memory_paths_results(tmp_path, store) ->
     for got, want in zip(results["duckdb"][:-1], results["memory"][:-1], strict=True):
         assert_same(want, got, got.slice["column"])
     assert results["duckdb"][-1].value == results["memory"][-1].value
+
+
+def test_frames_loaded_from_another_engine_are_queried_on_duckdb(monkeypatch) -> None:
+    """On PostgreSQL the runner loads drift's frames; a large window then runs on DuckDB over them."""
+    reference, current = frames(1500, 1200, seed=41, shift=0.3)
+    spec = make_spec({"columns": {"features": COLUMNS}, "reference": {"previous_windows": 1}, "checks": {"drift": {}}})
+    expected = drift.run(spec.checks.drift, make_data(spec, current, reference))
+    foreign = {
+        n: engine.Rows(engine.from_frame(f).table, None, "postgres")
+        for n, f in (("current", current), ("reference", reference))
+    }
+    monkeypatch.setattr(drift, "ENGINE_ROWS", 0)
+    results = drift.run(spec.checks.drift, make_data(spec, current, reference, tables=foreign))
+    for got, want in zip(results[:-1], expected[:-1], strict=True):
+        assert_same(want, got, got.slice["column"])

@@ -246,12 +246,16 @@ def _run_on_engine(config: DriftConfig, data: AuditData, pairs: list[tuple[str, 
     from ethics_audit import engine
     from ethics_audit.checks.drift import engine_path
 
-    current = engine.rows_of(data, "current")
+    current, reference = engine.rows_of(data, "current"), engine.rows_of(data, "reference")
     assert current is not None
+    if current.engine != "duckdb" and data.current is not None:
+        # the runner loaded the frames for drift (its expressions are held equal on DuckDB only):
+        # query those frames on one embedded DuckDB rather than the source database
+        current = engine.from_frame(data.current)
+        reference = None if data.reference is None else engine.from_frame(data.reference, backend=current.backend)
     engine_path.check_columns(pairs, current)
     sides = engine_path.window_profile(current, [name for name, _ in pairs])
     columns = [engine_path.drift_column(config, sides, name, role) for name, role in pairs]
-    reference = engine.rows_of(data, "reference")
     reference_rows = 0 if reference is None or not reference.columns else reference.count()
     if reference is None or reference_rows < config.min_reference_rows:
         return _no_reference(config, reference_rows, columns)
