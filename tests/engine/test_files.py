@@ -227,3 +227,23 @@ def test_the_duckdb_fingerprint_sees_every_value_and_not_the_order(tmp_path: Pat
     nulled = frame.copy()
     nulled.loc[41, "bio"] = None
     assert fingerprint(nulled)["bio"] != first["bio"]
+
+
+def test_a_csv_column_empty_throughout_is_missing_numbers_as_in_memory(tmp_path: Path) -> None:
+    n = 20
+    frame = pd.DataFrame(
+        {
+            "prediction_id": [f"p{i}" for i in range(n)],
+            "user_id": [f"u{i}" for i in range(n)],
+            "ts": pd.date_range(WINDOW_START, periods=n, freq="6h", tz="UTC"),
+            "profile_bio": ["" if i % 4 == 0 else f"bio {i}" for i in range(n)],
+            "sessions_7d": [np.nan if i % 5 == 0 else float(i) for i in range(n)],
+            "clicked": [None] * n,  # labels not in yet
+        }
+    )
+    frame.to_csv(tmp_path / "w.csv", index=False)
+    spec = make_spec({"source": {"path": "w.csv"}, "engine": {"kind": "duckdb"}}, path=tmp_path / "spec.yaml")
+    memory, engine = both(spec, csv=True)
+    same(memory.current, engine.current, csv=True)
+    assert engine.current["clicked"].isna().all() and engine.current["clicked"].dtype == "float64"
+    assert (engine.current["profile_bio"] == "").sum() == 5

@@ -174,3 +174,15 @@ def test_postgres_needs_a_sql_source() -> None:
 
     with pytest.raises(SpecError, match=r"engine\.kind: postgres runs the statistics inside a SQL source"):
         make_spec({"engine": {"kind": "postgres"}})
+
+
+def test_a_window_joined_with_labels_from_memory_streams_in_batches(tmp_path: Path) -> None:
+    import ibis
+
+    write_window(tmp_path / "data", [0.1, 0.2, 0.3])
+    data = window.load_window(spec_in(tmp_path), WINDOW_START, WINDOW_END)
+    rows = data.tables["current"]
+    labels = ibis.memtable(pd.DataFrame({"user_id": ["u0", "u2"], "clicked": [1, 0]}))
+    joined = rows.table.left_join(labels, "user_id").select(*rows.table.columns, "clicked")
+    batches = list(rows.batches(joined, rows=2))
+    assert sum(b.num_rows for b in batches) == 3 and max(b.num_rows for b in batches) <= 2

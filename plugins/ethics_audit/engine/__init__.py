@@ -99,6 +99,7 @@ class Rows:
             import ibis
             import pyarrow as pa
 
+            self.backend._run_pre_execute_hooks(expr)  # registers the memtables ``expr`` reads
             reader = self.backend.con.sql(ibis.to_sql(expr, dialect="duckdb")).to_arrow_reader(rows)
             # as Ibis' own results are: cast to the expression's schema (e.g. timestamps in ns)
             schema = expr.schema().to_pyarrow()
