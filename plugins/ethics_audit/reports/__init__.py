@@ -12,4 +12,3 @@ from ethics_audit.reports.quarterly import build_quarterly_report
 from ethics_audit.reports.run_report import render_run_report
 
 __all__ = ["build_quarterly_report", "render_run_report"]
-
