@@ -348,12 +348,27 @@ def load_window(
         if spec.labels is not None and len(reference):
             reference = _join_labels(reference, spec, ref_start, start)
 
+    return window_data(
+        spec, start, end, current=current, reference=reference, row_count_history=row_count_history, now=now
+    )
+
+
+def window_data(
+    spec: AuditSpec,
+    start: datetime,
+    end: datetime,
+    *,
+    row_count_history: list[int] | None,
+    now: datetime | None,
+    **rows: Any,
+) -> AuditData:
+    """The ``AuditData`` of a window: its rows (``current`` and ``reference`` frames, or ``tables``
+    on an engine) and the small ledgers ``side_frames`` reads."""
     return AuditData(
         spec=spec,
         window_start=start,
         window_end=end,
-        current=current,
-        reference=reference,
+        **rows,
         **side_frames(spec, start, end),
         row_count_history=list(row_count_history or []),
         # fixed once, so every check (and every Airflow task) judges retention against the same time

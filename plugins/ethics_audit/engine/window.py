@@ -10,7 +10,7 @@ yet asks ``materialise`` for the frames, which loads them once and logs who aske
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.data import AuditData
@@ -84,19 +84,9 @@ def on_engine(
 ) -> AuditData:
     """The ``AuditData`` of a window whose rows are ``tables`` (``current`` None), with the
     small ledgers read as ``sources`` reads them."""
-    from ethics_audit.sources import side_frames
+    from ethics_audit.sources import window_data
 
-    return AuditData(
-        spec=spec,
-        window_start=start,
-        window_end=end,
-        current=None,
-        **side_frames(spec, start, end),
-        row_count_history=list(row_count_history or []),
-        # fixed once, so every check (and every Airflow task) judges retention against the same time
-        now=as_utc(now) if now else datetime.now(timezone.utc),
-        tables=tables,
-    )
+    return window_data(spec, start, end, current=None, tables=tables, row_count_history=row_count_history, now=now)
 
 
 def join_labels(current: ir.Table, spec: AuditSpec, start: datetime, end: datetime, backend: Any) -> ir.Table:

@@ -135,24 +135,30 @@ def _boolean(series: pd.Series, field: str) -> tuple[np.ndarray, np.ndarray]:
     return series.where(known, 0).astype(bool).to_numpy(), known
 
 
+def manifest_ids(spec: MembershipSpec, data: AuditData) -> pd.Series:
+    """The training manifest's entity ids, or an error naming the field to fix."""
+    manifest = data.training_members
+    if manifest is None:
+        raise DataError(f"{WHERE}.source: the training manifest was not loaded; check the source")
+    column = spec.manifest_entity_column
+    if column not in manifest.columns:
+        raise DataError(
+            f"{WHERE}.manifest_entity_column: {column!r} is not a column of the training manifest "
+            f"(columns: {columns_withheld(manifest.columns)}); fix {WHERE}.manifest_entity_column"
+        )
+    return manifest[column]
+
+
 def members_of(spec: MembershipSpec, data: AuditData) -> tuple[np.ndarray, np.ndarray, str]:
     """Membership per window row, which rows are known, and where membership came from."""
     import numpy as np
 
     frame = data.current
     if spec.source is not None:
-        manifest = data.training_members
-        if manifest is None:
-            raise DataError(f"{WHERE}.source: the training manifest was not loaded; check the source")
-        column = spec.manifest_entity_column
-        if column not in manifest.columns:
-            raise DataError(
-                f"{WHERE}.manifest_entity_column: {column!r} is not a column of the training manifest "
-                f"(columns: {columns_withheld(manifest.columns)}); fix {WHERE}.manifest_entity_column"
-            )
+        members = manifest_ids(spec, data)
         from ethics_audit.checks.privacy.consent import _aligned_ids
 
-        ids, window_ids = _aligned_ids(manifest[column], frame[data.columns.entity_id])
+        ids, window_ids = _aligned_ids(members, frame[data.columns.entity_id])
         member = window_ids.isin(ids.dropna()).to_numpy()
         return member, window_ids.notna().to_numpy(), "manifest"
     assert spec.column is not None

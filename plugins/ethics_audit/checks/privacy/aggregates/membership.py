@@ -167,17 +167,9 @@ def members_of(rows: Rows, spec: MembershipSpec, data: AuditData) -> tuple[Any, 
 
     if spec.source is not None:
         from ethics_audit.checks.privacy.aggregates.consent import aligned_ids
+        from ethics_audit.checks.privacy.membership import manifest_ids
 
-        manifest = data.training_members
-        if manifest is None:
-            raise DataError(f"{WHERE}.source: the training manifest was not loaded; check the source")
-        column = spec.manifest_entity_column
-        if column not in manifest.columns:
-            raise DataError(
-                f"{WHERE}.manifest_entity_column: {column!r} is not a column of the training manifest "
-                f"(columns: {columns_withheld(manifest.columns)}); fix {WHERE}.manifest_entity_column"
-            )
-        wid, ids = aligned_ids(rows, data.columns.entity_id, manifest[column])
+        wid, ids = aligned_ids(rows, data.columns.entity_id, manifest_ids(spec, data))
         known_ids = ibis.memtable(pd.DataFrame({"mid": pd.unique(ids.dropna().to_numpy())}))
         return wid.isin(known_ids.mid).fill_null(False), wid.notnull(), "manifest"
     assert spec.column is not None
