@@ -47,6 +47,15 @@ def _env() -> None:
 
 
 def _peak_rss_mb() -> float:
+    """This process's own peak RSS. On Linux from ``VmHWM``: ``ru_maxrss`` of a spawned child
+    starts at its parent's peak (kept across fork and exec), here the parent that generated the data."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
