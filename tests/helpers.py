@@ -49,3 +49,18 @@ def make_data(spec: Any, current: Any, reference: Any = None, **kwargs: Any) -> 
     return AuditData(
         spec=spec, window_start=WINDOW_START, window_end=WINDOW_END, current=current, reference=reference, **kwargs
     )
+
+
+def fresh_python(probe: str) -> str:
+    """Run ``probe`` in a new interpreter that sees only this checkout's package; its stdout.
+
+    For what a plain ``import`` loads: the test process has long imported everything.
+    """
+    import subprocess
+    import sys
+
+    plugins = Path(__file__).resolve().parents[1] / "plugins"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env={"PYTHONPATH": str(plugins)}
+    )
+    return done.stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,9 +12,8 @@ import pytest
 from ethics_audit import checks
 from ethics_audit.cli import main
 from fakes import family as fake
-from helpers import BASE_SPEC, make_spec
+from helpers import BASE_SPEC, fresh_python, make_spec
 
-REPO = Path(__file__).resolve().parents[1]
 FINDING_KEYS = {"check", "metric", "slice", "value", "ci_low", "ci_high", "n", "threshold", "severity"}
 
 
@@ -134,11 +132,5 @@ def test_the_installed_command_runs_without_airflow_or_heavy_imports(tmp_path: P
         "heavy = [m for m in ('airflow','evidently','great_expectations','fairlearn','pandas') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(REPO / "plugins")},
-    ).stdout
+    out = fresh_python(probe)
     assert "HEAVY []" in out

@@ -4,11 +4,9 @@ the library only inside the commands (test_cli.py checks the heavy third-party l
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import fresh_python
+
 LATER = ("store", "recording", "lifecycle", "runner", "spec", "notify", "reports", "demo", "jobs", "checks")
 
 
@@ -18,13 +16,7 @@ def test_the_command_modules_import_the_library_only_when_a_command_runs() -> No
         "print(json.dumps(sorted({m.split('.')[1] for m in sys.modules if m.startswith('ethics_audit.')})))\n"
         "print(json.dumps(sorted({m for m in ('sqlalchemy', 'pydantic', 'yaml') if m in sys.modules})))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(REPO / "plugins")},
-    ).stdout.splitlines()
+    out = fresh_python(probe).splitlines()
     loaded = set(json.loads(out[0]))
     assert "cli" in loaded and not loaded & set(LATER), loaded
     assert out[1] == "[]"

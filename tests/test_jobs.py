@@ -4,8 +4,6 @@ outbox flush, a staging prune. (The DAGs running them: tests/airflow/test_mainte
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,9 +13,7 @@ import pytest
 
 from ethics_audit import jobs, staging
 from ethics_audit.errors import AuditError
-from helpers import WINDOW_END, WINDOW_START, make_data, make_spec
-
-REPO = Path(__file__).resolve().parents[1]
+from helpers import WINDOW_END, WINDOW_START, fresh_python, make_data, make_spec
 
 
 def test_importing_the_jobs_loads_no_airflow_and_nothing_heavy() -> None:
@@ -25,13 +21,7 @@ def test_importing_the_jobs_loads_no_airflow_and_nothing_heavy() -> None:
         "import sys\nimport ethics_audit.jobs\n"
         "print([m for m in ('airflow', 'sqlalchemy', 'pandas', 'jinja2') if m in sys.modules])\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(REPO / "plugins")},
-    ).stdout
+    out = fresh_python(probe)
     assert out.strip() == "[]"
 
 
