@@ -135,6 +135,22 @@ def _boolean(series: pd.Series, field: str) -> tuple[np.ndarray, np.ndarray]:
     return series.where(known, 0).astype(bool).to_numpy(), known
 
 
+def score_range_error(score_column: str) -> DataError:
+    return DataError(
+        f"columns.score: {score_column!r} has values outside [0, 1]; membership inference reads it "
+        "as the probability of the positive class: map a probability column"
+    )
+
+
+def no_score_results() -> list[MetricResult]:
+    """The confidence attack's metrics when the window has no score to attack."""
+    reason = {"reason": "needs columns.score (the model's probability) for the attack"}
+    return [
+        MetricResult(CHECK, m, None, slice={"signal": "confidence"}, status=Status.INSUFFICIENT_DATA, details=reason)
+        for m in ATTACK_METRICS
+    ]
+
+
 def manifest_ids(spec: MembershipSpec, data: AuditData) -> pd.Series:
     """The training manifest's entity ids, or an error naming the field to fix."""
     manifest = data.training_members
@@ -358,21 +374,12 @@ def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
         score = pd.to_numeric(frame[columns.score], errors="coerce").astype("float64").to_numpy()
         present = score[~np.isnan(score)]
         if len(present) and (present.min() < 0 or present.max() > 1):
-            raise DataError(
-                f"columns.score: {columns.score!r} has values outside [0, 1]; membership inference reads it "
-                "as the probability of the positive class: map a probability column"
-            )
+            raise score_range_error(columns.score)
         usable = known & ~np.isnan(score)
         confidence = np.round(np.maximum(score[usable], 1 - score[usable]), DECIMALS)
         results += _attack(spec, confidence, member[usable], "confidence", extra)
     else:
-        reason = {"reason": "needs columns.score (the model's probability) for the attack"}
-        results += [
-            MetricResult(
-                CHECK, m, None, slice={"signal": "confidence"}, status=Status.INSUFFICIENT_DATA, details=reason
-            )
-            for m in ATTACK_METRICS
-        ]
+        results += no_score_results()
     labels = _binary(frame[columns.label]) if columns.label and columns.label in frame.columns else None
     if labels is not None and score is not None:
         usable = known & ~np.isnan(score) & ~np.isnan(labels)

@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.checks.privacy.aggregates import window
 from ethics_audit.checks.privacy.membership import (
-    ATTACK_METRICS,
-    CHECK,
     DECIMALS,
     LOW_FPR,
     MAX_BINS,
@@ -30,10 +28,12 @@ from ethics_audit.checks.privacy.membership import (
     auc_from_histogram,
     gap_result,
     membership_spec,
+    no_score_results,
     roc_points,
+    score_range_error,
 )
 from ethics_audit.errors import DataError, columns_withheld
-from ethics_audit.results import MetricResult, Status
+from ethics_audit.results import MetricResult
 
 if TYPE_CHECKING:
     import numpy as np
@@ -227,22 +227,13 @@ def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
         bounds = rows.execute(rows.table.aggregate(low=score.min(), high=score.max()))
         low, high = bounds["low"].iloc[0], bounds["high"].iloc[0]
         if low == low and low is not None and (low < 0 or high > 1):
-            raise DataError(
-                f"columns.score: {columns.score!r} has values outside [0, 1]; membership inference reads it "
-                "as the probability of the positive class: map a probability column"
-            )
+            raise score_range_error(columns.score)
         confidence = ibis.greatest(score, 1 - score).round(DECIMALS)
         results += attack_results(
             spec, attack_counts(rows, confidence, member, known & score.notnull()), "confidence", extra
         )
     else:
-        reason = {"reason": "needs columns.score (the model's probability) for the attack"}
-        results += [
-            MetricResult(
-                CHECK, m, None, slice={"signal": "confidence"}, status=Status.INSUFFICIENT_DATA, details=reason
-            )
-            for m in ATTACK_METRICS
-        ]
+        results += no_score_results()
     labels = binary(rows, columns.label) if columns.label and columns.label in rows else None
     if labels is not None and score is not None:
         true_class = ibis.cases((labels == 1, score), else_=1 - score).round(DECIMALS)
