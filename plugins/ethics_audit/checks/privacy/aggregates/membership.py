@@ -72,7 +72,8 @@ def attack_counts(rows: Rows, signal: Any, member: Any, usable: Any) -> AttackCo
     import ibis
     import numpy as np
 
-    table = rows.table.filter(usable).select(s=signal, m=member.cast("int64"))
+    # a boolean sums as a count (PostgreSQL refuses a boolean cast to bigint)
+    table = rows.table.filter(usable).select(s=signal, m=member)
     hist = table.group_by("s").agg(m=ibis._.m.sum(), c=ibis._.count())
     with temporary(rows, hist) as cached:
         totals = rows.execute(cached.aggregate(members=cached.m.sum(), rows=cached.c.sum(), distinct=cached.count()))
@@ -147,11 +148,15 @@ def _count(rows: Rows, expr: Any) -> int:
 
 def binary(rows: Rows, column: str) -> Any | None:
     """The column as 0/1 floats (null where missing), or None when it is not binary (as ``membership._binary``)."""
+    import ibis
+
     value = rows.table[column]
     dtype = value.type()
     if dtype.is_string():
         value = value.try_cast("float64")
-    elif dtype.is_boolean() or dtype.is_numeric():
+    elif dtype.is_boolean():  # spelled out: PostgreSQL refuses a boolean cast to a number
+        value = ibis.cases((value, 1.0), (~value, 0.0), else_=ibis.null("float64"))
+    elif dtype.is_numeric():
         value = value.cast("float64")
     else:
         return None
@@ -195,15 +200,18 @@ def members_of(rows: Rows, spec: MembershipSpec, data: AuditData) -> tuple[Any, 
 
 def generalisation_gap(rows: Rows, data: AuditData, spec: MembershipSpec, labels: Any, member: Any, known: Any,
                        score: Any | None) -> MetricResult:  # fmt: skip
+    import ibis
+
     columns = data.columns
     predicted_from: str | None = f"columns.prediction ({columns.prediction})"
     predicted = binary(rows, columns.prediction) if columns.prediction and columns.prediction in rows else None
     if predicted is None and score is not None:
-        predicted, predicted_from = (score >= 0.5).cast("float64"), "score >= 0.5"
+        predicted = ibis.cases((score.isnull(), ibis.null("float64")), (score >= 0.5, 1.0), else_=0.0)
+        predicted_from = "score >= 0.5"
     if predicted is None:
         return gap_result(spec, None, (0, 0), (0, 0))
     usable = known & labels.notnull() & predicted.notnull()
-    table = rows.table.filter(usable).select(member=member, correct=(predicted == labels).cast("int64"))
+    table = rows.table.filter(usable).select(member=member, correct=predicted == labels)
     counts = rows.execute(table.group_by("member").agg(n=table.count(), correct=table.correct.sum()))
     by = {bool(m): (int(n), int(c)) for m, n, c in zip(counts["member"], counts["n"], counts["correct"], strict=True)}
     return gap_result(spec, predicted_from, by.get(True, (0, 0)), by.get(False, (0, 0)))
