@@ -119,7 +119,8 @@ def from_rows(config: FairnessConfig, data: AuditData, rows: Rows) -> Cells:
     keys = {f"a{i}": t[a] for i, a in enumerate(attributes)}
     keys |= {f"k_{f}": t[c] for f, c in binary.items()}
     if edges:
-        band = sum((score >= e).cast("int64") for e in edges)
+        # no boolean cast to bigint: PostgreSQL refuses it
+        band = sum(ibis.ifelse(score >= e, 1, 0).cast("int64") for e in edges)
         keys[BAND] = ibis.ifelse(score.isnull(), ibis.null("int64"), band)
     aggregates = {"n": t.count()}
     if score is not None:
