@@ -115,6 +115,8 @@ def column_counts(
     """
     import ibis
 
+    from ethics_audit.engine.regex import for_engine
+
     table = rows.table
     value = table[column]
     if dob_values and not as_text:
@@ -126,7 +128,7 @@ def column_counts(
     patterns = [f"(?:{e.pattern})" for e in entities] + ([f"(?:{DATE_VALUE})"] if dob_values else [])
     if not patterns:
         return ColumnCounts(limit=examples)
-    pattern = "|".join(patterns)
+    pattern = for_engine("|".join(patterns), rows.engine)  # PostgreSQL's regex: widened, confirmed here
     if few_values:
         # count the values first and match each distinct value once; the condition on the count
         # keeps the engine from pushing the pattern below the GROUP BY onto every row
