@@ -131,11 +131,16 @@ def join_labels(current: ir.Table, spec: AuditSpec, start: datetime, end: dateti
 # equal to the in-memory path by tests/engine/test_families_on_engine.py; a module may also say
 # so itself with ``READS_ROWS = True``. Every other family gets the frames loaded (``frames_for``).
 ON_ENGINE = frozenset({"ethics_audit.checks.quality", "ethics_audit.checks.privacy"})
-# pushed down into PostgreSQL: only the families held equal there (tests/engine/test_pushdown.py;
-# quality's expressions cast a boolean to bigint, which PostgreSQL refuses, and privacy's PII part
-# fails there: not yet);
-# READS_ROWS speaks for DuckDB, where the families are tested
-ON_POSTGRES = frozenset({"ethics_audit.checks.fairness"})
+# pushed down into PostgreSQL: every family, held equal to the memory path there
+# (tests/engine/test_pushdown*.py); READS_ROWS speaks for DuckDB, where the families are tested
+ON_POSTGRES = frozenset(
+    {
+        "ethics_audit.checks.quality",
+        "ethics_audit.checks.drift",
+        "ethics_audit.checks.fairness",
+        "ethics_audit.checks.privacy",
+    }
+)
 
 
 def reads_rows(family: str, engine: str = "duckdb") -> bool:
