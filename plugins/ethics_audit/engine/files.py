@@ -30,8 +30,15 @@ _NO_NULL_TEXT = "\x00"
 _names = itertools.count()
 
 
-def scan(source: SourceSpec, spec: AuditSpec, field: str, backend: Any) -> ir.Table:
-    """Every row of a file source, as a table on ``backend`` (nothing is read yet but the schema)."""
+def scan(
+    source: SourceSpec, spec: AuditSpec, field: str, backend: Any, bounds: Bounds | None = None
+) -> tuple[ir.Table, bool]:
+    """Every row of a file source, as a table on ``backend`` (nothing is read yet but the schema).
+
+    ``bounds`` (timestamp column, start, end) keeps only the rows of the window when the
+    parquet files store that column as a timestamp: the filter is then part of DuckDB's scan
+    (row groups outside the window are skipped by their statistics, and no row is cast before it
+    is kept). The second value says whether it did."""
     from ethics_audit.sources import format_of, resolve_files, where_of
 
     files = resolve_files(source, spec, field)
@@ -41,7 +48,7 @@ def scan(source: SourceSpec, spec: AuditSpec, field: str, backend: Any) -> ir.Ta
     name = f"ethics_audit_{field.replace('.', '_')}_{next(_names)}"
     try:
         if fmt == "parquet":
-            return _parquet(backend, paths, name)
+            return _parquet(backend, paths, name, bounds)
         table = backend.read_csv(
             paths,
             table_name=name,
@@ -57,7 +64,7 @@ def scan(source: SourceSpec, spec: AuditSpec, field: str, backend: Any) -> ir.Ta
             f"there is complete {fmt}"
             + (f" in {source.encoding} (set encoding: on the source otherwise)" if fmt == "csv" else "")
         ) from None
-    return _numbers_with_gaps(table, backend)
+    return _numbers_with_gaps(table, backend), False
 
 
 def pandas_dtypes(source: SourceSpec, spec: AuditSpec, field: str) -> dict[str, str]:
@@ -84,11 +91,36 @@ def pandas_dtypes(source: SourceSpec, spec: AuditSpec, field: str) -> dict[str, 
     }
 
 
-def _parquet(backend: Any, paths: list[str], name: str) -> ir.Table:
+# a window (timestamp column, start, end) to keep while scanning
+Bounds = tuple[str, "datetime | None", "datetime | None"]
+# parquet timestamp types a window can be compared with as stored (DuckDB's type ids)
+_ZONED = {"timestamp with time zone", "timestamptz_ns"}
+_NAIVE = {"timestamp", "timestamp_ns", "timestamp_ms", "timestamp_s"}
+
+
+def _parquet(backend: Any, paths: list[str], name: str, bounds: Bounds | None = None) -> tuple[ir.Table, bool]:
     """The files as a view. Ibis has no type for DuckDB's TIMESTAMPTZ_NS (pandas' own ``UTC``
     timestamps): those columns are shown as TIMESTAMP_NS of the same UTC instants, which
-    ``in_utc`` marks as UTC again. The paths go through DuckDB's API, never into SQL text."""
+    ``in_utc`` marks as UTC again. The paths and the window's bounds go through DuckDB's API
+    (constants, not SQL text)."""
+    import duckdb
+
     relation = backend.con.read_parquet(paths, union_by_name=True)
+    kinds = {column: kind.id for column, kind in zip(relation.columns, relation.types, strict=True)}
+    kept = False
+    if bounds is not None and kinds.get(bounds[0]) in _ZONED | _NAIVE:
+        column, start, end = bounds
+        zoned = kinds[column] in _ZONED
+        stored = duckdb.ColumnExpression(column)
+        keep = None
+        for bound, compare in ((start, stored.__ge__), (end, stored.__lt__)):
+            if bound is None:
+                continue
+            value = as_utc(bound) if zoned else as_utc(bound).replace(tzinfo=None)
+            condition = compare(duckdb.ConstantExpression(value))
+            keep = condition if keep is None else keep & condition
+        if keep is not None:
+            relation, kept = relation.filter(keep), True
     fixes = [
         f"CAST({_quoted(column)} AS TIMESTAMP_NS) AS {_quoted(column)}"
         for column, kind in zip(relation.columns, relation.types, strict=True)
@@ -97,7 +129,7 @@ def _parquet(backend: Any, paths: list[str], name: str) -> ir.Table:
     if fixes:
         relation = relation.project(f"* REPLACE ({', '.join(fixes)})")
     relation.create_view(name)
-    return backend.table(name)
+    return backend.table(name), kept
 
 
 def _quoted(column: str) -> str:
@@ -214,7 +246,9 @@ def source_table(
         # a SQL source's rows are read with its query (the window bound); files next to a window
         # pushed down into a database (its late labels, say) are read by ``sources`` and sent there
         return ibis.memtable(read_source(source, spec, field, timestamp=timestamp, start=start, end=end))
-    table = scan(source, spec, field, backend)
-    if timestamp is not None and (start is not None or end is not None):
-        return window(table, timestamp, start, end, where_of(spec, field), backend)
-    return table
+    if timestamp is None or (start is None and end is None):
+        return scan(source, spec, field, backend)[0]
+    table, kept = scan(source, spec, field, backend, (timestamp, start, end))
+    if kept:
+        return in_utc(table, timestamp, where_of(spec, field), backend)
+    return window(table, timestamp, start, end, where_of(spec, field), backend)
