@@ -97,6 +97,27 @@ def test_naive_timestamps_are_utc_and_the_bounds_are_half_open(tmp_path: Path, u
     assert engine.rows == 28
 
 
+@pytest.mark.parametrize("zone", ["UTC", None])
+def test_the_scan_keeps_the_window_to_the_microsecond(tmp_path: Path, zone: str | None) -> None:
+    # pandas' nanosecond timestamps, with and without a zone: the window is kept by DuckDB's
+    # parquet scan itself (compared as stored), half open, nothing a microsecond outside it in
+    # (the bounds are microseconds: both loaders round a stamp within 1 ns of one to it)
+    one = pd.Timedelta(1, "us")
+    stamps = [WINDOW_START - one, WINDOW_START, WINDOW_END - one, WINDOW_END]
+    frame = pd.DataFrame({"prediction_id": list("abcd"), "user_id": list("wxyz"), "score": [0.1, 0.2, 0.3, 0.4]})
+    frame["ts"] = pd.DatetimeIndex(stamps).tz_convert(zone) if zone else pd.DatetimeIndex(stamps).tz_localize(None)
+    frame.to_parquet(tmp_path / "p.parquet")
+    spec = make_spec({"source": {"path": "p.parquet"}, "engine": {"kind": "duckdb"}}, path=tmp_path / "spec.yaml")
+    from ethics_audit.engine import duckdb_backend
+    from ethics_audit.engine.files import scan
+
+    _, kept = scan(spec.source, spec, "source", duckdb_backend(), ("ts", WINDOW_START, WINDOW_END))
+    assert kept
+    memory, engine = both(spec)
+    same(memory.current, engine.current)
+    assert sorted(engine.current["prediction_id"]) == ["b", "c"]
+
+
 def test_other_zones_are_converted_to_utc(tmp_path: Path) -> None:
     frame = predictions()
     frame["ts"] = frame["ts"].dt.tz_convert("America/New_York")
