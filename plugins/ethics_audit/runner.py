@@ -25,6 +25,8 @@ from ethics_audit.results import Finding, MetricResult, Severity, Status
 from ethics_audit.windows import as_utc
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ethics_audit.data import AuditData, PendingArtifact
     from ethics_audit.spec import AuditSpec
     from ethics_audit.store import Store
@@ -106,18 +108,25 @@ def begin(
 def load(store: Store, spec: AuditSpec, start: datetime, end: datetime, *, now: datetime | None = None) -> AuditData:
     """Read the window and everything the checks need, including the row-count history. With
     ``engine: {kind: duckdb}`` and a file source, the rows stay on DuckDB (``data.tables``)."""
-    from ethics_audit.engine import window
-    from ethics_audit.sources import load_window
-
     history_n = spec.checks.quality.row_count_history_windows if spec.checks.quality else 4
     history = store.row_counts_before(spec.id, as_utc(start), history_n)
+    return loader_for(spec)(spec, start, end, row_count_history=history, now=now)
+
+
+def loader_for(spec: AuditSpec) -> Callable[..., AuditData]:
+    """Where a window is read (``loader(spec, start, end, *, row_count_history, now)``): the one
+    choice, used by ``load`` and by the Airflow family tasks that open the window on the engine."""
+    from ethics_audit.engine import window
+
     if window.uses_engine(spec):
-        loader = window.load_window
-    elif spec.engine.kind == "postgres" and spec.source.kind == "sql":
-        from ethics_audit.engine.sql import load_window as loader
-    else:
-        loader = load_window
-    return loader(spec, start, end, row_count_history=history, now=now)
+        return window.load_window
+    if spec.engine.kind == "postgres" and spec.source.kind == "sql":
+        from ethics_audit.engine.sql import load_window as on_postgres
+
+        return on_postgres
+    from ethics_audit.sources import load_window
+
+    return load_window
 
 
 def blocking_reason(outputs: list[FamilyOutput]) -> str | None:
@@ -238,9 +247,11 @@ def finish(
     *,
     timings: dict[str, float] | None = None,
     replace_empty: bool = False,
+    fingerprint: dict[str, Any] | None = None,
 ) -> RunOutcome:
     """Judge every result and record the window in one transaction (an empty window keeps the
-    earlier results of a window that had rows current, unless ``replace_empty``)."""
+    earlier results of a window that had rows current, unless ``replace_empty``); ``fingerprint``
+    if an Airflow extract task took it of the rows, else it is taken of ``data``."""
     window_results = [
         MetricResult("window", "row_count", data.rows, n=data.rows),
         MetricResult("window", "reference_row_count", data.reference_rows, n=data.reference_rows),
@@ -279,7 +290,8 @@ def finish(
         timings=timings,
         summary=summary,
         now=data.now,
-        fingerprint=of_window(data.current, data.reference) if data.current is not None else of_tables(data),
+        fingerprint=fingerprint
+        or (of_window(data.current, data.reference) if data.current is not None else of_tables(data)),
         replace_empty=replace_empty,
     )
     return RunOutcome(
