@@ -1,5 +1,9 @@
 """Stage one audit window on disk so separate processes (Airflow tasks) can share it.
 
+Only on the memory engine (``stages_rows``): on any other engine the window's rows stay where
+they are, ``save_audit_data(..., rows=False)`` writes the manifest alone (window, row counts,
+fingerprint) and each family task opens the window on the engine itself.
+
 ``save_audit_data`` writes a window's ``AuditData`` as parquet (current rows, reference,
 consent ledger, training manifest, the transparency ledgers) plus ``window.json`` (the window, the row-count history and
 the row counts); ``load_audit_data`` reads it back into an equal ``AuditData``. Family outputs
@@ -71,11 +75,32 @@ def _write_rows(rows: Any, path: Path) -> int:
     return count
 
 
-def save_audit_data(data: AuditData, folder: Path, *, run_id: int | None = None) -> Path:
-    """Write ``data`` under ``folder`` (created); returns the manifest path."""
+def stages_rows(spec: AuditSpec) -> bool:
+    """Whether a DAG run stages the window's rows here: only on the memory engine. On any other
+    engine each family task opens the window on the engine itself and only outputs are staged."""
+    return spec.engine.kind == "memory"
+
+
+def save_audit_data(
+    data: AuditData,
+    folder: Path,
+    *,
+    run_id: int | None = None,
+    rows: bool = True,
+    fingerprint: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``data`` under ``folder`` (created); returns the manifest path. ``rows=False`` writes
+    the manifest only (the window, its row counts, ``fingerprint``): the rows stay on the engine."""
     folder.mkdir(parents=True, exist_ok=True)
     frames: dict[str, Any] = {}
     for name in FRAMES:
+        if not rows:
+            # counted, not written: ``load_audit_data(counts_only=True)`` gives frames of this length
+            has = name == "current" or (name == "reference" and data.has_reference)
+            frames[name] = (
+                {"file": None, "rows": data.rows if name == "current" else data.reference_rows} if has else None
+            )
+            continue
         frame = getattr(data, name)
         if frame is None and name in data.tables:
             # rows left on the engine are written batch by batch, in bounded memory, never as one frame
@@ -98,6 +123,9 @@ def save_audit_data(data: AuditData, folder: Path, *, run_id: int | None = None)
         "window_end": data.window_end.isoformat(),
         "now": data.now.isoformat() if data.now else None,
         "row_count_history": list(data.row_count_history),
+        "engine": data.spec.engine.kind,
+        "rows_staged": rows,
+        "fingerprint": fingerprint,
         "frames": frames,
         "staged_at": time.time(),
     }
@@ -133,6 +161,14 @@ def load_audit_data(spec: AuditSpec, folder: Path, *, counts_only: bool = False)
         entry = manifest["frames"].get(name)  # a folder staged by an older version lacks the newer frames
         if entry is None:
             frames[name] = None
+            continue
+        if entry["file"] is None:  # the rows stayed on the engine: only their count was staged
+            if not counts_only:
+                raise SourceError(
+                    f"{folder}: the {name} rows of this window stayed on the {manifest.get('engine')} engine and "
+                    "were not staged; open the window on the engine (runner.loader_for) instead"
+                )
+            frames[name] = pd.DataFrame(index=pd.RangeIndex(entry["rows"]))
             continue
         path = folder / entry["file"]
         try:
