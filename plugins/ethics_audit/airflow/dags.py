@@ -147,6 +147,7 @@ def default_args(owner: str, retries: int | None = None) -> dict[str, Any]:
 
 def _doc(spec: AuditSpec) -> str:
     from ethics_audit.calendar_windows import CalendarPeriod
+    from ethics_audit.staging import stages_rows
     from ethics_audit.windows import format_duration
 
     owners = spec.owners
@@ -165,7 +166,10 @@ def _doc(spec: AuditSpec) -> str:
         "window ending at L (scheduled and backfill runs carry the window's start as logical date)",
         f"* checks: {', '.join(spec.checks.enabled()) or 'none'}",
         f"* owners: {', '.join(owners.people) or '-'}; Slack {owners.slack_channel or '-'}",
-        f"* staged rows are kept {format_duration(spec.staging_retention)}",
+        f"* staged rows are kept {format_duration(spec.staging_retention)}"
+        if stages_rows(spec)
+        else f"* the rows stay on the {spec.engine.kind} engine: each check task reads the window there, "
+        "no row is staged",
     ]
     if spec.window.start:
         lines.append(f"* catch-up from {spec.window.start:%Y-%m-%d %H:%M} UTC")

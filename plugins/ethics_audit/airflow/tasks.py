@@ -1,10 +1,13 @@
 """What the Airflow tasks do, as plain functions: the DAGs in ``dags.py`` only wire them up.
 
 Each step opens the results database from the ``ethics_audit_db`` connection, calls the same
-runner functions the CLI uses, and hands the next step paths and ids only: a window is staged
-as parquet under ``$ETHICS_AUDIT_HOME/staging`` by ``extract``, each family writes its output
-next to it, and ``record`` judges and commits results, incidents and outbox rows in one
-transaction. Delivery happens after the commit.
+runner functions the CLI uses, and hands the next step paths and ids only. On the memory engine
+a window is staged as parquet under ``$ETHICS_AUDIT_HOME/staging`` by ``extract``; on any other
+engine (DuckDB, PostgreSQL, Spark) ``extract`` counts it and takes its fingerprint on the engine,
+stages no row, and each family task opens the window on the engine itself (``open_window``),
+failing if its row count is not extract's. Each family writes its (small) output to the staging
+folder, and ``record`` judges and commits results, incidents and outbox rows in one transaction.
+Delivery happens after the commit.
 """
 
 from __future__ import annotations
@@ -54,20 +57,29 @@ def safe_error(exc: BaseException | str | None) -> str:
 
 
 def extract(spec: AuditSpec, window_start: datetime, window_end: datetime, *, trigger: str = "airflow") -> dict:
-    """Begin an attempt, read the window and stage it. A read failure is recorded on the attempt."""
+    """Begin an attempt and read the window. On the memory engine its rows are staged as parquet;
+    on any other engine only what is small is read (the row counts, the input fingerprint, taken
+    on the engine, and the row-count history) and no row is staged. A read failure is recorded."""
     from ethics_audit import runner, settings, staging
+    from ethics_audit.engine.fingerprint import of_tables
 
     start, end = as_utc(window_start), as_utc(window_end)
+    rows = staging.stages_rows(spec)
     store = open_results_store()
+    data = None
     try:
         run_id = runner.begin(store, spec, start, end, trigger=trigger)
         try:
             t0 = time.perf_counter()
             data = runner.load(store, spec, start, end)
             loaded = time.perf_counter()
+            # taken of the rows now: record only sees their counts
+            fingerprint = of_tables(data)
+            fingerprinted = time.perf_counter()
             folder = staging.window_folder(spec.id, start, end, run_id)
-            staging.save_audit_data(data, folder, run_id=run_id)
+            staging.save_audit_data(data, folder, run_id=run_id, rows=rows, fingerprint=fingerprint)
             staged = time.perf_counter()
+            counts = {"rows": data.rows, "reference_rows": data.reference_rows if data.has_reference else None}
         except BaseException as exc:
             # the CLI's failure path: never the text of a library error, which may quote a row value
             message = runner.record_failure(store, run_id, exc)
@@ -75,22 +87,74 @@ def extract(spec: AuditSpec, window_start: datetime, window_end: datetime, *, tr
                 raise
             # Airflow logs what a task raises, message and all: raise the withheld description
             raise InternalError(message) from None
+        finally:
+            if data is not None:
+                close(data)
     finally:
         store.dispose()
-    log.info("%s: staged %d rows of %s -> %s in %s", spec.id, data.rows, start, end, folder)
-    return {
+    what = "staged" if rows else f"counted (on {spec.engine.kind}, nothing staged)"
+    log.info("%s: %s %d rows of %s -> %s in %s", spec.id, what, counts["rows"], start, end, folder)
+    out = {
         "run_id": run_id,
         "folder": str(folder),
         "window_start": start.isoformat(),
         "window_end": end.isoformat(),
-        "rows": data.rows,
-        "reference_rows": data.reference_rows if data.has_reference else None,
-        "timings": {"load": round(loaded - t0, 4), "stage": round(staged - loaded, 4)},
+        **counts,
+        "timings": {
+            "load": round(loaded - t0, 4),
+            "fingerprint": round(fingerprinted - loaded, 4),
+            "stage": round(staged - fingerprinted, 4),
+        },
     }
+    if not rows:  # what a family task needs to open the same window: the same audit time and history
+        out |= {"engine": spec.engine.kind, "now": data.now.isoformat(), "row_count_history": data.row_count_history}
+    return out
+
+
+def close(data: Any) -> None:
+    """Let go of the engine sessions a window was opened on (a PostgreSQL source's connection)."""
+    for backend in {id(t.backend): t.backend for t in data.tables.values()}.values():
+        try:
+            backend.disconnect()
+        except Exception:  # noqa: BLE001 - closing is best effort; the results are already out
+            log.debug("could not disconnect %s", type(backend).__name__)
+
+
+def open_window(spec: AuditSpec, family: str, staged: dict) -> Any:
+    """The window as extract saw it: staged rows on the memory engine, else opened on the engine
+    again (the spec's loader, extract's audit time and history). A window whose row count is not
+    the one extract counted (the source changed during the run) is an error, never a mix."""
+    from ethics_audit import runner, staging
+
+    if "engine" not in staged:
+        return staging.load_audit_data(spec, Path(staged["folder"]))
+    start, end = (datetime.fromisoformat(staged[k]) for k in ("window_start", "window_end"))
+    try:
+        data = runner.loader_for(spec)(
+            spec,
+            start,
+            end,
+            row_count_history=list(staged.get("row_count_history") or []),
+            now=datetime.fromisoformat(staged["now"]),
+        )
+        seen = {"rows": data.rows, "reference_rows": data.reference_rows if data.has_reference else None}
+    except AuditError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a library's message may quote a row value
+        raise InternalError(runner.internal_error(f"opening the window for the {family} check", exc)) from None
+    for key, what in (("rows", "rows"), ("reference_rows", "reference rows")):
+        if seen[key] != staged.get(key):
+            close(data)
+            raise SourceError(
+                f"the source changed during this DAG run: extract counted {staged.get(key)} {what} in the window, "
+                f"the {family} task counts {seen[key]}; nothing was recorded. Re-run the DAG run from its extract "
+                "task once the window's data is complete (or raise window.lag so late rows have arrived)"
+            )
+    return data
 
 
 def run_family(spec: AuditSpec, family: str, staged: dict) -> dict:
-    """Run one check family on the staged window; write its output next to it.
+    """Run one check family on the window (staged, or on the engine); write its output next to it.
 
     Quality runs first: if it found a blocking problem, the other families are recorded as
     skipped with its reason (the DAG then marks their tasks skipped).
@@ -104,8 +168,14 @@ def run_family(spec: AuditSpec, family: str, staged: dict) -> dict:
         if not quality.exists():
             raise SourceError(f"{quality}: the quality check has no output yet; run the quality task first")
         reason = runner.blocking_reason([staging.load_family_output(quality)])
-    data = staging.load_audit_data(spec, folder)
-    output = runner.run_family(family, data, skip_reason=reason)
+    if reason:
+        output = runner.FamilyOutput(family, [], 0.0, "skipped", reason)
+    else:
+        data = open_window(spec, family, staged)
+        try:
+            output = runner.run_family(family, data)
+        finally:
+            close(data)
     path = staging.save_family_output(output, folder)
     log.info("%s: %s %s with %d results in %.2f s", spec.id, family, output.status, len(output.results), output.seconds)
     return {
@@ -127,7 +197,10 @@ def record(spec: AuditSpec, staged: dict) -> dict:
     store = open_results_store()
     try:
         t0 = time.perf_counter()
-        outcome = runner.finish(store, staged["run_id"], spec, data, outputs, timings=staged.get("timings"))
+        fingerprint = staging.read_manifest(folder).get("fingerprint")  # None: staged by an older version
+        outcome = runner.finish(
+            store, staged["run_id"], spec, data, outputs, timings=staged.get("timings"), fingerprint=fingerprint
+        )
         # rendered here, after the commit, so the deliver task only links it
         runner.publish_report(store, outcome.run_id, spec.id)
     finally:
