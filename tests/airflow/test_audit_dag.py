@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from airflow_support import DAGS, demo_spec_text
+from airflow_support import demo_spec_text, run_dag, states, xcom
 
 from ethics_audit import checks
 from ethics_audit.demo import week_window
@@ -29,30 +29,6 @@ FAMILIES = ("quality", "drift", "fairness", "privacy", "transparency")
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def run_dag(logical_date: datetime, dag_id: str = DAG_ID) -> Any:
-    """``dag.test()`` of one DAG from the DAG file, as the DAG processor would build it."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAGS / "ethics_audit_dags.py"))
-    assert bag.import_errors == {}
-    return bag.dags[dag_id].test(logical_date=logical_date)
-
-
-def states(dag_run: Any) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
-
-
-def xcom(dag_run: Any, task_id: str) -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value")
-        ).first()
-        return None if row is None else XComModel.deserialize_value(row)
 
 
 def window_rows(demo_root: Path, start: datetime, end: datetime) -> pd.DataFrame:
