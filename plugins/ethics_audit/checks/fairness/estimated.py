@@ -36,7 +36,7 @@ from ethics_audit.results import MetricResult, Status, Threshold
 if TYPE_CHECKING:
     from ethics_audit.checks.fairness.assemble import GroupSet
     from ethics_audit.checks.fairness.cells import Cells
-    from ethics_audit.checks.fairness.reference import Reference
+    from ethics_audit.checks.fairness.reference import OnEngine, Reference, Summary
     from ethics_audit.data import AuditData
     from ethics_audit.spec import FairnessConfig
 
@@ -45,27 +45,19 @@ GAPS = ("equal_opportunity_difference", "equalized_odds_difference", "equalized_
 PREFIX = "estimated_"
 
 
-def calibration(score: np.ndarray, label: np.ndarray, bins: int, order: np.ndarray | None = None) -> dict[str, float]:
-    """Expected calibration error (equal-width bins) and the Hosmer-Lemeshow test (score deciles).
-
-    ``order``: the stable ascending order of ``score`` when the caller has it already."""
+def calibration(summary: Summary) -> dict[str, float]:
+    """Expected calibration error (equal-width bins) and the Hosmer-Lemeshow test (score deciles)
+    of one group, from its ``reference.Summary``."""
     from scipy.stats import chi2
 
-    n = len(score)
-    edges = np.clip((score * bins).astype(int), 0, bins - 1)
-    rows = np.bincount(edges, minlength=bins)
-    gap = np.abs(np.bincount(edges, label, bins) - np.bincount(edges, score, bins))
-    ece = float(gap.sum() / n)
+    rows, positives, scores = summary.bins
+    ece = float(np.abs(positives - scores).sum() / summary.n)
     # Hosmer-Lemeshow over (up to) ten groups of equal size by score
-    order = np.argsort(score, kind="stable") if order is None else order
-    groups = np.array_split(order, min(10, n))
-    observed = np.array([label[g].sum() for g in groups])
-    expected = np.array([score[g].sum() for g in groups])
-    size = np.array([len(g) for g in groups])
+    size, observed, expected = summary.deciles
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = (observed - expected) ** 2 / (expected * (1 - expected / size))
     statistic = float(np.nansum(np.where(np.isfinite(terms), terms, 0.0)))
-    dof = max(len(groups) - 2, 1)
+    dof = max(len(size) - 2, 1)
     return {
         "ece": ece,
         "hl_statistic": statistic,
@@ -106,7 +98,7 @@ class Estimator:
 
     # ------------------------------------------------------------------ calibration on the reference
 
-    def _reference(self) -> tuple[Reference | None, str]:
+    def _reference(self) -> tuple[Reference | OnEngine | None, str]:
         from ethics_audit.checks.fairness import reference as labelled
 
         reference, columns = self.data.reference, self.data.columns
@@ -126,31 +118,31 @@ class Estimator:
             return None, "the reference has no labelled rows with a score, so calibration cannot be checked"
         return found, ""
 
-    def _calibrated(self, gs: GroupSet, reference: Reference | None, why: str) -> list[str | None]:
+    def _calibrated(self, gs: GroupSet, reference: Reference | OnEngine | None, why: str) -> list[str | None]:
         """Per group: None when its scores are calibrated on the reference, else why not (and a result)."""
         out: list[str | None] = []
         spec = self.spec
-        groups = reference.groups(gs.slices) if reference is not None else []
+        groups = reference.summaries(gs.slices, spec.bins) if reference is not None else []
         for g, base in enumerate(gs.slices):
             if reference is None:
                 out.append(why)
                 continue
-            score, label, order = groups[g]
-            if len(score) < spec.min_reference_rows:
+            summary = groups[g]
+            if summary.n < spec.min_reference_rows:
                 reason = (
-                    f"{len(score)} labelled reference rows, fewer than estimate.min_reference_rows "
+                    f"{summary.n} labelled reference rows, fewer than estimate.min_reference_rows "
                     f"{spec.min_reference_rows}, to check the scores' calibration"
                 )
                 self.results.append(
-                    MetricResult(CHECK, "score_calibration_error", None, base, n=len(score),
+                    MetricResult(CHECK, "score_calibration_error", None, base, n=summary.n,
                                  status=Status.INSUFFICIENT_DATA, details={"reason": reason})
                 )  # fmt: skip
                 out.append(reason)
                 continue
-            if score.min() < 0 or score.max() > 1:
+            if summary.low < 0 or summary.high > 1:
                 out.append("the reference scores are not in [0, 1], so they are not probabilities")
                 continue
-            found = calibration(score, label, spec.bins, order=order)
+            found = calibration(summary)
             reason = None
             if found["ece"] > spec.calibration_tolerance:
                 reason = (
@@ -164,11 +156,11 @@ class Estimator:
                 )
             self.results.append(
                 MetricResult(
-                    CHECK, "score_calibration_error", found["ece"], base, n=len(score),
+                    CHECK, "score_calibration_error", found["ece"], base, n=summary.n,
                     details={
                         "hosmer_lemeshow_p": found["hl_p"], "hosmer_lemeshow_statistic": found["hl_statistic"],
                         "tolerance": spec.calibration_tolerance, "calibrated": reason is None,
-                        "reference_rows": len(score),
+                        "reference_rows": summary.n,
                     },
                 )
             )  # fmt: skip

@@ -1,12 +1,13 @@
-"""The labelled reference rows the score estimates check calibration on, held compactly.
+"""The labelled reference rows the score estimates check calibration on, as the check reads them.
 
-The Hosmer-Lemeshow test splits each group's scores into deciles by a *stable* sort, so rows
-tied on a score fall into a decile by their order in the reference: the check needs those rows
-in order, not an aggregate. Only what it reads is kept: each row's score (float64), whether its
-label is positive, one stable sort of all scores, and each attribute as integer codes (hashed
-once; every group of every attribute set is then an integer comparison). From a frame in memory,
-or from a reference left on an engine (its rows come back as Arrow columns, in the file's order,
-without a Python object per row).
+The check reads per group a ``Summary``: rows, score range, and per equal-width bin and per
+score decile the rows, positive labels and sum of scores. The Hosmer-Lemeshow test splits each
+group's scores into deciles by a *stable* sort, so rows tied on a score fall into a decile by
+their order in the reference. From a frame in memory (``Reference``) each row's score, label and
+attribute codes are kept and a group's summary is summed from its rows in their stable order;
+from a reference left on an engine (``OnEngine``) the engine numbers each group's rows in the
+same order with a window function and hands back only the sums per group, decile and bin, so
+nothing proportional to the reference's rows comes into Python.
 """
 
 from __future__ import annotations
@@ -94,6 +95,10 @@ class Reference:
         position = np.cumsum(mask) - 1
         return self.score[mask], self.label[mask], position[self.order[mask[self.order]]]
 
+    def summaries(self, slices: list[dict[str, Any]], bins: int) -> list[Summary]:
+        """Each group's ``Summary`` (as ``OnEngine.summaries`` gives it)."""
+        return [summarise(score, label, bins, order) for score, label, order in self.groups(slices)]
+
 
 def from_frame(frame: pd.DataFrame, score: str, label: str, attributes: list[str], positive: Any) -> Reference:
     """``frame``: the reference's labelled rows with a score (NaN already dropped)."""
@@ -108,30 +113,134 @@ def from_frame(frame: pd.DataFrame, score: str, label: str, attributes: list[str
     )
 
 
-def from_rows(rows: Rows, score: str, label: str, attributes: list[str], positive: Any) -> Reference:
-    """The same from a reference on an engine: one filtered scan, these columns only."""
-    import pyarrow.compute as pc
+@dataclass
+class Summary:
+    """What the calibration check reads of one group's reference rows: their number and score
+    range, and per equal-width score bin and per score decile (``np.array_split`` of the group's
+    stable score order into ``min(10, n)`` parts) the rows, positive labels and sum of scores."""
 
-    t = rows.table
-    s = t[score]
-    keep = s.notnull() & t[label].notnull()
-    if s.type().is_floating():
-        keep = keep & ~s.isnan()
-    picked = {"__score": s.cast("float64"), "__positive": t[label] == positive}
-    picked |= {f"__a{i}": t[a] for i, a in enumerate(attributes)}
-    table = rows.backend.to_pyarrow(t.filter(keep).select(**picked))
-    codes = {}
-    for i, name in enumerate(attributes):
-        encoded = pc.dictionary_encode(table.column(f"__a{i}").combine_chunks())
-        values = encoded.dictionary.to_pylist()
-        code = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        nan = [j for j, v in enumerate(values) if isinstance(v, float) and v != v]  # NaN is missing, as in pandas
-        if nan:
-            code = np.where(np.isin(code, nan), -1, code)
-        codes[name] = (code, values)
-    positive_rows = table.column("__positive").to_numpy(zero_copy_only=False)
-    return Reference(
-        table.column("__score").to_numpy(zero_copy_only=False).astype(np.float64, copy=False),
-        positive_rows.astype(np.float64),
-        codes,
+    n: int
+    low: float
+    high: float
+    bins: tuple[np.ndarray, np.ndarray, np.ndarray]  # (rows, positives, score sum) per bin
+    deciles: tuple[np.ndarray, np.ndarray, np.ndarray]  # (rows, positives, score sum) per decile
+
+
+def summarise(score: np.ndarray, label: np.ndarray, bins: int, order: np.ndarray) -> Summary:
+    """A group's summary from its rows (``order``: their stable ascending order by score)."""
+    edges = np.clip((np.clip(score, 0.0, 1.0) * bins).astype(int), 0, bins - 1)
+    parts = np.array_split(order, min(10, len(score))) if len(score) else []
+    return Summary(
+        len(score),
+        float(score.min()) if len(score) else float("nan"),
+        float(score.max()) if len(score) else float("nan"),
+        (np.bincount(edges, minlength=bins), np.bincount(edges, label, bins), np.bincount(edges, score, bins)),
+        (
+            np.array([len(g) for g in parts]),
+            np.array([label[g].sum() for g in parts]),
+            np.array([score[g].sum() for g in parts]),
+        ),
+    )
+
+
+def from_rows(rows: Rows, score: str, label: str, attributes: list[str], positive: Any) -> OnEngine:
+    """The same from a reference on an engine: its rows stay there (see ``OnEngine``)."""
+    return OnEngine(rows, score, label, attributes, positive)
+
+
+class OnEngine:
+    """A labelled reference left on an engine. Per attribute set one query comes back: a GROUP BY
+    of the groups x deciles x bins (at most 10 x ``bins`` rows a group, whatever the reference's
+    size), from which every group's ``Summary`` is summed.
+
+    The deciles are the in-memory path's exactly: each group's rows are numbered by a window
+    function ordered by score, then by the row's position in the reference (``ROW_NUMBER() OVER
+    ()``: the scan's order, which is the order the rows would come back in, so rows tied on a score
+    split across deciles as a stable sort splits them), and row ``p`` of ``n`` falls in the decile
+    ``np.array_split`` gives it. Counts are exact; sums of scores differ from numpy's only by the
+    order of the additions (about 1e-15 relative)."""
+
+    def __init__(self, rows: Rows, score: str, label: str, attributes: list[str], positive: Any):
+        import ibis
+
+        t = rows.table
+        s = t[score]
+        keep = s.notnull() & t[label].notnull()
+        if s.type().is_floating():
+            keep = keep & ~s.isnan()
+        picked = {"s": s.cast("float64"), "y": ibis.cases((t[label] == positive, 1), else_=0)}
+        self.names = {}
+        for i, name in enumerate(attributes):
+            value = t[name]
+            if value.type().is_floating():  # NaN is missing, as in pandas
+                value = ibis.cases((value.isnan(), ibis.null(value.type())), else_=value)
+            picked[f"a{i}"] = value
+            self.names[name] = f"a{i}"
+        self.rows = rows
+        self.table = t.filter(keep).select(**picked, r=ibis.row_number().over())
+        self.n = int(rows.execute(t.filter(keep).count()))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def summaries(self, slices: list[dict[str, Any]], bins: int) -> list[Summary]:
+        import ibis
+
+        if not slices:
+            return []
+        names = sorted(slices[0])
+        keys = [self.names[name] for name in names]
+        t = self.table
+        t = t.mutate(
+            gp=ibis.row_number().over(group_by=keys or None, order_by=[t.s, t.r]),
+            gn=t.s.count().over(group_by=keys or None),
+        )
+        k = ibis.least(t.gn, 10)
+        q, extra = t.gn // k, t.gn % k
+        big = extra * (q + 1)  # the first ``extra`` deciles have one row more
+        t = t.mutate(
+            d=ibis.ifelse(t.gp < big, t.gp // (q + 1), extra + (t.gp - big) // q),
+            b=ibis.least((ibis.greatest(ibis.least(t.s, 1.0), 0.0) * bins).floor(), bins - 1),
+        )
+        found = self.rows.execute(
+            t.group_by([*keys, "d", "b"]).agg(n=t.count(), y=t.y.sum(), total=t.s.sum(), lo=t.s.min(), hi=t.s.max())
+        )
+        index: dict[tuple, list[int]] = {}
+        for i, key in enumerate(zip(*(found[c] for c in keys), strict=True) if keys else [()] * len(found)):
+            index.setdefault(tuple(None if _missing(v) else v for v in key), []).append(i)
+        out = []
+        for base in slices:
+            wanted = tuple(base[name] for name in names)
+            hits = [
+                i
+                for key, at in index.items()
+                if all(
+                    (w is None and v is None) or (w is not None and v is not None and v == w)
+                    for v, w in zip(key, wanted, strict=True)
+                )
+                for i in at
+            ]
+            out.append(_summary(found.iloc[hits], bins))
+        return out
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _summary(part: Any, bins: int) -> Summary:
+    n = int(part["n"].sum())
+    rows, y, total = (part[c].to_numpy(np.float64) for c in ("n", "y", "total"))
+    at_bin, at_decile = part["b"].to_numpy(np.int64), part["d"].to_numpy(np.int64)
+
+    def by(where: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        count = np.bincount(where, rows, size).astype(np.int64)
+        return count, np.bincount(where, y, size), np.bincount(where, total, size)
+
+    return Summary(
+        n,
+        float(part["lo"].min()) if n else float("nan"),
+        float(part["hi"].max()) if n else float("nan"),
+        by(at_bin, bins),
+        by(at_decile, min(10, n)),
     )

@@ -1,0 +1,111 @@
+"""What comes back from the engine stays bounded when the window or its reference grows 10x.
+
+Every statistic that reaches Python through ``Rows.execute`` is counted (rows of each result) by
+a wrapper; each test asserts the same results as the in-memory path and that the rows returned
+do not grow with the rows on the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ethics_audit.engine import Rows
+
+
+@pytest.fixture
+def returned(monkeypatch):
+    """The number of rows each ``Rows.execute`` call handed back, and no whole-table pull."""
+    calls: list[int] = []
+    execute = Rows.execute
+
+    def counted(self, expr):
+        out = execute(self, expr)
+        calls.append(len(out) if hasattr(out, "__len__") and not isinstance(out, str) else 1)
+        return out
+
+    monkeypatch.setattr(Rows, "execute", counted)
+    return calls
+
+
+def _reference(n: int, seed: int) -> pd.DataFrame:
+    """Scores on a coarse grid (many ties at every decile's edge) with mixed labels."""
+    rng = np.random.default_rng(seed)
+    gender = rng.choice(np.array(["f", "m", "x"], dtype=object), n, p=[0.5, 0.4, 0.1])
+    gender[rng.random(n) < 0.03] = None
+    band = rng.choice([1.0, 2.0, 3.0], n)
+    band[rng.random(n) < 0.03] = np.nan
+    score = np.round(rng.beta(2, 5, n), 2)
+    label = (rng.random(n) < score).astype(float)
+    score[rng.random(n) < 0.01] = np.nan
+    label[rng.random(n) < 0.05] = np.nan
+    return pd.DataFrame({"gender": gender, "band": band, "score": score, "label": label})
+
+
+def _on_duckdb(frame: pd.DataFrame, path) -> Rows:
+    """The frame as a parquet file of many row groups, scanned by two threads."""
+    import ibis
+
+    frame.to_parquet(path, row_group_size=2_000)
+    con = ibis.duckdb.connect(threads=2)
+    return Rows(con.read_parquet(str(path)), con)
+
+
+SLICES = [
+    [{"gender": g} for g in ("f", "m", "x", None, "absent")],
+    [{"band": b, "gender": g} for g in ("f", None) for b in (1.0, 3.0, None)],
+    [{}],
+]
+
+
+@pytest.mark.parametrize("bins", [10, 7])
+def test_the_reference_summaries_on_the_engine_equal_the_stable_sort_in_memory(tmp_path, bins):
+    """Deciles split rows tied on a score by their order in the file, as the stable sort does."""
+    from ethics_audit.checks.fairness import reference as labelled
+    from ethics_audit.checks.fairness.estimated import calibration
+
+    frame = _reference(40_000, 1)
+    memory = labelled.from_frame(frame.dropna(subset=["score", "label"]), "score", "label", ["gender", "band"], 1)
+    engine = labelled.from_rows(_on_duckdb(frame, tmp_path / "r.parquet"), "score", "label", ["gender", "band"], 1)
+    assert len(engine) == len(memory)
+    straddled = 0
+    for slices in SLICES:
+        for m, e, base in zip(memory.summaries(slices, bins), engine.summaries(slices, bins), slices, strict=True):
+            assert e.n == m.n, base
+            if not m.n:
+                continue
+            assert (e.low, e.high) == (m.low, m.high)
+            for got, want in (*zip(e.bins, m.bins, strict=True), *zip(e.deciles, m.deciles, strict=True)):
+                np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+            np.testing.assert_array_equal(e.deciles[0], m.deciles[0])
+            np.testing.assert_array_equal(e.deciles[1], m.deciles[1])  # positives: exact, ties included
+            found, expected = calibration(e), calibration(m)
+            assert found == pytest.approx(expected, rel=1e-9, abs=1e-12)
+            # the case that needs the file order: a decile edge inside a run of tied scores, labels mixed
+            score = memory.score[memory._mask(base)]
+            edges = np.cumsum(m.deciles[0])[:-1]
+            ordered = np.sort(score)
+            straddled += int(np.sum(ordered[edges - 1] == ordered[edges]))
+    assert straddled > 10
+
+
+def test_the_reference_summaries_come_back_the_same_size_for_a_reference_10x_larger(tmp_path, returned):
+    from ethics_audit.checks.fairness import reference as labelled
+
+    sizes = []
+    for n in (5_000, 50_000):
+        rows = _on_duckdb(_reference(n, 2), tmp_path / f"{n}.parquet")
+
+        def no_pull(*args, **kwargs):
+            raise AssertionError("the reference's rows were pulled into Python")
+
+        rows.backend.to_pyarrow = no_pull
+        returned.clear()
+        engine = labelled.from_rows(rows, "score", "label", ["gender", "band"], 1)
+        for slices in SLICES:
+            engine.summaries(slices, 10)
+        sizes.append(list(returned))
+    small, large = sizes
+    assert len(small) == len(large)
+    # at most groups x 10 deciles x 10 bins per attribute set, whatever the reference's size
+    assert max(large) <= 5 * 4 * 10 * 10 and sum(large) <= sum(small) * 1.5, (small, large)
