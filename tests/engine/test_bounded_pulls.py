@@ -58,11 +58,15 @@ SLICES = [
 ]
 
 
-@pytest.mark.parametrize("bins", [10, 7])
-def test_the_reference_summaries_on_the_engine_equal_the_stable_sort_in_memory(tmp_path, bins):
-    """Deciles split rows tied on a score by their order in the file, as the stable sort does."""
+@pytest.mark.parametrize(("bins", "coded"), [(10, True), (7, True), (10, False)])
+def test_the_reference_summaries_on_the_engine_equal_the_stable_sort_in_memory(tmp_path, monkeypatch, bins, coded):
+    """Deciles split rows tied on a score by their order in the file, as the stable sort does
+    (groups coded as integers, or partitioned on the attributes as they are)."""
     from ethics_audit.checks.fairness import reference as labelled
     from ethics_audit.checks.fairness.estimated import calibration
+
+    if not coded:
+        monkeypatch.setattr(labelled, "MAX_CODED", 2)
 
     frame = _reference(40_000, 1)
     memory = labelled.from_frame(frame.dropna(subset=["score", "label"]), "score", "label", ["gender", "band"], 1)
