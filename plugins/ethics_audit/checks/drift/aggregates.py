@@ -244,6 +244,10 @@ class FineHistogram:
             merged[k] = merged.get(k, 0) + c
         return FineHistogram(self.lo, self.hi, self.bins, merged)
 
+    def placed(self, lo: float, hi: float, bins: int, offset: int) -> FineHistogram:
+        """The same counts on a grid of the same bins with ``offset`` more of them below."""
+        return FineHistogram(lo, hi, bins, {k + offset: c for k, c in self.counts.items()})
+
     def dense(self) -> np.ndarray:
         import numpy as np
 

@@ -9,9 +9,9 @@ Where the switch from exact to approximate is (everything is exact unless named 
 - K-S: exact while the reference has at most ``KS_EXACT_VALUES`` distinct values (Evidently
   picks K-S only for references of at most 1,000 rows): the window counted on those values;
 - normed Wasserstein: exact while both sides have at most ``EXACT_VALUES`` distinct values;
-  beyond, **approximate** from ``FINE_BINS`` equal bins of the joint range (the bins that carry
-  most of the bound counted again finer when it is not small), with a proven bound in
-  ``details["error_bound"]``;
+  beyond, **approximate** from ``FINE_BINS`` equal bins of the reference's range, extended by
+  whole bins to the window's (``_Sides.grid``; the bins that carry most of the bound counted
+  again finer when it is not small), with a proven bound in ``details["error_bound"]``;
 - the t-test: from counts, means and sample variances (exact to rounding);
 - any other test (Anderson, Cramer-von Mises, Mann-Whitney, energy, Epps-Singleton,
   MMD, TVD, Fisher, G-test, Hellinger of numbers): Evidently on the column's values, pulled
@@ -20,6 +20,7 @@ Where the switch from exact to approximate is (everything is exact unless named 
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.checks.drift import aggregates as agg
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 KS_EXACT_VALUES = 100_000
 EXACT_VALUES = 100_000
 FINE_BINS = 8192
+# how far (in bins) the window may reach past the reference's range on the reference's grid
+EXTEND_BINS = 3 * FINE_BINS
 # a binned Wasserstein whose bound exceeds this share of its threshold counts the REFINED_BINS
 # bins that carry most of the bound again, each in REFINED_PARTS equal parts (one more pass)
 REFINE_BELOW = 0.02
@@ -108,20 +111,49 @@ class _Sides:
             self._counts[side, name] = agg.value_counts(self.current if side == "cur" else self.reference, name)
         return self._counts[side, name]
 
-    def grid(self, name: str) -> tuple[float, float, int]:
+    def grid(self, name: str) -> tuple[tuple[float, float, int], tuple[float, float, int], int]:
+        """(the reference's grid, the grid both sides are compared on, where the first starts in
+        the second). The reference's grid is ``FINE_BINS`` equal bins of its own range, so its
+        histogram is the same every window (and kept, see ``engine.cache``); the window's grid
+        extends it by whole bins to the window's range. A window reaching more than
+        ``EXTEND_BINS`` bins past the reference's range (or a reference of one value) is compared
+        on ``FINE_BINS`` bins of the joint range instead."""
         ref, cur = self.ref[name], self.cur[name]
-        return min(ref.minimum, cur.minimum), max(ref.maximum, cur.maximum), FINE_BINS
+        lo, hi = ref.minimum, ref.maximum
+        joint = (min(lo, cur.minimum), max(hi, cur.maximum), FINE_BINS)
+        if not hi > lo:
+            return joint, joint, 0
+        width = (hi - lo) / FINE_BINS
+        below = max(0, math.ceil((lo - cur.minimum) / width))
+        above = max(0, math.ceil((cur.maximum - hi) / width))
+        if below + above > EXTEND_BINS:
+            return joint, joint, 0
+        return (lo, hi, FINE_BINS), (lo - below * width, hi + above * width, FINE_BINS + below + above), below
 
     def histogram(self, side: str, name: str) -> agg.FineHistogram:
-        """The column's fine histogram, computed with those of every column ``binned`` lists, in one
-        query per side."""
+        """The column's fine histogram on the compared grid, computed with those of every column
+        ``binned`` lists, in one query per side (the reference's on its own grid, then placed)."""
         if (side, name) not in self._histograms:
             names = dict.fromkeys([*self.binned, name])
             grids = {n: self.grid(n) for n in names if (side, n) not in self._histograms}
-            rows = self.current if side == "cur" else self.reference
-            for n, histogram in agg.fine_histograms(rows, grids).items():
-                self._histograms[side, n] = histogram
+            if side == "cur":
+                for n, histogram in agg.fine_histograms(self.current, {n: g[1] for n, g in grids.items()}).items():
+                    self._histograms[side, n] = histogram
+            else:
+                for n, histogram in agg.fine_histograms(self.reference, {n: g[0] for n, g in grids.items()}).items():
+                    self._histograms["own", n] = histogram
+                    self._histograms[side, n] = histogram.placed(*grids[n][1], grids[n][2])
         return self._histograms[side, name]
+
+    def refined(self, name: str, chosen: list[int], parts: int) -> tuple[agg.FineHistogram, agg.FineHistogram]:
+        """Both sides' ``chosen`` bins of the compared grid counted again in ``parts``: each side
+        on the grid its first count used, so every value stays in the bin it was counted in."""
+        own, compared, offset = self.grid(name)
+        ref_grid, cur_grid = self._histograms["own", name], self._histograms["cur", name]
+        mine = [k - offset for k in chosen if 0 <= k - offset < own[2]]
+        ref_fine = agg.refined_histogram(ref_grid, self.reference, name, mine, parts)
+        ref_fine = ref_fine.placed(compared[0], compared[1], compared[2] * parts, offset * parts)
+        return ref_fine, agg.refined_histogram(cur_grid, self.current, name, chosen, parts)
 
     def union_above(self, name: str, limit: int) -> bool:
         """More than ``limit`` distinct values in both sides together (``_nunique_above(both)``)."""
@@ -200,8 +232,7 @@ def score(sides: _Sides, column: DriftColumn, method: str, threshold: float, fie
         if first.error_bound <= REFINE_BELOW * threshold:
             return first
         chosen = fc.refine_bins(r, c, REFINED_BINS)
-        r_fine = agg.refined_histogram(r, sides.reference, name, chosen, REFINED_PARTS)
-        c_fine = agg.refined_histogram(c, sides.current, name, chosen, REFINED_PARTS)
+        r_fine, c_fine = sides.refined(name, chosen, REFINED_PARTS)
         return fc.wasserstein_binned(r, c, ref.std or 0.0, threshold, (chosen, REFINED_PARTS, r_fine, c_fine))
     if ref.n + cur.n > ROW_TEST_VALUES:
         raise DataError(

@@ -244,7 +244,7 @@ def wasserstein_binned(
     threshold: float,
     refined: tuple[list[int], int, FineHistogram, FineHistogram] | None = None,
 ) -> Score:
-    """Normed Wasserstein from two histograms on one grid of equal bins of the joint range,
+    """Normed Wasserstein from two histograms on one grid of equal bins,
     ``refined`` (chosen bins, parts, and both sides' counts of those bins in parts) counting the
     bins that carried most of the bound again in ``parts`` equal sub-bins. The value lies inside
     [low, high] (see ``_w1_interval``): the bound is max(value - low, high - value), plus a relative
@@ -254,7 +254,7 @@ def wasserstein_binned(
     h = (reference.hi - reference.lo) / reference.bins
     ref, cur = reference.dense(), current.dense()
     widths = np.full(reference.bins, h)
-    how = f"binned: {reference.bins} equal bins of the joint range"
+    how = f"binned: {reference.bins} equal bins of width {h:.6g}"
     if refined:
         chosen, parts, ref_fine, cur_fine = refined
         keep = np.ones(reference.bins, dtype=bool)
