@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ethics_audit.data import AuditData
+    from ethics_audit.engine.cache import Kept
 
 # DuckDB spills to disk past this much memory; the spec or ETHICS_AUDIT_MEMORY_LIMIT overrides it
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -75,6 +76,8 @@ class Rows:
     # pandas dtypes the in-memory loader would give columns the engine has no type for (a
     # parquet file's ``Int64``, say), so a frame or fingerprint taken from here is the same
     pandas_dtypes: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # a baseline reference's results are kept for the next windows (``engine.cache``)
+    kept: Kept | None = field(default=None, repr=False, compare=False)
     _count: int | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -85,7 +88,12 @@ class Rows:
         return column in self.table.columns
 
     def execute(self, expr: Any) -> Any:
-        out = self.backend.execute(expr)
+        if self.kept is not None:
+            import ibis
+
+            out = self.kept.fetch(ibis.to_sql(expr, dialect="duckdb"), lambda: self.backend.execute(expr))
+        else:
+            out = self.backend.execute(expr)
         if hasattr(out, "__len__") and not isinstance(out, str) and len(out) > MAX_RESULT_ROWS:
             raise RuntimeError(f"an aggregate returned {len(out):,} rows: a statistic must stay small")
         return out
@@ -109,7 +117,7 @@ class Rows:
     def count(self) -> int:
         # a table expression never changes, so its count is asked of the engine once
         if self._count is None:
-            self._count = int(self.backend.execute(self.table.count()))
+            self._count = int(self.execute(self.table.count()))
         return self._count
 
 

@@ -87,7 +87,11 @@ def of_duckdb(rows: Rows) -> dict[str, Any]:
         # the identifiers are the table's own columns, quoted; no value of the spec is in the text
         parts += [f"count(*) - count({q})", f"coalesce(sum(hash({q})::HUGEINT), 0)"]
     sql = f"SELECT {', '.join(parts)} FROM ({ibis.to_sql(table, dialect='duckdb')}) AS t"
-    row = rows.backend.con.sql(sql).fetchall()[0]
+
+    def scan() -> tuple[Any, ...]:
+        return rows.backend.con.sql(sql).fetchall()[0]
+
+    row = rows.kept.fetch(sql, scan) if rows.kept is not None else scan()
     n = int(row[0])
     schema = table.schema()
     columns = {}

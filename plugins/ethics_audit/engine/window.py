@@ -42,7 +42,7 @@ def load_window(
     backend: Any | None = None,
 ) -> AuditData:
     """Everything the checks need for one window, with the rows on DuckDB (``current`` is None)."""
-    from ethics_audit.engine import Rows, duckdb_backend
+    from ethics_audit.engine import Rows, cache, duckdb_backend
     from ethics_audit.engine.files import in_utc, pandas_dtypes, source_table
     from ethics_audit.sources import require_entity_column, where_of
 
@@ -60,7 +60,8 @@ def load_window(
         if ts in reference.columns:
             reference = in_utc(reference, ts, where_of(spec, "reference.baseline"), backend)
         extras = pandas_dtypes(spec.reference.baseline, spec, "reference.baseline")
-        tables["reference"] = Rows(reference, backend, pandas_dtypes=extras)
+        kept = cache.for_reference(reference, spec.reference.baseline, spec, "reference.baseline")
+        tables["reference"] = Rows(reference, backend, pandas_dtypes=extras, kept=kept)
     elif spec.reference is not None and spec.reference.previous_windows:
         from ethics_audit.calendar_windows import shift
 
