@@ -14,6 +14,10 @@ times in fresh child processes, alternating, ``--repeats`` times each:
   ``MetricFrame`` (selection rate, TPR, FPR, accuracy) over gender x age_band; skipped above
   ``--baseline-max-rows`` (it holds the window in pandas and would not fit).
 
+``--reference-cache cold`` (the default) empties the baseline reference's kept aggregates before
+each repeat, as in the first week an audit runs against a baseline; ``warm`` fills them with one
+untimed run first, as every later week finds them; ``off`` turns them off.
+
 Prints one JSON line: rows, seconds and baseline_seconds (medians), ratio = seconds /
 baseline_seconds (lower is better), speedup = its inverse, peak_rss_mb (the project's whole
 process tree, children included, sampled every 20 ms; median), the per-family seconds of the
@@ -28,6 +32,7 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -198,7 +203,7 @@ def _child(target: Any, folder: str, *args: Any) -> dict[str, Any]:
     return result
 
 
-def generate(folder: Path, rows: int) -> float:
+def generate(folder: Path, rows: int, reference_rows: int | None = None) -> float:
     """Write the current and the reference parquet (unless already there); returns seconds."""
     from bench.synthetic import write_parquet
 
@@ -206,7 +211,7 @@ def generate(folder: Path, rows: int) -> float:
     marker = folder / f"rows-{rows}"
     if not marker.exists():
         write_parquet(folder / "current.parquet", rows, seed=1)
-        write_parquet(folder / "reference.parquet", rows, seed=2)
+        write_parquet(folder / "reference.parquet", reference_rows or rows, seed=2)
         marker.write_text("complete\n")
     return time.perf_counter() - t0
 
@@ -226,17 +231,36 @@ def main() -> None:
         help="skip the baseline above this (it holds rows in pandas)",
     )
     parser.add_argument("--data", type=Path, help="folder for the generated parquet (kept and reused across runs)")
+    parser.add_argument(
+        "--reference-rows", type=int, help="rows of the baseline reference (default: as many as the window)"
+    )
+    parser.add_argument(
+        "--reference-cache",
+        choices=["cold", "warm", "off"],
+        default="cold",
+        help="the baseline reference's kept aggregates (engine.cache): cold = emptied before each repeat (the "
+        "first week against a baseline), warm = filled by one untimed run first (every later week), off = not used",
+    )
     args = parser.parse_args()
     _env()
     skip_baseline = args.skip_baseline or args.rows > args.baseline_max_rows
     with tempfile.TemporaryDirectory(prefix="ea-bench-") as scratch:
-        folder = args.data / str(args.rows) if args.data else Path(scratch)
+        name = str(args.rows) + (f"-ref{args.reference_rows}" if args.reference_rows else "")
+        folder = args.data / name if args.data else Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        generated = generate(folder, args.rows)
+        generated = generate(folder, args.rows, args.reference_rows)
         if not args.json:
-            print(f"data: {args.rows:,} rows x 2 in {folder} ({generated:.1f} s)", file=sys.stderr)
+            reference = args.reference_rows or args.rows
+            print(f"data: {args.rows:,} + {reference:,} reference rows in {folder} ({generated:.1f} s)", file=sys.stderr)
         ours, theirs = [], []
+        if args.reference_cache == "off":
+            os.environ["ETHICS_AUDIT_REFERENCE_CACHE"] = "off"
+        kept = folder / "home" / "cache" / "reference"
+        if args.reference_cache == "warm":
+            _child(project, str(folder), args.engine, args.memory_limit)
         for i in range(args.repeats):
+            if args.reference_cache == "cold":
+                shutil.rmtree(kept, ignore_errors=True)
             ours.append(_child(project, str(folder), args.engine, args.memory_limit))
             if not skip_baseline:
                 theirs.append(_child(baseline, str(folder)))
@@ -252,7 +276,9 @@ def main() -> None:
     }
     result = {
         "rows": args.rows,
+        "reference_rows": args.reference_rows or args.rows,
         "engine": args.engine,
+        "reference_cache": args.reference_cache,
         "seconds": round(seconds, 3),
         "baseline_seconds": round(baseline_seconds, 3) if baseline_seconds else None,
         "ratio": round(seconds / baseline_seconds, 4) if baseline_seconds else None,
