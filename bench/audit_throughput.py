@@ -251,7 +251,9 @@ def main() -> None:
         generated = generate(folder, args.rows, args.reference_rows)
         if not args.json:
             reference = args.reference_rows or args.rows
-            print(f"data: {args.rows:,} + {reference:,} reference rows in {folder} ({generated:.1f} s)", file=sys.stderr)
+            print(
+                f"data: {args.rows:,} + {reference:,} reference rows in {folder} ({generated:.1f} s)", file=sys.stderr
+            )
         ours, theirs = [], []
         if args.reference_cache == "off":
             os.environ["ETHICS_AUDIT_REFERENCE_CACHE"] = "off"
