@@ -90,6 +90,23 @@ def test_fairness_at_score_cuts_pushed_down_equals_the_memory_path(database: str
         assert close(a.value, b.value), (a.metric, a.slice, a.value, b.value)
 
 
+def test_a_baseline_query_on_the_same_database_runs_there(database: str) -> None:
+    start, end = window()
+    baseline = {"query": "SELECT * FROM predictions WHERE prediction_id >= 20000000", "url": database}
+    specs = {}
+    for kind in ("memory", "postgres"):
+        spec = spec_for(database, kind).model_dump(mode="json", exclude_unset=True)
+        specs[kind] = AuditSpec.model_validate({**spec, "reference": {"baseline": baseline}})
+    memory = load_window(specs["memory"], start, end)
+    data = pushdown.load_window(specs["postgres"], start, end)
+    assert data.tables["reference"].table.get_name().startswith("ethics_audit_reference_baseline_")
+    assert data.reference_rows == memory.reference_rows == 4000
+    expected, got = run_check("drift", memory), run_check("drift", data)
+    assert [(r.metric, r.slice, r.status, r.n) for r in got] == [(r.metric, r.slice, r.status, r.n) for r in expected]
+    for a, b in zip(got, expected, strict=True):
+        assert close(a.value, b.value), (a.metric, a.slice, a.value, b.value)
+
+
 def test_a_value_in_the_query_text_is_never_formatted(database: str) -> None:
     # the bound names become psycopg placeholders; a % in the query stays a literal
     spec = spec_for(database).model_copy(

@@ -2,10 +2,13 @@
 
 With ``engine: {kind: postgres}`` and a SQL source on PostgreSQL, the spec's query runs inside
 the database into a temporary table of the session (``CREATE TEMP TABLE ... AS <query>``) with
-``:window_start``/``:window_end`` bound as parameters by psycopg, never formatted into the SQL;
+``:window_start``/``:window_end`` bound as parameters by psycopg, never formatted into the SQL
+(a baseline query on the same database runs there too, as do previous windows);
 the families' Ibis expressions then run against that table through Ibis' PostgreSQL backend,
 in the same session. The rows stay in the database (PostgreSQL spills a large window to disk);
-what comes back is group-by counts, histograms and the like.
+what comes back is group-by counts, histograms and the like. The session sorts and hashes in
+``WORK_MEM`` (PostgreSQL's default of 4MB sends every GROUP BY of a large window to disk) and
+each window table is analysed once, so the planner knows its size.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
 # a bound name of the spec's query (``:window_start``), not a cast (``::date``)
 _BIND = re.compile(r"(?<![:\w]):(window_start|window_end)\b")
 _names = itertools.count()
+# per sort or hash of this session only (``SET work_mem``), never the server's setting
+WORK_MEM = "256MB"
 
 
 def postgres_url(source: SourceSpec, spec: AuditSpec, field: str) -> str:
@@ -41,6 +46,16 @@ def postgres_url(source: SourceSpec, spec: AuditSpec, field: str) -> str:
     return f"postgresql://{rest}"
 
 
+def in_same_database(source: SourceSpec, spec: AuditSpec) -> bool:
+    """Whether ``source`` is a query on the window's own database (so it runs there too)."""
+    if source.kind != "sql":
+        return False
+    try:
+        return postgres_url(source, spec, "reference.baseline") == postgres_url(spec.source, spec, "source")
+    except SourceError:
+        return False
+
+
 def connect(source: SourceSpec, spec: AuditSpec, field: str) -> Any:
     """Ibis' PostgreSQL backend on the source's database (one session, so temp tables are seen)."""
     import ibis
@@ -49,7 +64,11 @@ def connect(source: SourceSpec, spec: AuditSpec, field: str) -> Any:
 
     url = postgres_url(source, spec, field)
     try:
-        return ibis.connect(url)
+        backend = ibis.connect(url)
+        with backend.con.cursor() as cursor:
+            cursor.execute(f"SET work_mem = '{WORK_MEM}'")
+        backend.con.commit()
+        return backend
     except Exception as exc:  # noqa: BLE001 - drivers raise many types; their text may hold the URL
         raise SourceError(
             f"{where_of(spec, field)}: cannot connect to the database ({type(exc).__name__}); check url/connection"
@@ -80,6 +99,7 @@ def window_table(
     try:
         with backend.con.cursor() as cursor:
             cursor.execute(f'CREATE TEMP TABLE "{name}" AS {text}', params)
+            cursor.execute(f'ANALYZE "{name}"')  # autovacuum never analyses a temporary table
         backend.con.commit()
     except Exception as exc:  # noqa: BLE001 - psycopg's errors may quote a value: withheld
         backend.con.rollback()
@@ -118,8 +138,15 @@ def load_window(
         current = join_labels(current, spec, start, end, backend)
     tables = {"current": Rows(current, backend, "postgres")}
     if spec.reference is not None and spec.reference.baseline is not None:
-        frame = read_source(spec.reference.baseline, spec, "reference.baseline", timestamp=ts)
-        tables["reference"] = Rows(ibis.memtable(frame), backend, "postgres")
+        baseline = spec.reference.baseline
+        if in_same_database(baseline, spec):
+            # read as ``sources`` reads a baseline: its query's window names bound to NULL
+            reference = window_table(backend, baseline, spec, "reference.baseline", start=None, end=None)
+            if ts in reference.columns:
+                reference = in_utc(reference, ts, where_of(spec, "reference.baseline"), backend)
+        else:
+            reference = ibis.memtable(read_source(baseline, spec, "reference.baseline", timestamp=ts))
+        tables["reference"] = Rows(reference, backend, "postgres")
     elif spec.reference is not None and spec.reference.previous_windows:
         from ethics_audit.calendar_windows import shift
 
