@@ -1,6 +1,6 @@
 """Throughput of one full audit against the naive baseline a user would write, in one run.
 
-    python bench/audit_throughput.py --rows 100000 [--engine memory|duckdb] [--repeats 3] [--json]
+    python bench/audit_throughput.py --rows 100000 [--engine memory|duckdb|postgres] [--repeats 3] [--json]
 
 Generates N current and N reference rows (20 features, 2 sensitive attributes, label, score,
 a text column; ``bench/synthetic.py``), writes them as parquet one million rows at a time (so
@@ -9,7 +9,10 @@ times in fresh child processes, alternating, ``--repeats`` times each:
 
 - the project: ``runner.audit_window`` with every check family on, reading the parquet files and
   recording into a SQLite results store; ``--engine duckdb`` leaves the rows on embedded DuckDB
-  (``engine: {kind: duckdb}``; ``--memory-limit`` sets its limit);
+  (``engine: {kind: duckdb}``; ``--memory-limit`` sets its limit); ``--engine postgres`` first
+  COPYs both parquet files, batch by batch, into a scratch database on ``--pg-server``
+  (``bench/postgres_load.py``) and audits a SQL source there with every statistic pushed down
+  (``engine: {kind: postgres}``); its peak RSS is this process tree's, not the server's;
 - the baseline: ``pd.read_parquet`` + Evidently ``Report([DataDriftPreset()])`` + Fairlearn
   ``MetricFrame`` (selection rate, TPR, FPR, accuracy) over gender x age_band; skipped above
   ``--baseline-max-rows`` (it holds the window in pandas and would not fit).
@@ -28,6 +31,7 @@ repeat's figures.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import multiprocessing as mp
 import os
@@ -64,7 +68,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def project(folder: str, queue: Any, engine: str = "memory", memory_limit: str | None = None) -> None:
+def project(
+    folder: str, queue: Any, engine: str = "memory", memory_limit: str | None = None, pg_url: str | None = None
+) -> None:
     """One full audit of the window, in a fresh process (imports warmed first, not timed)."""
     _env()
     os.environ["ETHICS_AUDIT_HOME"] = str(Path(folder) / "home")
@@ -87,7 +93,11 @@ def project(folder: str, queue: Any, engine: str = "memory", memory_limit: str |
     logging.getLogger("ethics_audit.engine.window").addHandler(Loads(logging.WARNING))
     spec_path = Path(folder) / f"bench-{engine}.yaml"
     spec = spec_dict()
-    if engine != "memory":
+    if engine == "postgres":
+        from bench.postgres_load import spec_source
+
+        spec = dict(spec_source(spec, pg_url or ""), engine={"kind": "postgres"})
+    elif engine != "memory":
         spec["engine"] = {"kind": engine, **({"memory_limit": memory_limit} if memory_limit else {})}
     spec_path.write_text(yaml.safe_dump(spec))
     spec = load_spec(spec_path)
@@ -222,7 +232,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     parser.add_argument("--skip-baseline", action="store_true", help="time the project only")
-    parser.add_argument("--engine", choices=["memory", "duckdb"], default="memory")
+    parser.add_argument("--engine", choices=["memory", "duckdb", "postgres"], default="memory")
+    parser.add_argument(
+        "--pg-server",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="--engine postgres: the server where a scratch database is loaded (and dropped after)",
+    )
     parser.add_argument("--memory-limit", help="DuckDB's memory limit (default: ETHICS_AUDIT_MEMORY_LIMIT or 1GB)")
     parser.add_argument(
         "--baseline-max-rows",
@@ -254,16 +269,25 @@ def main() -> None:
             print(
                 f"data: {args.rows:,} + {reference:,} reference rows in {folder} ({generated:.1f} s)", file=sys.stderr
             )
+        pg_url, database = None, f"ea_bench_{args.rows}_{os.getpid()}"
+        if args.engine == "postgres":
+            from bench import postgres_load
+
+            t0 = time.perf_counter()
+            pg_url = postgres_load.load(folder, args.pg_server, name=database)
+            atexit.register(postgres_load.drop, args.pg_server, database)
+            if not args.json:
+                print(f"loaded into PostgreSQL with COPY in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         ours, theirs = [], []
         if args.reference_cache == "off":
             os.environ["ETHICS_AUDIT_REFERENCE_CACHE"] = "off"
         kept = folder / "home" / "cache" / "reference"
         if args.reference_cache == "warm":
-            _child(project, str(folder), args.engine, args.memory_limit)
+            _child(project, str(folder), args.engine, args.memory_limit, pg_url)
         for i in range(args.repeats):
             if args.reference_cache == "cold":
                 shutil.rmtree(kept, ignore_errors=True)
-            ours.append(_child(project, str(folder), args.engine, args.memory_limit))
+            ours.append(_child(project, str(folder), args.engine, args.memory_limit, pg_url))
             if not skip_baseline:
                 theirs.append(_child(baseline, str(folder)))
             if not args.json:
@@ -286,6 +310,7 @@ def main() -> None:
         "ratio": round(seconds / baseline_seconds, 4) if baseline_seconds else None,
         "speedup": round(baseline_seconds / seconds, 2) if baseline_seconds else None,
         "peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in ours), 1),
+        **({"peak_rss_of": "this process tree (PostgreSQL's server not counted)"} if args.engine == "postgres" else {}),
         "baseline_peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in theirs), 1) if theirs else None,
         "families": families,
         "loaded_for": ours[-1].get("loaded_for", []),
