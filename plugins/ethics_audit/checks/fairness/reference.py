@@ -161,7 +161,8 @@ class OnEngine:
     function ordered by score, then by the row's position in the reference (``ROW_NUMBER() OVER
     ()``: the scan's order, which is the order the rows would come back in, so rows tied on a score
     split across deciles as a stable sort splits them), and row ``p`` of ``n`` falls in the decile
-    ``np.array_split`` gives it. Counts are exact; sums of scores differ from numpy's only by the
+    ``np.array_split`` gives it (on Spark, which has no row order, tied rows are ordered by
+    label instead). Counts are exact; sums of scores differ from numpy's only by the
     order of the additions (about 1e-15 relative)."""
 
     def __init__(self, rows: Rows, score: str, label: str, attributes: list[str], positive: Any):
@@ -182,7 +183,8 @@ class OnEngine:
             self.names[name] = f"a{i}"
         self.rows = rows
         self.kept = t.filter(keep).select(**picked)
-        self.table = self.kept.mutate(r=ibis.row_number().over())
+        # Spark has no order of rows to number: there ties are split by label, negatives first
+        self.table = self.kept.mutate(r=self.kept.y if rows.engine == "spark" else ibis.row_number().over())
         self.n = int(rows.execute(self.kept.count()))
         self._coded: dict[str, list[Any] | None] = {}
 

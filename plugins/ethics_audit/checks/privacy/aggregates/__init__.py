@@ -52,9 +52,9 @@ def is_timestamp(dtype: Any) -> bool:
 
 
 def batches(rows: Rows, expr: object):
-    """A (bounded but possibly long) result in record batches.
-
-    Ibis 12's ``to_pyarrow_batches`` calls a DuckDB method that DuckDB 2 no longer has, so the
-    result comes back as one Arrow table (of distinct candidates, not rows) and is cut here.
-    """
-    return rows.backend.to_pyarrow(expr).to_batches(max_chunksize=BATCH)
+    """A possibly long result (distinct candidates, as many as the window's distinct values) in
+    record batches of at most ``BATCH`` rows, streamed from the engine (``Rows.batches``): one
+    batch at a time is in the process, however many values match."""
+    for batch in rows.batches(expr, rows=BATCH):
+        for start in range(0, len(batch), BATCH):
+            yield batch.slice(start, BATCH)
