@@ -37,3 +37,42 @@ def test_pii_candidates_stream_in_batches_of_a_fixed_size(tmp_path, monkeypatch)
     assert got == want
     assert next(r for r in engine if r.metric == "email_share" and r.slice == {"column": "note"}).value == 1.0
     assert sum(held) >= 3000 and max(held) <= 50
+
+
+def test_reidentification_comes_back_as_one_row_however_many_classes(tmp_path, monkeypatch):
+    """Unique quasi-identifiers (a class per entity): one row from the engine, the in-memory results."""
+    import numpy as np
+
+    from ethics_audit.checks.privacy import reidentification
+    from ethics_audit.checks.privacy.aggregates import reidentification as reid_engine
+
+    returned: list[int] = []
+    execute = Rows.execute
+
+    def counted(self, expr):
+        out = execute(self, expr)
+        returned.append(len(out) if hasattr(out, "__len__") else 1)
+        return out
+
+    monkeypatch.setattr(Rows, "execute", counted)
+    spec = make_spec(
+        {
+            "columns": {
+                "entity_id": "user_id", "prediction_id": "prediction_id", "timestamp": "ts",
+                "quasi_identifiers": ["gender", "age_band", "zip"], "sensitive": ["diagnosis"], "label": "label",
+            },
+            "checks": {"privacy": {"reidentification": {"k": 5}}},
+        }
+    )  # fmt: skip
+    classes = []
+    for rows in (400, 4000):
+        frame = pii_frame(rows, 7)
+        rng = np.random.default_rng(rows)
+        frame["zip"] = np.where(rng.random(rows) < 0.5, frame["zip"], [f"z{i}" for i in range(rows)])
+        memory = reidentification.run(spec.checks.privacy, make_data(spec, frame))
+        returned.clear()
+        engine = reid_engine.run(spec.checks.privacy, on_engine(spec, frame, tmp_path))
+        assert comparable(engine) == comparable(memory)
+        classes.append(next(r for r in engine if r.metric == "k_anonymity").details["classes"])
+        assert returned == [1]
+    assert classes[1] > 5 * classes[0]  # 10x the rows, about 10x the classes: still one row back

@@ -114,6 +114,40 @@ class ClassSizes:
     distinct: dict[str, np.ndarray] = field(default_factory=dict)
     present: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def summary(self, k: int) -> ClassSummary:
+        out = ClassSummary(
+            len(self.sizes), int(self.sizes.sum()), int(self.sizes.min()), int((self.sizes < k).sum()),
+            int(self.sizes[self.sizes < k].sum()), int((self.sizes == 1).sum()),
+        )  # fmt: skip
+        for attribute, distinct in self.distinct.items():
+            present, populated = self.present[attribute], distinct > 0
+            single = distinct == 1
+            lowest = int(distinct[populated].min()) if populated.any() else 0
+            out.attributes[attribute] = (
+                int(populated.sum()),
+                lowest,
+                int(single.sum()),
+                int(present[single].sum()),
+                int(present.sum()),
+            )
+        return out
+
+
+@dataclass
+class ClassSummary:
+    """What the results read of the classes: counts of classes and entities, whatever their number.
+
+    ``attributes``: per attribute (classes with a value, the fewest distinct values among them,
+    classes with one value, entities with a value in those, entities with a value)."""
+
+    classes: int
+    entities: int
+    smallest: int
+    classes_below_k: int
+    entities_below_k: int
+    unique: int
+    attributes: dict[str, tuple[int, int, int, int, int]] = field(default_factory=dict)
+
 
 def attributes_of(data: AuditData, columns: list[str]) -> list[str]:
     """The attributes whose l-diversity is measured: the sensitive ones and the label, not QIs."""
@@ -153,15 +187,16 @@ def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
     return class_results(config, data, class_sizes(entities, qi, attributes) if len(entities) else None)
 
 
-def class_results(config: PrivacyConfig, data: AuditData, classes: ClassSizes | None) -> list[MetricResult]:
-    """k-anonymity, share below k, uniqueness and l-diversity from the class table (None: no entity)."""
-    import numpy as np
-
+def class_results(
+    config: PrivacyConfig, data: AuditData, classes: ClassSizes | ClassSummary | None
+) -> list[MetricResult]:
+    """k-anonymity, share below k, uniqueness and l-diversity from the classes (None: no entity)."""
     spec = config.reidentification
     columns = data.columns
     qi = list(columns.quasi_identifiers)
-    sizes = classes.sizes if classes is not None else np.zeros(0, np.int64)
-    n = int(sizes.sum())
+    if isinstance(classes, ClassSizes):
+        classes = classes.summary(spec.k) if len(classes.sizes) else None
+    n = classes.entities if classes is not None else 0
     t = spec.thresholds
     base = {"quasi_identifiers": qi, "row_kept": ROW_KEPT, "entities": n}
     if n == 0 or classes is None:
@@ -170,44 +205,41 @@ def class_results(config: PrivacyConfig, data: AuditData, classes: ClassSizes | 
             MetricResult(CHECK, m, None, n=0, status=Status.INSUFFICIENT_DATA, details=reason)
             for m in ("k_anonymity", "share_below_k", "sample_uniqueness")
         ]
-    small = sizes < spec.k
     skipped = {a: "also a quasi-identifier, so always 1 within a class" for a in columns.sensitive if a in qi}
     results = [
         MetricResult(
             CHECK,
             "k_anonymity",
-            int(sizes.min()),
+            classes.smallest,
             n=n,
             threshold=judged_against(t.get("k_anonymity"), spec.k),
-            details={**base, "k": spec.k, "classes": len(sizes), "l_diversity_skipped": skipped},
+            details={**base, "k": spec.k, "classes": classes.classes, "l_diversity_skipped": skipped},
         ),
         MetricResult(
             CHECK,
             "share_below_k",
-            float(sizes[small].sum()) / n,
+            float(classes.entities_below_k) / n,
             n=n,
             threshold=t.get("share_below_k"),
             details={
                 **base,
                 "k": spec.k,
-                "classes_below_k": int(small.sum()),
-                "entities_below_k": int(sizes[small].sum()),
+                "classes_below_k": classes.classes_below_k,
+                "entities_below_k": classes.entities_below_k,
             },
         ),
         MetricResult(
             CHECK,
             "sample_uniqueness",
-            float((sizes == 1).sum()) / n,
+            float(classes.unique) / n,
             n=n,
             threshold=t.get("sample_uniqueness"),
-            details={**base, "unique_entities": int((sizes == 1).sum())},
+            details={**base, "unique_entities": classes.unique},
         ),
     ]
-    for attribute, distinct in classes.distinct.items():
-        present = classes.present[attribute]
-        populated = np.flatnonzero(distinct > 0)
+    for attribute, (populated, lowest, single, in_single, present) in classes.attributes.items():
         role = "label" if attribute == columns.label else "sensitive"
-        if len(populated) == 0:
+        if populated == 0:
             results.append(
                 MetricResult(
                     CHECK,
@@ -220,24 +252,21 @@ def class_results(config: PrivacyConfig, data: AuditData, classes: ClassSizes | 
                 )
             )
             continue
-        lowest = distinct[populated]
-        single = populated[lowest == 1]
-        in_single = present[single].sum()
         results.append(
             MetricResult(
                 CHECK,
                 "l_diversity",
-                int(lowest.min()),
+                lowest,
                 slice={"attribute": attribute},
-                n=int(present.sum()),
+                n=present,
                 threshold=judged_against(t.get("l_diversity"), spec.l),
                 details={
                     "l": spec.l,
                     "role": role,
                     "quasi_identifiers": qi,
-                    "classes": len(populated),
-                    "classes_with_one_value": len(single),
-                    "share_in_classes_with_one_value": float(in_single) / float(present.sum()),
+                    "classes": populated,
+                    "classes_with_one_value": single,
+                    "share_in_classes_with_one_value": float(in_single) / float(present),
                 },
             )
         )

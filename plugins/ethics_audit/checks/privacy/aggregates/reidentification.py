@@ -2,9 +2,11 @@
 
 The engine keeps each entity's latest row (a window ``row_number`` over the entity, newest
 ``columns.timestamp`` first), groups those rows by the quasi-identifiers (NULL is a value of its
-own, as in memory) and returns one row per class: its size, and per attribute the number of
-distinct non-missing values and of entities with a value. ``reidentification.class_results``
-turns that table into the same results as in memory.
+own, as in memory) into classes: their size, and per attribute the number of distinct
+non-missing values and of entities with a value. A second aggregate over the classes sums what
+the results read (``reidentification.ClassSummary``), so one row comes back however many classes
+(up to one per entity) there are; ``reidentification.class_results`` turns it into the same
+results as in memory.
 
 An engine has no row order, so ties of an entity's timestamp are broken by the larger
 ``columns.prediction_id`` (when mapped) instead of the later row: the same row whenever
@@ -13,10 +15,10 @@ prediction ids grow with the log, as they do in the benchmark and the demo.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ethics_audit.checks.privacy.aggregates import is_timestamp, window
-from ethics_audit.checks.privacy.reidentification import ClassSizes, attributes_of, class_results
+from ethics_audit.checks.privacy.reidentification import ClassSummary, attributes_of, class_results
 
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
@@ -39,10 +41,12 @@ def latest_rows(rows: Rows, entity: str, timestamp: str | None, tie_break: str |
     return ranked.filter(ranked._rank == 0)
 
 
-def class_table(rows: Rows, data: AuditData, attributes: list[str]) -> ClassSizes | None:
-    """Size of each class and per attribute its distinct values and entities with one."""
+def class_table(rows: Rows, data: AuditData, attributes: list[str], k: int) -> ClassSummary | None:
+    """The classes' counts: one row comes back, however many classes there are.
+
+    The engine groups the latest rows into classes (size, and per attribute its distinct values
+    and entities with one), then sums over the classes what ``class_results`` reads."""
     import ibis
-    import numpy as np
 
     columns = data.columns
     qi = list(columns.quasi_identifiers)
@@ -51,13 +55,36 @@ def class_table(rows: Rows, data: AuditData, attributes: list[str]) -> ClassSize
     for i, attribute in enumerate(attributes):
         metrics[f"distinct_{i}"] = latest[attribute].nunique()
         metrics[f"present_{i}"] = latest[attribute].count()
-    table = rows.execute(latest.group_by(qi).agg(**metrics))
-    if not len(table):
+    classes = latest.group_by(qi).agg(**metrics)
+
+    def count(condition: Any, value: Any = 1) -> Any:  # spelled out: PostgreSQL sums no boolean
+        return ibis.cases((condition, value), else_=0).sum()
+
+    size = classes["size"]
+    sums = {"classes": classes.count(), "entities": size.sum(), "smallest": size.min(),
+            "below": count(size < k), "in_below": count(size < k, size), "unique": count(size == 1)}  # fmt: skip
+    for i in range(len(attributes)):
+        distinct, present = classes[f"distinct_{i}"], classes[f"present_{i}"]
+        sums |= {
+            f"populated_{i}": count(distinct > 0),
+            f"lowest_{i}": ibis.cases((distinct > 0, distinct), else_=ibis.null("int64")).min(),
+            f"single_{i}": count(distinct == 1),
+            f"in_single_{i}": count(distinct == 1, present),
+            f"present_{i}": present.sum(),
+        }
+    found = rows.execute(classes.aggregate(**sums)).iloc[0]
+
+    def number(name: str) -> int:
+        value = found[name]
+        return 0 if value is None or value != value else int(value)
+
+    if not number("classes"):
         return None
-    out = ClassSizes(table["size"].to_numpy(np.int64))
+    out = ClassSummary(*(number(c) for c in ("classes", "entities", "smallest", "below", "in_below", "unique")))
     for i, attribute in enumerate(attributes):
-        out.distinct[attribute] = table[f"distinct_{i}"].to_numpy(np.int64)
-        out.present[attribute] = table[f"present_{i}"].to_numpy(np.int64)
+        out.attributes[attribute] = tuple(
+            number(f"{c}_{i}") for c in ("populated", "lowest", "single", "in_single", "present")
+        )
     return out
 
 
@@ -67,4 +94,4 @@ def run(config: PrivacyConfig, data: AuditData) -> list[MetricResult]:
         return []
     rows = window(data)
     attributes = attributes_of(data, rows.columns)
-    return class_results(config, data, class_table(rows, data, attributes))
+    return class_results(config, data, class_table(rows, data, attributes, spec.k))
