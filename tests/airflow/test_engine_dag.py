@@ -282,10 +282,19 @@ def test_staged_counts_read_back_as_frames_of_that_length_only(
     spec = load_spec(path)
     start, end = week_window(1)
     data = loader_for(spec)(spec, start, end, row_count_history=[3, 4], now=datetime(2026, 8, 1))
-    staging.save_audit_data(data, tmp_path / "w", run_id=1, rows=False, fingerprint={"current": None})
-    assert not list((tmp_path / "w").glob("*.parquet"))
-    back = staging.load_audit_data(spec, tmp_path / "w", counts_only=True)
+    folder = staging.window_folder(spec.id, start, end, run_id=1)
+    staging.save_audit_data(data, folder, run_id=1, rows=False, fingerprint={"current": None})
+    assert not list(folder.glob("*.parquet"))
+    back = staging.load_audit_data(spec, folder, counts_only=True)
     assert (back.rows, back.reference_rows, back.has_reference) == (data.rows, data.reference_rows, True)
-    assert back.row_count_history == [3, 4] and back.consent is None
+    assert back.rows > 5000 and back.row_count_history == [3, 4] and back.consent is None
+    assert staging.read_manifest(folder)["fingerprint"] == {"current": None}
     with pytest.raises(SourceError, match="stayed on the duckdb engine and were not staged"):
-        staging.load_audit_data(spec, tmp_path / "w")
+        staging.load_audit_data(spec, folder)
+    # housekeeping prunes such a folder after the retention, as it prunes staged rows
+    from datetime import timedelta
+
+    assert staging.prune({}, timedelta(days=7)).folders == 0
+    pruned = staging.prune({}, timedelta(days=7), now=staging.read_manifest(folder)["staged_at"] + 8 * 86400)
+    assert pruned.folders == 1 and pruned.bytes > 0 and not folder.exists()
+    assert list(staging.staging_root().iterdir()) == []  # the empty window and audit folders went too
