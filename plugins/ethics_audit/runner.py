@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.attempt import attempt_head
 from ethics_audit.checks.dispatch import run_check
-from ethics_audit.engine.window import frames_for, materialise
+from ethics_audit.engine.window import for_remedy, frames_for
 from ethics_audit.errors import AuditError
 from ethics_audit.evaluate import judge_all, worst
 from ethics_audit.results import Finding, MetricResult, Severity, Status
@@ -179,9 +179,12 @@ def run_family(family: str, data: AuditData, *, skip_reason: str | None = None) 
     if status == "ran":
         from ethics_audit import remedies
 
+        view, note = data, None
         if data.current is None and family in remedies.FAMILIES and remedies.breaching(judge_all(results)):
-            materialise(data, f"the {family} remedy section")
-        output.remedy = remedies.explain(family, data, results)
+            view, note = for_remedy(data, f"the {family} remedy section")
+        output.remedy = remedies.explain(family, view, results)
+        if output.remedy is not None and note:
+            output.remedy.setdefault("notes", []).append(note)
     return output
 
 

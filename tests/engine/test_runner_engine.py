@@ -186,3 +186,35 @@ def test_a_window_joined_with_labels_from_memory_streams_in_batches(tmp_path: Pa
     joined = rows.table.left_join(labels, "user_id").select(*rows.table.columns, "clicked")
     batches = list(rows.batches(joined, rows=2))
     assert sum(b.num_rows for b in batches) == 3 and max(b.num_rows for b in batches) <= 2
+
+
+def test_a_large_window_gives_its_remedy_section_a_sample_and_stays_on_the_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+    from bench.synthetic import frame, spec_dict
+    from bench.synthetic import window as bench_window
+
+    from ethics_audit.runner import run_family
+    from ethics_audit.sources import load_window
+    from ethics_audit.spec import load_spec
+
+    frame(3000, seed=1, shift=1.0).to_parquet(tmp_path / "current.parquet")
+    frame(3000, seed=2).to_parquet(tmp_path / "reference.parquet")
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(dict(spec_dict(), engine={"kind": "duckdb"})))
+    spec = load_spec(tmp_path / "spec.yaml")
+    start, end = bench_window()
+    whole = run_family("drift", load_window(spec, start, end))  # in memory, every row
+    assert whole.remedy is not None and not any("sample" in n for n in whole.remedy["notes"])
+
+    monkeypatch.setattr(window, "REMEDY_ROWS", 1000)
+    data = window.load_window(spec, start, end)
+    output = run_family("drift", data)
+    assert output.remedy is not None
+    assert any(n.startswith("computed on a seeded sample of") and "of 3,000" in n for n in output.remedy["notes"])
+    # the families still to run find the window on the engine, not the sample
+    assert data.current is None and data.rows == 3000
+    assert data.derived["engine.loaded_for"] == ["the drift remedy section"]
+    # the section still names the column that moved, from about a third of the rows
+    assert list(output.remedy["facts"]["columns"]) == list(whole.remedy["facts"]["columns"]) == ["num_00"]
+    assert output.remedy["headline"] == whole.remedy["headline"]

@@ -128,6 +128,9 @@ def join_labels(current: ir.Table, spec: AuditSpec, start: datetime, end: dateti
     return merged.rename({target: "__label__"})
 
 
+# a remedy section that has no statistics on the engine reads at most about this many rows a side
+REMEDY_ROWS = 1_000_000
+
 # the family modules whose whole ``run`` reads the engine when ``data.current`` is None, held
 # equal to the in-memory path by tests/engine/test_families_on_engine.py; a module may also say
 # so itself with ``READS_ROWS = True``. Every other family gets the frames loaded (``frames_for``).
@@ -181,6 +184,46 @@ def materialise(data: AuditData, who: str, *, columns: list[str] | None = None) 
     if "reference" in data.tables:
         data.reference = frame_of(data.tables["reference"], columns)
     data.derived.setdefault("engine.loaded_for", []).append(who)
+
+
+def for_remedy(data: AuditData, who: str) -> tuple[AuditData, str | None]:
+    """The window for ``who``, a remedy section with no statistics on the engine: a copy of
+    ``data`` with frames, so the families still to run stay on the engine. Past ``REMEDY_ROWS``
+    rows a side is a seeded sample of about that many rows, and the second value is the note
+    the section carries to say so (None when it read every row)."""
+    import dataclasses
+
+    if data.current is not None or "current" not in data.tables:
+        return data, None
+    frames, sampled = {}, []
+    for name in ("current", "reference"):
+        if name in data.tables:
+            rows = data.tables[name]
+            total = rows.count()
+            table = rows.table
+            if total > REMEDY_ROWS:
+                table = table.sample(REMEDY_ROWS / total, seed=0)
+                sampled.append(f"{name} {total:,}")
+            frames[name] = as_loaded(rows.backend.to_pyarrow(table).to_pandas(), rows.pandas_dtypes)
+    log.warning(
+        "%s: %s has no statistics on the engine yet: loading %s of the window's %d rows into memory for it",
+        data.spec.id,
+        who,
+        "a sample" if sampled else "all",
+        data.rows,
+    )
+    # a sample's own encodings, never the check's of every row
+    derived = {} if sampled else data.derived
+    view = dataclasses.replace(data, current=frames["current"], reference=frames.get("reference"), derived=derived)
+    view.tables = {k: v for k, v in data.tables.items() if k not in frames}
+    data.derived.setdefault("engine.loaded_for", []).append(who)
+    if not sampled:
+        return view, None
+    kept = len(view.current)
+    return view, (
+        f"computed on a seeded sample of {kept:,} window rows (of {data.rows:,}; {', '.join(sampled)} rows "
+        f"sampled to about {REMEDY_ROWS:,} each): the check's own results above count every row"
+    )
 
 
 def frame_of(rows: Any, columns: list[str] | None = None) -> pd.DataFrame:
