@@ -147,3 +147,24 @@ def test_the_runner_runs_every_family_in_the_database(database: str) -> None:
         assert [(r.metric, r.slice, r.status) for r in got[family].results] == [
             (r.metric, r.slice, r.status) for r in output.results
         ], family
+
+
+def test_the_fingerprint_streams_the_window_in_small_fetches(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # every row is hashed in process, a fetch at a time: the sums are those of the whole frame
+    from ethics_audit import engine
+    from ethics_audit.engine.fingerprint import of_tables
+
+    monkeypatch.setattr(engine, "FETCH_ROWS", 700)
+    start, end = window()
+    memory = load_window(spec_for(database, "memory"), start, end)
+    data = pushdown.load_window(spec_for(database), start, end)
+    sizes = [b.num_rows for b in data.tables["current"].batches()]
+    assert max(sizes) == 700 and sum(sizes) == 4000
+    got, want = of_tables(data), of_tables(memory)
+    monkeypatch.setattr(engine, "FETCH_ROWS", 10**6)
+    assert of_tables(pushdown.load_window(spec_for(database), start, end)) == got
+    for side in ("current", "reference"):
+        assert got[side]["rows"] == want[side]["rows"] == 4000
+        # the memory path's timestamps are in nanoseconds, PostgreSQL's in microseconds: a dtype apart
+        differ = [c for c, digest in want[side]["columns"].items() if got[side]["columns"][c] != digest]
+        assert differ == ["ts"], differ

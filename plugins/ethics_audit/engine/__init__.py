@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 DEFAULT_MEMORY_LIMIT = "1GB"
 # an aggregate that comes back bigger than this is a bug (it would be the rows themselves)
 MAX_RESULT_ROWS = 5_000_000
+# rows per fetch from PostgreSQL when every row must be seen (``Rows.batches``)
+FETCH_ROWS = 50_000
 
 
 def memory_limit(override: str | None = None) -> str:
@@ -112,6 +114,10 @@ class Rows:
             # as Ibis' own results are: cast to the expression's schema (e.g. timestamps in ns)
             schema = expr.schema().to_pyarrow()
             return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
+        if self.engine == "postgres":
+            # psycopg hands each fetch over as Python tuples (about 2.5 KB a row of 30 columns
+            # before Arrow and pandas copy it): at most ``FETCH_ROWS`` a batch
+            return self.backend.to_pyarrow_batches(expr, chunk_size=min(rows, FETCH_ROWS))
         return self.backend.to_pyarrow_batches(expr, chunk_size=rows)
 
     def count(self) -> int:
