@@ -76,3 +76,51 @@ def test_reidentification_comes_back_as_one_row_however_many_classes(tmp_path, m
         classes.append(next(r for r in engine if r.metric == "k_anonymity").details["classes"])
         assert returned == [1]
     assert classes[1] > 5 * classes[0]  # 10x the rows, about 10x the classes: still one row back
+
+
+def test_membership_histogram_past_its_bound_stays_on_the_engine(tmp_path, monkeypatch):
+    """More distinct scores than HISTOGRAM_IN_MEMORY: at most MAX_BINS pools come back (the same
+    for 10x the rows), never the histogram, and the results are the in-memory path's."""
+    import numpy as np
+    import pytest
+
+    from ethics_audit.checks.privacy import membership
+    from ethics_audit.checks.privacy.aggregates import membership as membership_engine
+
+    monkeypatch.setattr(membership_engine, "HISTOGRAM_IN_MEMORY", 1000)
+    returned: list[int] = []
+    execute = Rows.execute
+
+    def counted(self, expr):
+        out = execute(self, expr)
+        returned.append(len(out) if hasattr(out, "__len__") else 1)
+        return out
+
+    monkeypatch.setattr(Rows, "execute", counted)
+    spec = make_spec(
+        {
+            "columns": {"entity_id": "user_id", "label": "label", "prediction": "prediction", "score": "score"},
+            "checks": {"privacy": {"membership": {"column": "member", "bootstrap": {"resamples": 200}}}},
+        }
+    )
+    largest = []
+    for rows in (3000, 30000):
+        frame = pii_frame(rows, 2)
+        rng = np.random.default_rng(rows)
+        frame["score"] = np.round(np.clip(rng.normal(0.5, 0.2, rows) + 0.05 * frame["member"], 0, 1), 6)
+        memory = membership.run(spec.checks.privacy, make_data(spec, frame))
+        data = on_engine(spec, frame, tmp_path)
+
+        def no_pull(*args, **kwargs):
+            raise AssertionError("the histogram was pulled into Python")
+
+        monkeypatch.setattr(data.tables["current"].backend, "to_pyarrow", no_pull)
+        returned.clear()
+        engine = membership_engine.run(spec.checks.privacy, data)
+        for g, w in zip(comparable(engine), comparable(memory), strict=True):
+            if g["metric"] == "attack_auc" and w["value"] is not None:
+                assert g.pop("value") == pytest.approx(w.pop("value"), rel=1e-12, abs=1e-12)
+            assert g == w
+        assert any(r.metric == "attack_auc" and r.value is not None for r in engine)
+        largest.append(max(returned))
+    assert max(largest) <= membership.MAX_BINS, largest
