@@ -227,6 +227,7 @@ class OnEngine:
         if coded is not None:
             t = t.mutate(g=coded[0])
         part = ["g"] if coded is not None else keys
+        t = t.select("s", "y", "r", *part)  # only these go through the engine's sort
         t = t.mutate(
             gp=ibis.row_number().over(group_by=part or None, order_by=[t.s, t.r]),
             gn=t.s.count().over(group_by=part or None),
