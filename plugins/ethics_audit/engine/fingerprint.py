@@ -44,7 +44,7 @@ def of_rows(rows: Rows) -> dict[str, Any]:
     for batch in rows.batches(rows=BATCH_ROWS):
         frame = as_loaded(batch.to_pandas(), rows.pandas_dtypes)
         for name in names:
-            column = _in_nanoseconds(frame[name])
+            column = _in_nanoseconds(frame[name]) if rows.engine == "postgres" else frame[name]
             dtypes.setdefault(name, _whole_column_dtype(column.dtype, nulls[name]))
             if column.dtype != dtypes[name]:
                 column = column.astype(dtypes[name])
@@ -55,20 +55,22 @@ def of_rows(rows: Rows) -> dict[str, Any]:
             totals[name] = (totals[name] + int(hashed.sum(dtype=np.uint64))) % 2**64
     if not dtypes:  # no rows: the dtypes of an empty frame of this schema
         empty = as_loaded(table.schema().to_pyarrow().empty_table().to_pandas(), rows.pandas_dtypes)
-        dtypes = {name: _in_nanoseconds(empty[name]).dtype for name in names}
+        dtypes = {
+            name: (_in_nanoseconds(empty[name]) if rows.engine == "postgres" else empty[name]).dtype for name in names
+        }
     columns = {str(name): canonical.sha256(f"{name}|{dtypes[name]}|{n}|{nulls[name]}|{totals[name]}") for name in names}
     return {"rows": n, "columns": dict(sorted(columns.items()))}
 
 
 def _in_nanoseconds(column: Any) -> Any:
-    """Timestamps in the unit the in-memory loader gives them (pandas' nanoseconds): an engine
-    hands back PostgreSQL's or Spark's microseconds, and a hash of the same instant in another
-    unit is another number."""
+    """Timestamps in the unit the in-memory loader gives a SQL source's (``pd.read_sql``'s
+    nanoseconds): PostgreSQL hands back microseconds, and a hash of the same instant in another
+    unit is another number. (A parquet file's unit is kept by both loaders.)"""
     import pandas as pd
 
     dtype = column.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit != "ns":
-        return column.astype(pd.DatetimeTZDtype("ns", dtype.tz))
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return column.astype(pd.DatetimeTZDtype("ns", dtype.tz)) if dtype.unit != "ns" else column
     if getattr(dtype, "kind", "") == "M" and str(dtype) != "datetime64[ns]":
         return column.astype("datetime64[ns]")
     return column
