@@ -149,8 +149,8 @@ def test_the_memory_limit_comes_from_the_spec_then_the_environment(
 def test_engine_fields_are_validated_by_name() -> None:
     from ethics_audit.errors import SpecError
 
-    with pytest.raises(SpecError, match=r"engine\.kind: .*'memory', 'duckdb' or 'postgres'"):
-        make_spec({"engine": {"kind": "spark"}})
+    with pytest.raises(SpecError, match=r"engine\.kind: .*'memory', 'duckdb', 'postgres' or 'spark'"):
+        make_spec({"engine": {"kind": "hadoop"}})
     with pytest.raises(SpecError, match=r"engine\.memory_limit: .*'lots' is not a size"):
         make_spec({"engine": {"kind": "duckdb", "memory_limit": "lots"}})
 
