@@ -1,4 +1,4 @@
-"""A window of parquet/CSV files as ``Rows`` on embedded DuckDB, never as one pandas frame.
+"""A window of parquet/CSV files as ``Rows`` on embedded DuckDB (or Spark), never as one pandas frame.
 
 The files are found by ``sources.resolve_files`` (so the folders an audit may read are the same
 on every engine) and scanned in place by DuckDB; the rows of ``[start, end)`` are kept by a
@@ -47,18 +47,25 @@ def scan(
     paths = [str(p) for p in files]
     name = f"ethics_audit_{field.replace('.', '_')}_{next(_names)}"
     try:
-        if fmt == "parquet":
+        if getattr(backend, "name", "duckdb") == "pyspark":
+            from ethics_audit.engine.spark import read
+
+            table = read(backend, paths, fmt, source, name)
+        elif fmt == "parquet":
             return _parquet(backend, paths, name, bounds)
-        table = backend.read_csv(
-            paths,
-            table_name=name,
-            nullstr=list(source.na_values) or [_NO_NULL_TEXT],
-            auto_type_candidates=CSV_TYPES,
-            encoding=source.encoding,
-            union_by_name=True,
-            header=True,
-        )
-    except Exception as exc:  # noqa: BLE001 - DuckDB's messages quote file content: name the type only
+        else:
+            table = backend.read_csv(
+                paths,
+                table_name=name,
+                nullstr=list(source.na_values) or [_NO_NULL_TEXT],
+                auto_type_candidates=CSV_TYPES,
+                encoding=source.encoding,
+                union_by_name=True,
+                header=True,
+            )
+    except SourceError as exc:  # ours, naming the field
+        raise SourceError(f"{where}.{exc}") from None
+    except Exception as exc:  # noqa: BLE001 - DuckDB's and Spark's messages quote file content: name the type only
         raise SourceError(
             f"{where}: cannot read {fmt} from {files[0].parent} ({type(exc).__name__}); check that every file "
             f"there is complete {fmt}"
@@ -242,7 +249,7 @@ def source_table(
 
     from ethics_audit.sources import read_source, where_of
 
-    if source.kind == "sql" or getattr(backend, "name", "duckdb") != "duckdb":
+    if source.kind == "sql" or getattr(backend, "name", "duckdb") not in ("duckdb", "pyspark"):
         # a SQL source's rows are read with its query (the window bound); files next to a window
         # pushed down into a database (its late labels, say) are read by ``sources`` and sent there
         return ibis.memtable(read_source(source, spec, field, timestamp=timestamp, start=start, end=end))

@@ -5,7 +5,8 @@
 scan, ``sum(hash(column))`` modulo 2**64 there, with DuckDB's type as the dtype (``of_duckdb``):
 as order-free and value-free, about 20 times faster than hashing the rows in pandas, but not the
 same numbers, so the fingerprint says ``method: duckdb-hash`` and the DuckDB version that
-computed it (whoever recomputes it uses the same). On other engines ``of_rows`` streams the
+computed it (whoever recomputes it uses the same); on Spark likewise with its ``xxhash64``
+(``method: spark-xxhash64``, ``engine.spark.fingerprint``). On other engines ``of_rows`` streams the
 rows through pandas in batches, each with the dtype the whole column would have had (an
 integer column with a missing value is float64 in pandas, a boolean one object), and equals
 ``of_frame`` of the same rows in memory.
@@ -128,6 +129,10 @@ def of_tables(data: AuditData) -> dict[str, Any]:
         if name not in data.tables:
             return None
         rows = data.tables[name]
+        if rows.engine == "spark":
+            from ethics_audit.engine.spark import fingerprint
+
+            return fingerprint(rows)
         return of_duckdb(rows) if rows.engine == "duckdb" else of_rows(rows)
 
     return {"current": of("current"), "reference": of("reference")}

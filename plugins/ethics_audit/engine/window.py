@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 
 
 def uses_engine(spec: AuditSpec) -> bool:
-    """Whether the window's rows stay on DuckDB: the spec asks for it and the source is files
-    (a SQL source is still read into memory until its statistics are pushed down to it)."""
-    return spec.engine.kind == "duckdb" and spec.source.kind == "file"
+    """Whether the window's rows stay on DuckDB or Spark: the spec asks for it and the source is
+    files (a SQL source is still read into memory until its statistics are pushed down to it)."""
+    return spec.engine.kind in ("duckdb", "spark") and spec.source.kind == "file"
 
 
 def load_window(
@@ -41,19 +41,21 @@ def load_window(
     now: datetime | None = None,
     backend: Any | None = None,
 ) -> AuditData:
-    """Everything the checks need for one window, with the rows on DuckDB (``current`` is None)."""
+    """Everything the checks need for one window, with the rows on DuckDB, or on Spark when
+    ``backend`` is Ibis' PySpark backend (``current`` is None)."""
     from ethics_audit.engine import Rows, cache, duckdb_backend
     from ethics_audit.engine.files import in_utc, pandas_dtypes, source_table
     from ethics_audit.sources import require_entity_column, where_of
 
     backend = backend or duckdb_backend(limit=spec.engine.memory_limit)
+    engine = "spark" if backend.name == "pyspark" else "duckdb"
     start, end = as_utc(window_start), as_utc(window_end)
     ts = spec.columns.timestamp
     current = source_table(spec.source, spec, "source", backend, timestamp=ts, start=start, end=end)
     require_entity_column(spec, list(current.columns))
     if spec.labels is not None:
         current = join_labels(current, spec, start, end, backend)
-    tables = {"current": Rows(current, backend, pandas_dtypes=pandas_dtypes(spec.source, spec, "source"))}
+    tables = {"current": Rows(current, backend, engine, pandas_dtypes=pandas_dtypes(spec.source, spec, "source"))}
 
     if spec.reference is not None and spec.reference.baseline is not None:
         reference = source_table(spec.reference.baseline, spec, "reference.baseline", backend)
@@ -61,7 +63,7 @@ def load_window(
             reference = in_utc(reference, ts, where_of(spec, "reference.baseline"), backend)
         extras = pandas_dtypes(spec.reference.baseline, spec, "reference.baseline")
         kept = cache.for_reference(reference, spec.reference.baseline, spec, "reference.baseline")
-        tables["reference"] = Rows(reference, backend, pandas_dtypes=extras, kept=kept)
+        tables["reference"] = Rows(reference, backend, engine, pandas_dtypes=extras, kept=kept)
     elif spec.reference is not None and spec.reference.previous_windows:
         from ethics_audit.calendar_windows import shift
 
@@ -69,7 +71,7 @@ def load_window(
         reference = source_table(spec.source, spec, "source", backend, timestamp=ts, start=ref_start, end=start)
         if spec.labels is not None:
             reference = join_labels(reference, spec, ref_start, start, backend)
-        tables["reference"] = Rows(reference, backend, pandas_dtypes=tables["current"].pandas_dtypes)
+        tables["reference"] = Rows(reference, backend, engine, pandas_dtypes=tables["current"].pandas_dtypes)
 
     return on_engine(spec, start, end, tables, row_count_history=row_count_history, now=now)
 
@@ -145,6 +147,15 @@ ON_POSTGRES = frozenset(
         "ethics_audit.checks.privacy",
     }
 )
+# on Spark: the families held equal to the memory path there by tests/engine/test_spark.py
+ON_SPARK = frozenset(
+    {
+        "ethics_audit.checks.quality",
+        "ethics_audit.checks.drift",
+        "ethics_audit.checks.fairness",
+        "ethics_audit.checks.privacy",
+    }
+)
 
 
 def reads_rows(family: str, engine: str = "duckdb") -> bool:
@@ -158,6 +169,8 @@ def reads_rows(family: str, engine: str = "duckdb") -> bool:
         return True  # dispatch says it is not available; nothing to load for it
     if engine == "postgres":
         return module in ON_POSTGRES
+    if engine == "spark":
+        return module in ON_SPARK
     return module in ON_ENGINE or bool(getattr(importlib.import_module(module), "READS_ROWS", False))
 
 
