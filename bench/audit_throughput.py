@@ -1,6 +1,6 @@
 """Throughput of one full audit against the naive baseline a user would write, in one run.
 
-    python bench/audit_throughput.py --rows 100000 [--engine memory|duckdb|postgres] [--repeats 3] [--json]
+    python bench/audit_throughput.py --rows 100000 [--engine memory|duckdb|postgres|spark] [--repeats 3] [--json]
 
 Generates N current and N reference rows (20 features, 2 sensitive attributes, label, score,
 a text column; ``bench/synthetic.py``), writes them as parquet one million rows at a time (so
@@ -13,6 +13,9 @@ times in fresh child processes, alternating, ``--repeats`` times each:
   COPYs both parquet files, batch by batch, into a scratch database on ``--pg-server``
   (``bench/postgres_load.py``) and audits a SQL source there with every statistic pushed down
   (``engine: {kind: postgres}``); its peak RSS is this process tree's, not the server's;
+  ``--engine spark`` on a local Spark (``--spark-master``, default local[2]), its session started
+  before the clock (as the imports are; ``engine_start_seconds`` says how long it took) and its
+  JVM counted in the RSS;
 - the baseline: ``pd.read_parquet`` + Evidently ``Report([DataDriftPreset()])`` + Fairlearn
   ``MetricFrame`` (selection rate, TPR, FPR, accuracy) over gender x age_band; skipped above
   ``--baseline-max-rows`` (it holds the window in pandas and would not fit).
@@ -68,8 +71,38 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+ENGINES = ["memory", "duckdb", "postgres", "spark"]
+SPARK_MASTER = "local[2]"
+# a small local Spark: two shuffle partitions (the window's aggregates are small), no web UI
+SPARK_CONF = {"spark.sql.shuffle.partitions": 2, "spark.ui.enabled": False}
+
+
+def spec_for(
+    engine: str, memory_limit: str | None = None, pg_url: str | None = None, spark_master: str | None = None
+) -> dict[str, Any]:
+    """The synthetic spec for ``engine``: on PostgreSQL a SQL source on the database ``pg_url``
+    (loaded by ``bench/postgres_load.py``), otherwise the folder's parquet."""
+    from bench.synthetic import spec_dict
+
+    spec = spec_dict()
+    if engine == "postgres":
+        from bench.postgres_load import spec_source
+
+        return dict(spec_source(spec, pg_url or ""), engine={"kind": "postgres"})
+    if engine == "spark":
+        spec["engine"] = {"kind": "spark", "master": spark_master or SPARK_MASTER, "conf": SPARK_CONF}
+    elif engine != "memory":
+        spec["engine"] = {"kind": engine, **({"memory_limit": memory_limit} if memory_limit else {})}
+    return spec
+
+
 def project(
-    folder: str, queue: Any, engine: str = "memory", memory_limit: str | None = None, pg_url: str | None = None
+    folder: str,
+    queue: Any,
+    engine: str = "memory",
+    memory_limit: str | None = None,
+    pg_url: str | None = None,
+    spark_master: str | None = None,
 ) -> None:
     """One full audit of the window, in a fresh process (imports warmed first, not timed)."""
     _env()
@@ -78,7 +111,7 @@ def project(
 
     import yaml
 
-    from bench.synthetic import spec_dict, window
+    from bench.synthetic import window
     from ethics_audit import checks
     from ethics_audit.runner import audit_window
     from ethics_audit.spec import load_spec
@@ -92,18 +125,12 @@ def project(
 
     logging.getLogger("ethics_audit.engine.window").addHandler(Loads(logging.WARNING))
     spec_path = Path(folder) / f"bench-{engine}.yaml"
-    spec = spec_dict()
-    if engine == "postgres":
-        from bench.postgres_load import spec_source
-
-        spec = dict(spec_source(spec, pg_url or ""), engine={"kind": "postgres"})
-    elif engine != "memory":
-        spec["engine"] = {"kind": engine, **({"memory_limit": memory_limit} if memory_limit else {})}
-    spec_path.write_text(yaml.safe_dump(spec))
+    spec_path.write_text(yaml.safe_dump(spec_for(engine, memory_limit, pg_url, spark_master)))
     spec = load_spec(spec_path)
     for family in checks.available():  # cold library imports are not the audit's work
         __import__(checks.CHECKS[family])
     _warm_imports()
+    engine_start = _start_engine(spec)
     store = Store(f"sqlite:///{Path(folder) / f'results-{engine}-{os.getpid()}.db'}")
     start, end = window()
     t0 = time.perf_counter()
@@ -118,8 +145,21 @@ def project(
             "status": outcome.status,
             "errors": errors,
             "loaded_for": loaded_for,
+            "engine_start_seconds": engine_start,
         }
     )
+
+
+def _start_engine(spec: Any) -> float | None:
+    """Start Spark's JVM before the clock (a cluster's session would be running already): the
+    audit's ``getOrCreate`` then reuses it. Returns the seconds it took (None: not Spark)."""
+    if spec.engine.kind != "spark":
+        return None
+    from ethics_audit.engine import spark
+
+    t0 = time.perf_counter()
+    spark.session(spec.engine).sparkContext.setLogLevel("ERROR")
+    return round(time.perf_counter() - t0, 3)
 
 
 def _warm_imports() -> None:
@@ -185,8 +225,8 @@ def _child(target: Any, folder: str, *args: Any) -> dict[str, Any]:
     done = threading.Event()
 
     def sample() -> None:
-        # the sum over the child and every process it started (DuckDB is in-process; a JVM
-        # or a worker pool would not be), polled: ru_maxrss sees one process only
+        # the sum over the child and every process it started (DuckDB is in-process; Spark's
+        # JVM is a child, started by spark-submit, and counted here), polled: ru_maxrss sees one process only
         root = psutil.Process(proc.pid)
         while not done.is_set():
             try:
@@ -232,12 +272,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     parser.add_argument("--skip-baseline", action="store_true", help="time the project only")
-    parser.add_argument("--engine", choices=["memory", "duckdb", "postgres"], default="memory")
+    parser.add_argument("--engine", choices=ENGINES, default="memory")
     parser.add_argument(
         "--pg-server",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="--engine postgres: the server where a scratch database is loaded (and dropped after)",
     )
+    parser.add_argument("--spark-master", help=f"--engine spark: the master (default {SPARK_MASTER})")
     parser.add_argument("--memory-limit", help="DuckDB's memory limit (default: ETHICS_AUDIT_MEMORY_LIMIT or 1GB)")
     parser.add_argument(
         "--baseline-max-rows",
@@ -283,11 +324,11 @@ def main() -> None:
             os.environ["ETHICS_AUDIT_REFERENCE_CACHE"] = "off"
         kept = folder / "home" / "cache" / "reference"
         if args.reference_cache == "warm":
-            _child(project, str(folder), args.engine, args.memory_limit, pg_url)
+            _child(project, str(folder), args.engine, args.memory_limit, pg_url, args.spark_master)
         for i in range(args.repeats):
             if args.reference_cache == "cold":
                 shutil.rmtree(kept, ignore_errors=True)
-            ours.append(_child(project, str(folder), args.engine, args.memory_limit, pg_url))
+            ours.append(_child(project, str(folder), args.engine, args.memory_limit, pg_url, args.spark_master))
             if not skip_baseline:
                 theirs.append(_child(baseline, str(folder)))
             if not args.json:
@@ -314,6 +355,7 @@ def main() -> None:
         "baseline_peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in theirs), 1) if theirs else None,
         "families": families,
         "loaded_for": ours[-1].get("loaded_for", []),
+        "engine_start_seconds": ours[-1].get("engine_start_seconds"),
         "status": ours[-1]["status"],
         "errors": ours[-1]["errors"],
         "repeats": {
