@@ -107,8 +107,7 @@ def begin(
 
 def load(store: Store, spec: AuditSpec, start: datetime, end: datetime, *, now: datetime | None = None) -> AuditData:
     """Read the window and everything the checks need, including the row-count history. With
-    ``engine: {kind: duckdb}`` (or ``spark``) and a file source, the rows stay on DuckDB (or
-    Spark) (``data.tables``)."""
+    ``engine: {kind: duckdb}`` and a file source, the rows stay on DuckDB (``data.tables``)."""
     history_n = spec.checks.quality.row_count_history_windows if spec.checks.quality else 4
     history = store.row_counts_before(spec.id, as_utc(start), history_n)
     return loader_for(spec)(spec, start, end, row_count_history=history, now=now)
@@ -119,15 +118,6 @@ def loader_for(spec: AuditSpec) -> Callable[..., AuditData]:
     choice, used by ``load`` and by the Airflow family tasks that open the window on the engine."""
     from ethics_audit.engine import window
 
-    if window.uses_engine(spec) and spec.engine.kind == "spark":
-
-        def on_spark(spec: AuditSpec, start: datetime, end: datetime, **kwargs: Any) -> AuditData:
-            from ethics_audit.engine import spark
-
-            backend = spark.backend(spec.engine, app=f"ethics-audit {spec.id}")
-            return window.load_window(spec, start, end, backend=backend, **kwargs)
-
-        return on_spark
     if window.uses_engine(spec):
         return window.load_window
     if spec.engine.kind == "postgres" and spec.source.kind == "sql":

@@ -4,7 +4,8 @@
 its late labels (joined on DuckDB) and its reference stay where DuckDB scans them, and
 ``AuditData.current`` is None. The small ledgers (consent, training manifest, transparency) are
 read as ``sources`` reads them. A family or remedy section that has no statistics on the engine
-yet asks ``materialise`` for the frames, which loads them once and logs who asked.
+yet asks ``materialise`` for the frames, which loads them once and logs who asked. With
+``engine: {kind: spark}`` the same runs on a SparkSession (``engine.spark``) instead of DuckDB.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def load_window(
     from ethics_audit.engine.files import in_utc, pandas_dtypes, source_table
     from ethics_audit.sources import require_entity_column, where_of
 
+    if backend is None and spec.engine.kind == "spark":
+        from ethics_audit.engine import spark
+
+        backend = spark.backend(spec.engine, app=f"ethics-audit {spec.id}")
     backend = backend or duckdb_backend(limit=spec.engine.memory_limit)
     engine = "spark" if backend.name == "pyspark" else "duckdb"
     start, end = as_utc(window_start), as_utc(window_end)
