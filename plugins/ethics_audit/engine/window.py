@@ -51,7 +51,7 @@ def load_window(
     if backend is None and spec.engine.kind == "spark":
         from ethics_audit.engine import spark
 
-        backend = spark.backend(spec.engine, app=f"ethics-audit {spec.id}")
+        backend = spark.backend(spec.engine, app=f"ethics-audit {spec.id}", where=where_of(spec, "engine"))
     backend = backend or duckdb_backend(limit=spec.engine.memory_limit)
     engine = "spark" if backend.name == "pyspark" else "duckdb"
     start, end = as_utc(window_start), as_utc(window_end)
