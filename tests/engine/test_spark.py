@@ -321,3 +321,15 @@ def test_the_spark_fingerprint_sees_every_value_and_not_the_order(spark_session,
     nulled = frame.copy()
     nulled.loc[41, "bio"] = None
     assert fingerprint(nulled)["bio"] != first["bio"]
+
+
+def test_an_empty_window_and_an_empty_csv_column_count_zero_on_spark(spark_session, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from test_files import predictions
+
+    frame = predictions()
+    frame["ts"] = frame["ts"] - timedelta(days=60)  # every row before the window
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    spec = make_spec({"source": {"path": "p.csv"}, "engine": SPARK}, path=tmp_path / "spec.yaml")
+    assert on_spark(spec).rows == load_window(spec, WINDOW_START, WINDOW_END).rows == 0

@@ -139,6 +139,11 @@ def _parquet(backend: Any, paths: list[str], name: str, bounds: Bounds | None = 
     return backend.table(name), kept
 
 
+def _count(value: Any) -> int:
+    """A summed count as an int: the sum of no rows is NULL (None; NaN from Spark)."""
+    return 0 if value is None or value != value else int(value)
+
+
 def _quoted(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
@@ -161,7 +166,7 @@ def _numbers_with_gaps(table: ir.Table, backend: Any) -> ir.Table:
     row = backend.execute(table.aggregate(**stats)).iloc[0]
     changes = {}
     for i, column in enumerate(text):
-        empty, present, not_number = int(row[f"e{i}"] or 0), int(row[f"n{i}"] or 0), int(row[f"x{i}"] or 0)
+        empty, present, not_number = _count(row[f"e{i}"]), _count(row[f"n{i}"]), _count(row[f"x{i}"])
         if not empty:
             continue
         if empty == present or not not_number:
@@ -190,7 +195,7 @@ def in_utc(table: ir.Table, column: str, where: str, backend: Any) -> ir.Table:
     counts = backend.execute(
         table.aggregate(bad=(parsed.isnull() & table[column].notnull()).sum(), n=table.count())
     ).iloc[0]
-    if int(counts["bad"] or 0):
+    if _count(counts["bad"]):
         raise DataError(
             f"{where}: column {column!r} has {int(counts['bad'])} of {int(counts['n'])} values that are not "
             "timestamps; store ISO 8601 timestamps such as 2026-07-06T12:00:00Z"

@@ -178,6 +178,11 @@ def _nanos_as_timestamps(frame: Any, paths: list[str]) -> tuple[Any, list[str]]:
     return frame.withColumns(fixed), columns
 
 
+def _count(value: Any) -> int:
+    """A summed count as an int: Spark's sum of no rows is NULL, NaN in pandas."""
+    return 0 if value is None or value != value else int(value)
+
+
 def _quoted(column: str) -> str:
     return "`" + column.replace("`", "``") + "`"
 
@@ -245,15 +250,15 @@ def _typed(table: ir.Table, backend: Any) -> ir.Table:
     row = backend.execute(table.aggregate(**stats)).iloc[0]
     changes = {}
     for i, column in enumerate(columns):
-        present = int(row[f"n{i}"] or 0)
+        present = _count(row[f"n{i}"])
         if not present:
             continue
         value = table[column]
-        if int(row[f"i{i}"] or 0) == present:
+        if _count(row[f"i{i}"]) == present:
             changes[column] = value.strip().cast(dt.int64)
-        elif int(row[f"f{i}"] or 0) == present:
+        elif _count(row[f"f{i}"]) == present:
             changes[column] = value.cast(dt.float64)
-        elif int(row[f"b{i}"] or 0) == present:
+        elif _count(row[f"b{i}"]) == present:
             changes[column] = value.isin(_TRUE)
     return table.mutate(**changes) if changes else table
 

@@ -119,7 +119,8 @@ def join_labels(current: ir.Table, spec: AuditSpec, start: datetime, end: dateti
             )
     labels = labels.select(*keys, __label__=labels[labels_spec.column])
     repeats = labels.group_by(keys).aggregate(n=labels.count()).filter(lambda t: t.n > 1)
-    duplicated = int(backend.execute((repeats.n - 1).sum()) or 0)
+    # the sum of no rows is NULL (Spark hands it back as NaN): none repeated
+    duplicated = int(backend.execute(ibis.coalesce((repeats.n - 1).sum(), 0)))
     if duplicated:
         raise DataError(f"{where}: {duplicated} label rows repeat a key of {keys}; keep one label per prediction")
     for key in keys:
