@@ -59,13 +59,20 @@ def results(spec, families: list[str] = FAMILIES) -> tuple[dict, dict]:
     return out, of_tables(data)
 
 
+def close(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
+    return a == b
+
+
 def same(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for family in a:
         assert len(a[family]) == len(b[family]), family
         for x, y in zip(a[family], b[family], strict=True):
             assert x[:4] == y[:4], (family, x, y)
-            assert x[4] == y[4] or (isinstance(x[4], float) and math.isnan(x[4]) and math.isnan(y[4])), (family, x, y)
+            # the window's own float sums are DuckDB's, in parallel: equal to the last bits or so
+            assert close(x[4], y[4]), (family, x, y)
 
 
 def test_the_second_window_reads_the_reference_from_the_cache(spec, monkeypatch) -> None:

@@ -46,6 +46,7 @@ def spark_session():
         pytest.skip(reason)
     from pyspark.sql import SparkSession
 
+    engine_spark.quiet_py4j()
     builder = SparkSession.builder.master("local[2]").appName("ethics-audit tests")
     session = builder.config(map={**TEST_CONF, **engine_spark.SESSION_CONF}).getOrCreate()
     session.sparkContext.setLogLevel("ERROR")

@@ -101,8 +101,16 @@ def _from_connection(conn_id: str, where: str) -> tuple[str | None, str | None]:
     )
 
 
+def quiet_py4j() -> None:
+    """py4j logs INFO of each connection it closes, at exit too, after logging's streams closed."""
+    import logging
+
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
 def session(engine: EngineSpec, *, app: str = "ethics-audit", where: str = "engine") -> Any:
     """The SparkSession ``engine`` asks for (an active one of this process is reused)."""
+    quiet_py4j()
     master, remote = address(engine, where)
     try:
         from pyspark.sql import SparkSession
