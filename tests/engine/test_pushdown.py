@@ -65,7 +65,7 @@ def test_the_window_and_its_reference_stay_in_the_database(database: str) -> Non
     assert (frame_back["ts"] == expected["ts"]).all() and str(frame_back["ts"].dt.tz) == "UTC"
 
 
-@pytest.mark.parametrize("family", sorted(f.rsplit(".", 1)[1] for f in engine_window.ON_POSTGRES))
+@pytest.mark.parametrize("family", sorted(f.rsplit(".", 1)[1] for f in engine_window.PUSHED_DOWN))
 def test_a_family_pushed_down_equals_the_memory_path(database: str, family: str) -> None:
     start, end = window()
     memory = load_window(spec_for(database, "memory"), start, end)
@@ -129,8 +129,8 @@ def test_a_source_that_is_not_postgres_is_refused_by_name() -> None:
 def test_every_family_is_pushed_down() -> None:
     from ethics_audit import checks
 
-    assert {checks.CHECKS[f] for f in ("quality", "drift", "fairness", "privacy")} <= engine_window.ON_POSTGRES
-    assert engine_window.ON_POSTGRES <= set(checks.CHECKS.values())
+    assert {checks.CHECKS[f] for f in ("quality", "drift", "fairness", "privacy")} <= engine_window.PUSHED_DOWN
+    assert engine_window.PUSHED_DOWN <= set(checks.CHECKS.values())
 
 
 def test_the_runner_runs_every_family_in_the_database(database: str) -> None:

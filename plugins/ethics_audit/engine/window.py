@@ -143,18 +143,9 @@ REMEDY_ROWS = 1_000_000
 # equal to the in-memory path by tests/engine/test_families_on_engine.py; a module may also say
 # so itself with ``READS_ROWS = True``. Every other family gets the frames loaded (``frames_for``).
 ON_ENGINE = frozenset({"ethics_audit.checks.quality", "ethics_audit.checks.privacy"})
-# pushed down into PostgreSQL: every family, held equal to the memory path there
-# (tests/engine/test_pushdown*.py); READS_ROWS speaks for DuckDB, where the families are tested
-ON_POSTGRES = frozenset(
-    {
-        "ethics_audit.checks.quality",
-        "ethics_audit.checks.drift",
-        "ethics_audit.checks.fairness",
-        "ethics_audit.checks.privacy",
-    }
-)
-# on Spark: the families held equal to the memory path there by tests/engine/test_spark.py
-ON_SPARK = frozenset(
+# pushed down into PostgreSQL and run on Spark: the families held equal to the memory path on
+# each (tests/engine/test_pushdown*.py, tests/engine/test_spark.py); READS_ROWS speaks for DuckDB
+PUSHED_DOWN = frozenset(
     {
         "ethics_audit.checks.quality",
         "ethics_audit.checks.drift",
@@ -173,10 +164,8 @@ def reads_rows(family: str, engine: str = "duckdb") -> bool:
     module = checks.CHECKS.get(family)
     if module is None:
         return True  # dispatch says it is not available; nothing to load for it
-    if engine == "postgres":
-        return module in ON_POSTGRES
-    if engine == "spark":
-        return module in ON_SPARK
+    if engine in ("postgres", "spark"):
+        return module in PUSHED_DOWN
     return module in ON_ENGINE or bool(getattr(importlib.import_module(module), "READS_ROWS", False))
 
 
