@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 CACHE_ENV = "ETHICS_AUDIT_REFERENCE_CACHE"
 # bumped whenever what a kept result means changes
-VERSION = 1
+VERSION = 2
 # the newest this many results are kept; older ones are removed as new ones are written
 MAX_ENTRIES = 5000
 _PLACEHOLDER = "__kept_reference__"
