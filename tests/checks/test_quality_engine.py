@@ -171,6 +171,81 @@ def test_the_counts_are_judged_as_great_expectations_judges_them(seed) -> None:
             assert (ours["success"], ours["result"]) == (theirs[i]["success"], gx_result), (rule.expectation, column)
 
 
+def test_a_big_window_on_the_engine_is_validated_by_gx_in_parts_with_the_whole_windows_verdicts(
+    tmp_path, monkeypatch
+) -> None:
+    """Past ``PART_ROWS`` rows, GX sees a row-by-row expectation's column a part at a time (the
+    process never holds the column whole) and the counts are added: the same outcomes, counts and
+    verdicts as GX over the whole window; an expectation that needs the whole column sees it whole."""
+    import ibis
+
+    current = messy(3000, 5)
+    # an integer column with missing values in the last part only (float64 whole, int64 in parts)
+    current["visits"] = [i % 9 if i < 2500 else None for i in range(len(current))]
+    current.to_parquet(tmp_path / "current.parquet")
+    between = {"column": "age", "min_value": 20, "max_value": 75, "mostly": 0.85}
+    regex = {"column": "device", "regex": "^[a-z]+$", "mostly": 0.9}
+    expectations = [
+        ("expect_column_values_to_match_regex", regex),
+        ("expect_column_values_to_match_regex", {**regex, "mostly": 0.97}),
+        ("expect_column_values_to_be_between", between),
+        ("expect_column_values_to_be_between", {**between, "mostly": 0.9}),
+        ("expect_column_values_to_be_in_set", {"column": "shown", "value_set": [0, 1]}),
+        ("expect_column_values_to_not_be_null", {"column": "gender", "mostly": 0.7}),
+        ("expect_column_values_to_not_be_null", {"column": "gender", "mostly": 0.8}),
+        ("expect_column_values_to_be_between", {"column": "visits", "min_value": 0, "max_value": 7}),
+        ("expect_column_values_to_be_unique", {"column": "pid"}),  # needs the whole column
+        ("expect_column_mean_to_be_between", {"column": "age", "min_value": 40, "max_value": 60}),
+    ]
+    s = spec(expectations=[{"expectation": e, "kwargs": k} for e, k in expectations])
+    expected = quality.run(s.checks.quality, make_data(s, pd.read_parquet(tmp_path / "current.parquet")))
+    seen: list[int] = []
+    validator = validation._validator
+
+    def counting(expectations, name):
+        validate = validator(expectations, name)
+
+        def each(frame):
+            seen.append(len(frame))
+            return validate(frame)
+
+        return each
+
+    monkeypatch.setattr(validation, "PART_ROWS", 700)
+    monkeypatch.setattr(validation, "_validator", counting)
+    on_engine = make_data(s, None, None)
+    on_engine.tables = {"current": parquet_rows(ibis.duckdb.connect(), tmp_path / "current.parquet")}
+    got = quality.run(s.checks.quality, on_engine)
+    assert as_dicts(got) == as_dicts(expected)
+    # one whole frame (uniqueness, mean), then parts of at most 700 rows covering the window
+    assert seen[0] == 3000 and max(seen[1:]) <= 700 and sum(seen[1:]) == 3000
+    # each pair straddles its bound: the verdicts turn on the whole window's shares
+    assert [r.value for r in got if r.metric.startswith("expect_")] == [
+        0.0,
+        1.0,
+        0.0,
+        1.0,
+        1.0,
+        0.0,
+        1.0,
+        1.0,
+        1.0,
+        0.0,
+    ]
+    artifact = json.loads(on_engine.artifacts[0].content)["validations"][1]["results"]
+    unexpected = [o["result"].get("unexpected_count") for o in artifact]
+    assert unexpected[:8] == [
+        int((~current["device"].dropna().str.match("^[a-z]+$")).sum()),
+        int((~current["device"].dropna().str.match("^[a-z]+$")).sum()),
+        int((~current["age"].dropna().between(20, 75)).sum()),
+        int((~current["age"].dropna().between(20, 75)).sum()),
+        int((~current["shown"].isin([0, 1])).sum()),
+        int(current["gender"].isna().sum()),
+        int(current["gender"].isna().sum()),
+        int((current["visits"].dropna() > 7).sum()),
+    ]
+
+
 def test_counts_merge_over_chunks(tmp_path) -> None:
     import ibis
 

@@ -14,8 +14,12 @@ a set, duplicated ids, the row count) and the window's schema, so they are compu
 aggregates where the rows live (``stats``: pandas for a window in memory, Ibis on the engine
 otherwise) and judged exactly as GX 1.x judges them (``outcomes``): GX itself does not run for
 them, and no row is copied. Expectations the spec adds by name can be any of GX's, so GX runs
-them, on its pandas engine, on just the columns they name (pulled from the engine when the window
-lives there; the whole window when one names no column).
+them, on its pandas engine, on just the columns they name (the whole window when one names no
+column). From a window on the engine, those columns are streamed: GX sees the row-by-row
+expectations' (values in a set, in a range, matching a pattern, not null...) a million rows at a
+time and their counts are added, which gives GX's own verdict and counts over the whole window
+in bounded memory; the others (uniqueness, means, quantiles, pairs of columns...) see their
+columns whole (``validation.validate_spec``).
 
 The package: ``kinds`` (column kinds and schemas), ``plan`` (the rules, no GX), ``stats`` (the
 mergeable counts), ``outcomes`` (counts -> GX's verdicts), ``validation`` (running GX for the
@@ -30,7 +34,7 @@ from ethics_audit.checks.quality.kinds import NUMERIC_DTYPES, TYPE_LISTS, canoni
 from ethics_audit.checks.quality.outcomes import builtin_outcome, builtin_validation, from_counts
 from ethics_audit.checks.quality.plan import Plan, Rule, build_plan
 from ethics_audit.checks.quality.stats import QualityStats, frame_stats, table_stats
-from ethics_audit.checks.quality.validation import _artifact, _error, _expectations, _spec_frame, _to_results, _validate
+from ethics_audit.checks.quality.validation import _artifact, _error, _expectations, _to_results, validate_spec
 
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
@@ -109,8 +113,7 @@ def run(config: QualityConfig, data: AuditData) -> list[MetricResult]:
         rest = [(pair, e) for pair, e in zip(from_spec, made, strict=True) if not from_counts(pair[1])]
         gx_raw: dict[str, Any] = {"results": []}
         if rest:
-            frame = _spec_frame(data, [r for (_, r), _ in rest])
-            gx_raw = _validate(frame, [e for _, e in rest], f"{suite}.spec")
+            gx_raw = validate_spec(data, [r for (_, r), _ in rest], [e for _, e in rest], f"{suite}.spec")
         mine = [builtin_outcome(i, r, plan, stats) for i, r in counted]
         combined = builtin_validation(mine + gx_raw["results"], f"{suite}.spec", where)
         # GX's own fields (its version, the batch) when it ran; success and counts over both

@@ -59,6 +59,12 @@ def _expectations(rules: list[tuple[int, Rule]]) -> list[Any]:
 
 
 def _validate(frame: pd.DataFrame, expectations: list[Any], name: str) -> dict[str, Any]:
+    return _validator(expectations, name)(frame)
+
+
+def _validator(expectations: list[Any], name: str) -> Any:
+    """A function that validates a frame with the suite of ``expectations`` (one GX context for
+    all the frames it is given)."""
     import logging
 
     import great_expectations as gx
@@ -68,15 +74,107 @@ def _validate(frame: pd.DataFrame, expectations: list[Any], name: str) -> dict[s
     logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    batch = (
+    definition = (
         context.data_sources.add_pandas("ethics_audit")
         .add_dataframe_asset("window")
         .add_batch_definition_whole_dataframe("window")
-        .get_batch(batch_parameters={"dataframe": frame})
     )
     suite = gx.ExpectationSuite(name=name, expectations=expectations)
-    result = batch.validate(suite, result_format={"result_format": "BASIC", "partial_unexpected_count": 0})
-    return result.to_json_dict()
+
+    def validate(frame: pd.DataFrame) -> dict[str, Any]:
+        batch = definition.get_batch(batch_parameters={"dataframe": frame})
+        return batch.validate(suite, result_format=_RESULT_FORMAT).to_json_dict()
+
+    return validate
+
+
+_RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
+# rows GX sees at once on the engine path: a spec's row-by-row expectations (``in_parts``) are
+# judged part by part and their counts added; the others see their columns whole
+PART_ROWS = 1_000_000
+# row-by-row in GX's classes, but a row's verdict depends on the other rows
+_WHOLE_COLUMN = {
+    "expect_column_values_to_be_unique",
+    "expect_column_values_to_be_increasing",
+    "expect_column_values_to_be_decreasing",
+}
+
+
+def in_parts(expectation: Any) -> bool:
+    """Whether GX judges ``expectation`` row by row on one column, so that its counts over parts
+    of the window add up to its counts over the whole (the column's type is the whole column's
+    only when seen whole: the type expectations are not)."""
+    from great_expectations.expectations.expectation import ColumnMapExpectation
+
+    kind = expectation.expectation_type
+    return isinstance(expectation, ColumnMapExpectation) and kind not in _WHOLE_COLUMN | set(_TYPE_EXPECTATIONS)
+
+
+def merged_outcome(parts: list[dict[str, Any]], expectation: Any) -> dict[str, Any]:
+    """One expectation's outcome over the whole window from its outcomes over the parts: the
+    counts added, then success and shares as GX's ``ColumnMapExpectation`` derives them."""
+    from great_expectations.expectations.expectation import _format_map_output, _mostly_success
+    from great_expectations.expectations.expectation_configuration import parse_result_format
+
+    for part in parts:
+        if (part.get("exception_info") or {}).get("raised_exception"):
+            return part
+    results = [part.get("result") or {} for part in parts]
+    total = sum(r.get("element_count") or 0 for r in results)
+    missing = sum(r.get("missing_count") or 0 for r in results)
+    counted = [r.get("unexpected_count") for r in results if r.get("element_count")]
+    unexpected = None if any(c is None for c in counted) else sum(counted)
+    nonnull = total - missing
+    if unexpected is None or total == 0 or nonnull == 0:
+        success = True  # vacuously, as GX has it
+    else:
+        success = _mostly_success(nonnull, unexpected, expectation.mostly)
+    result = _format_map_output(
+        result_format=parse_result_format(_RESULT_FORMAT),
+        success=success,
+        element_count=total,
+        nonnull_count=nonnull,
+        unexpected_count=unexpected,
+    )
+    return {**parts[0], "success": success, "result": result["result"]}
+
+
+def validate_spec(data: AuditData, rules: list[Rule], expectations: list[Any], name: str) -> dict[str, Any]:
+    """GX's validation of the spec's expectations (``rules``, ``expectations`` in the same order).
+
+    A window in memory, or of at most ``PART_ROWS`` rows, is one frame of the columns the
+    expectations name. A bigger one on the engine is streamed: the row-by-row expectations see
+    their columns ``PART_ROWS`` rows at a time and their counts are added (the same verdict and
+    counts as over the whole); any other sees its columns whole."""
+    if data.current is not None:
+        return _validate(_spec_frame(data, rules), expectations, name)
+    from ethics_audit import engine
+
+    rows = engine.rows_of(data, "current")
+    parted = [i for i, e in enumerate(expectations) if in_parts(e)]
+    if rows.count() <= PART_ROWS or not parted:
+        return _validate(_spec_frame(data, rules), expectations, name)
+    whole = [i for i in range(len(expectations)) if i not in parted]
+    raw: dict[str, Any] = {"results": [], "meta": {}}
+    if whole:
+        raw = _validate(_spec_frame(data, [rules[i] for i in whole]), [expectations[i] for i in whole], name)
+    columns = _spec_columns([rules[i] for i in parted], rows.columns) or rows.columns
+    validate = _validator([expectations[i] for i in parted], name)
+    parts: dict[Any, list[dict[str, Any]]] = {}
+    from ethics_audit.engine.window import as_loaded
+
+    for batch in rows.batches(rows.table.select(*columns), rows=PART_ROWS):
+        part = validate(as_loaded(batch.to_pandas(), rows.pandas_dtypes))
+        raw["meta"] = raw.get("meta") or part.get("meta", {})
+        for outcome in part["results"]:
+            parts.setdefault(_rule_of(outcome), []).append(outcome)
+    merged = [merged_outcome(parts[e.meta["rule"]], e) for e in (expectations[i] for i in parted)]
+    raw["results"] = sorted([*raw["results"], *merged], key=_rule_of)
+    return raw
+
+
+def _rule_of(outcome: dict[str, Any]) -> Any:
+    return (outcome.get("expectation_config") or {}).get("meta", {}).get("rule")
 
 
 def _spec_columns(rules: list[Rule], present: list[str]) -> list[str] | None:
