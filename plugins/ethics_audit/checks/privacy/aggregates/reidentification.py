@@ -1,7 +1,7 @@
 """Re-identification on an engine: one GROUP BY over the quasi-identifiers of each entity's latest row.
 
-The engine keeps each entity's latest row (newest ``columns.timestamp`` first: on DuckDB an
-``arg_max`` per entity, one hash aggregate; elsewhere a window ``row_number`` over the entity), groups those rows by the quasi-identifiers (NULL is a value of its
+The engine keeps each entity's latest row (a window ``row_number`` over the entity, newest
+``columns.timestamp`` first), groups those rows by the quasi-identifiers (NULL is a value of its
 own, as in memory) into classes: their size, and per attribute the number of distinct
 non-missing values and of entities with a value. A second aggregate over the classes sums what
 the results read (``reidentification.ClassSummary``), so one row comes back however many classes
@@ -27,47 +27,18 @@ if TYPE_CHECKING:
     from ethics_audit.spec import PrivacyConfig
 
 
-def latest_rows(rows: Rows, entity: str, timestamp: str | None, tie_break: str | None, keep: list[str]):
-    """The ``keep`` columns of each entity's latest row (rows without an entity id are dropped),
-    as an Ibis table.
-
-    On DuckDB one hash aggregate per entity picks the row (``arg_max`` of the kept columns by
-    the order's key, with missing values ranked below every value as the window sorts them):
-    no sort of the window. Elsewhere a ``row_number`` window over the entity does."""
+def latest_rows(rows: Rows, entity: str, timestamp: str | None, tie_break: str | None):
+    """Each entity's latest row (rows without an entity id are dropped), as an Ibis table."""
     import ibis
 
     table = rows.table
-    order = [c for c in (timestamp, tie_break) if c and c in table.columns]
+    order = [ibis.desc(c) for c in (timestamp, tie_break) if c and c in table.columns]
     if timestamp in table.columns and not is_timestamp(table[timestamp].type()):
-        order = [tie_break] if tie_break in table.columns else []  # in memory: row order
-    present = table.filter(table[entity].notnull())
-    stand_ins = [_stand_in(present[c].type()) for c in order]
-    if rows.engine == "duckdb" and order and all(v is not None for v in stand_ins):
-        key: dict[str, Any] = {}
-        for i, (name, stand_in) in enumerate(zip(order, stand_ins, strict=True)):
-            # (has a value, the value or a stand-in): a NULL inside the key would not order
-            key[f"h{i}"] = present[name].notnull()
-            key[f"v{i}"] = present[name].fill_null(stand_in)
-        picked = ibis.struct({f"k{i}": present[c] for i, c in enumerate(keep)})
-        latest = present.group_by(entity).aggregate(_latest=picked.argmax(ibis.struct(key)))
-        return latest.select(**{c: latest._latest[f"k{i}"] for i, c in enumerate(keep)})
-    ranked = present.mutate(
-        _rank=ibis.row_number().over(group_by=entity, order_by=[ibis.desc(c) for c in order] or None)
+        order = [ibis.desc(tie_break)] if tie_break in table.columns else []  # in memory: row order
+    ranked = table.filter(table[entity].notnull()).mutate(
+        _rank=ibis.row_number().over(group_by=entity, order_by=order or None)
     )
-    return ranked.filter(ranked._rank == 0).select(*keep)
-
-
-def _stand_in(dtype: Any) -> Any:
-    """A value of ``dtype`` for the missing ones in an ordering key (None: no such value)."""
-    import ibis
-
-    if dtype.is_numeric() or dtype.is_boolean():
-        return ibis.literal(0).cast(dtype)
-    if dtype.is_timestamp():
-        return ibis.literal("1970-01-01T00:00:00").cast(dtype)
-    if dtype.is_string():
-        return ibis.literal("")
-    return None
+    return ranked.filter(ranked._rank == 0)
 
 
 def class_table(rows: Rows, data: AuditData, attributes: list[str], k: int) -> ClassSummary | None:
@@ -79,8 +50,7 @@ def class_table(rows: Rows, data: AuditData, attributes: list[str], k: int) -> C
 
     columns = data.columns
     qi = list(columns.quasi_identifiers)
-    keep = list(dict.fromkeys([*qi, *attributes]))
-    latest = latest_rows(rows, columns.entity_id, columns.timestamp, columns.prediction_id, keep)
+    latest = latest_rows(rows, columns.entity_id, columns.timestamp, columns.prediction_id)
     metrics = {"size": ibis._.count()}
     for i, attribute in enumerate(attributes):
         metrics[f"distinct_{i}"] = latest[attribute].nunique()
