@@ -24,6 +24,10 @@ times in fresh child processes, alternating, ``--repeats`` times each:
 each repeat, as in the first week an audit runs against a baseline; ``warm`` fills them with one
 untimed run first, as every later week finds them; ``off`` turns them off.
 
+``--row-group-rows N`` writes the parquet in row groups of N rows (default: one a million rows,
+pyarrow's default). DuckDB scans a file's row groups in parallel, so a 1M-row window written as
+one row group is scanned on one thread; Spark's and DuckDB's own writers make smaller groups.
+
 Prints one JSON line: rows, seconds and baseline_seconds (medians), ratio = seconds /
 baseline_seconds (lower is better), speedup = its inverse, peak_rss_mb (the project's whole
 process tree, children included, sampled every 20 ms; median), the per-family seconds of the
@@ -253,15 +257,15 @@ def _child(target: Any, folder: str, *args: Any) -> dict[str, Any]:
     return result
 
 
-def generate(folder: Path, rows: int, reference_rows: int | None = None) -> float:
+def generate(folder: Path, rows: int, reference_rows: int | None = None, row_group_rows: int | None = None) -> float:
     """Write the current and the reference parquet (unless already there); returns seconds."""
     from bench.synthetic import write_parquet
 
     t0 = time.perf_counter()
     marker = folder / f"rows-{rows}"
     if not marker.exists():
-        write_parquet(folder / "current.parquet", rows, seed=1)
-        write_parquet(folder / "reference.parquet", reference_rows or rows, seed=2)
+        write_parquet(folder / "current.parquet", rows, seed=1, row_group_rows=row_group_rows)
+        write_parquet(folder / "reference.parquet", reference_rows or rows, seed=2, row_group_rows=row_group_rows)
         marker.write_text("complete\n")
     return time.perf_counter() - t0
 
@@ -291,6 +295,12 @@ def main() -> None:
         "--reference-rows", type=int, help="rows of the baseline reference (default: as many as the window)"
     )
     parser.add_argument(
+        "--row-group-rows",
+        type=int,
+        help="rows per parquet row group (default: 1M, pyarrow's default); DuckDB scans a file's row groups in "
+        "parallel, one at a time per thread",
+    )
+    parser.add_argument(
         "--reference-cache",
         choices=["cold", "warm", "off"],
         default="cold",
@@ -302,9 +312,10 @@ def main() -> None:
     skip_baseline = args.skip_baseline or args.rows > args.baseline_max_rows
     with tempfile.TemporaryDirectory(prefix="ea-bench-") as scratch:
         name = str(args.rows) + (f"-ref{args.reference_rows}" if args.reference_rows else "")
+        name += f"-rg{args.row_group_rows}" if args.row_group_rows else ""
         folder = args.data / name if args.data else Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        generated = generate(folder, args.rows, args.reference_rows)
+        generated = generate(folder, args.rows, args.reference_rows, args.row_group_rows)
         if not args.json:
             reference = args.reference_rows or args.rows
             print(

@@ -64,15 +64,24 @@ def frame(
     return pd.DataFrame(data)
 
 
-def write_parquet(path: Any, rows: int, *, seed: int = 0, shift: float = 0.0, chunk_rows: int = 1_000_000) -> None:
+def write_parquet(
+    path: Any,
+    rows: int,
+    *,
+    seed: int = 0,
+    shift: float = 0.0,
+    chunk_rows: int = 1_000_000,
+    row_group_rows: int | None = None,
+) -> None:
     """``rows`` predictions written to one parquet file ``chunk_rows`` at a time, so generating
     100M rows needs the memory of one chunk. Up to ``chunk_rows`` it is exactly ``frame(rows)``;
-    beyond, chunk ``i`` is seeded ``seed * 1000 + i`` and ids continue across chunks."""
+    beyond, chunk ``i`` is seeded ``seed * 1000 + i`` and ids continue across chunks. Row groups
+    are ``row_group_rows`` rows (default: one a chunk, pyarrow's own default size)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if rows <= chunk_rows:
-        frame(rows, seed=seed, shift=shift).to_parquet(path)
+        frame(rows, seed=seed, shift=shift).to_parquet(path, row_group_size=row_group_rows)
         return
     writer = None
     try:
@@ -82,7 +91,7 @@ def write_parquet(path: Any, rows: int, *, seed: int = 0, shift: float = 0.0, ch
             table = pa.Table.from_pandas(part, preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(str(path), table.schema)
-            writer.write_table(table.cast(writer.schema))
+            writer.write_table(table.cast(writer.schema), row_group_size=row_group_rows)
     finally:
         if writer is not None:
             writer.close()
