@@ -86,8 +86,23 @@ METHODS: dict[str, str] = {
 }
 
 
-def _parts() -> list[tuple[str, Part]]:
-    from ethics_audit.checks.transparency import appeals, bias_audit, controls, explanations
+# the whole family computes on the engine when the window's rows stay there (``aggregates``)
+READS_ROWS = True
+
+
+def _parts(data: AuditData | None = None) -> list[tuple[str, Part]]:
+    """The parts, in memory when the window's frame is loaded, else on its engine (``aggregates``)."""
+    from ethics_audit.checks.privacy.aggregates import on_engine
+
+    if data is not None and on_engine(data):
+        from ethics_audit.checks.transparency.aggregates import appeals, bias_audit, controls, explanations
+    else:
+        from ethics_audit.checks.transparency import (  # type: ignore[no-redef]
+            appeals,
+            bias_audit,
+            controls,
+            explanations,
+        )
 
     return [
         ("explanations", explanations.run),
@@ -98,4 +113,4 @@ def _parts() -> list[tuple[str, Part]]:
 
 
 def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
-    return run_parts("transparency", _parts(), config, data)
+    return run_parts("transparency", _parts(data), config, data)

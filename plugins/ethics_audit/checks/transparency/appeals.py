@@ -25,9 +25,10 @@ from ethics_audit.checks.transparency.groups import (
     GroupTable,
     Results,
     adverse_rows,
+    cell_table,
     encode,
     require_columns,
-    tables,
+    tables_of_cells,
 )
 from ethics_audit.errors import DataError
 from ethics_audit.results import Threshold
@@ -35,6 +36,7 @@ from ethics_audit.spec import APPEAL_OUTCOMES
 from ethics_audit.windows import format_duration
 
 if TYPE_CHECKING:
+    from ethics_audit.checks.fairness.inputs import Groups
     from ethics_audit.data import AuditData
     from ethics_audit.results import MetricResult
     from ethics_audit.spec import AppealsSpec, TransparencyConfig
@@ -181,7 +183,6 @@ def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
     spec = config.appeals
     if spec is None:
         return []
-    results = Results(config)
     adverse = adverse_rows(config, data)
     if adverse is None:
         raise DataError(f"{PART}: needs columns.prediction, the decisions that people appeal")
@@ -191,22 +192,45 @@ def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
     rows = matched["row"].to_numpy()
     category = np.where(adverse, NOT_APPEALED, FAVOURABLE).astype(np.int64)
     on_favourable = int((~adverse[rows]).sum())
-    outcome = matched["outcome"].to_numpy()
-    code = np.select([outcome == APPEAL_OUTCOMES.index(o) for o in ("pending", "upheld", "overturned")],
-                     [PENDING, UPHELD, OVERTURNED])  # fmt: skip
+    code = outcome_category(matched["outcome"].to_numpy())
     category[rows] = np.where(adverse[rows], code, FAVOURABLE)
-    decided_rows = rows[adverse[rows] & (code != PENDING)]
-    days = np.zeros(len(category))
-    days[rows] = (matched["decided"].to_numpy() - matched["filed"].to_numpy()) / DAY_NS
+    decided = adverse[rows] & (code != PENDING)
+    days = (matched["decided"].to_numpy() - matched["filed"].to_numpy()) / DAY_NS
+    table = cell_table(groups, category, 5)
+    cells = groups.cell_of_row[rows[decided]]
+    return report(config, spec, data, attributes, groups, table, cells, days[decided], ledger, matched, on_favourable)
+
+
+def outcome_category(outcome: np.ndarray) -> np.ndarray:
+    """The row category of each appeal's ledger outcome code (pending, upheld or overturned)."""
+    return np.select([outcome == APPEAL_OUTCOMES.index(o) for o in ("pending", "upheld", "overturned")],
+                     [PENDING, UPHELD, OVERTURNED])  # fmt: skip
+
+
+def report(
+    config: TransparencyConfig,
+    spec: AppealsSpec,
+    data: AuditData,
+    attributes: list[str],
+    groups: Groups,
+    table: np.ndarray,
+    decided_cells: np.ndarray,
+    days: np.ndarray,
+    ledger: pd.DataFrame,
+    matched: pd.DataFrame,
+    on_favourable: int,
+) -> list[MetricResult]:
+    """The part's results from counts per (cell, category) and the decided appeals' cells and days:
+    the same whether the rows were counted in memory or on an engine (``aggregates``)."""
+    results = Results(config)
     sla_days = spec.sla.total_seconds() / 86400
     adverse_all = (NOT_APPEALED, PENDING, UPHELD, OVERTURNED)
-    for gt in tables(attributes, groups, category, 5, config):
+    for gt in tables_of_cells(attributes, groups, table, config):
         appeal = results.rate("appeal_rate", gt, (PENDING, UPHELD, OVERTURNED), adverse_all, what="adverse decisions")
         overturn = results.rate("overturn_rate", gt, (OVERTURNED,), (UPHELD, OVERTURNED), what="decided appeals")
-        group_of_row = _group_of_rows(gt, groups, attributes, decided_rows)
-        _times(results, gt, group_of_row, days[decided_rows], sla_days)
+        _times(results, gt, _group_of_cells(gt, groups, attributes, decided_cells), days, sla_days)
         if gt.is_window:
-            _window_counts(results, gt, spec, data, ledger, matched, days[decided_rows], on_favourable)
+            _window_counts(results, gt, spec, data, ledger, matched, days, on_favourable)
             continue
         results.disparity("appeal_rate_difference", "difference", gt, appeal, what="adverse decisions")
         results.disparity("overturn_rate_difference", "difference", gt, overturn, what="decided appeals")
@@ -214,16 +238,16 @@ def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
     return results.out
 
 
-def _group_of_rows(gt: GroupTable, groups, attributes: list[str], rows: np.ndarray) -> np.ndarray:
-    """The group (index into ``gt.slices``) of each given row."""
+def _group_of_cells(gt: GroupTable, groups: Groups, attributes: list[str], cells: np.ndarray) -> np.ndarray:
+    """The group (index into ``gt.slices``) of each given cell."""
     if gt.is_window:
-        return np.zeros(len(rows), dtype=np.int64)
+        return np.zeros(len(cells), dtype=np.int64)
     from ethics_audit.checks.fairness import counts
 
     names = gt.name.split("+")
     positions = tuple(sorted(attributes.index(a) for a in names))
     group_of_cell, _ = counts.group_of_cells(groups.cell_codes, positions)
-    return group_of_cell[groups.cell_of_row[rows]]
+    return group_of_cell[cells]
 
 
 def _window_counts(

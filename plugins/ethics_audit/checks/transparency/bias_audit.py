@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ethics_audit.checks.transparency.groups import WHERE, Results, encode, tables
+from ethics_audit.checks.transparency.groups import WHERE, Results, cell_table, encode, tables_of_cells
 from ethics_audit.errors import DataError
 
 if TYPE_CHECKING:
+    from ethics_audit.checks.fairness.inputs import Groups
     from ethics_audit.data import AuditData
     from ethics_audit.results import MetricResult
     from ethics_audit.spec import TransparencyConfig
@@ -29,7 +30,6 @@ def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
     frame = data.current
     if columns.prediction is None and columns.score is None:
         return []
-    results = Results(config)
     attributes, groups = encode(config, data)
     parts = []
     if columns.prediction is not None:
@@ -44,8 +44,17 @@ def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
         if present.any():
             median = float(np.median(score[present]))
             parts.append(("above_median_score_count", np.where(present, score > median, -1)))
-    for metric, category in parts:
-        for gt in tables(attributes, groups, category.astype(np.int64), 2, config, resample=False):
+    counted = [(metric, cell_table(groups, category.astype(np.int64), 2)) for metric, category in parts]
+    return report(config, attributes, groups, counted)
+
+
+def report(
+    config: TransparencyConfig, attributes: list[str], groups: Groups, parts: list[tuple[str, np.ndarray]]
+) -> list[MetricResult]:
+    """Per metric, its (cells, 2) table of rows (not counted, counted): every group's count and rows."""
+    results = Results(config)
+    for metric, table in parts:
+        for gt in tables_of_cells(attributes, groups, table, config, resample=False):
             for g, slice_ in enumerate(gt.slices):
                 results.add(metric, int(gt.table[g, 1]), slice_, n=int(gt.table[g].sum()))
     return results.out

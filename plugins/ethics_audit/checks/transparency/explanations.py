@@ -23,13 +23,15 @@ from ethics_audit.checks.transparency.groups import (
     GroupTable,
     Results,
     adverse_rows,
+    cell_table,
     encode,
     require_columns,
-    tables,
+    tables_of_cells,
 )
 from ethics_audit.errors import DataError
 
 if TYPE_CHECKING:
+    from ethics_audit.checks.fairness.inputs import Groups
     from ethics_audit.data import AuditData
     from ethics_audit.results import MetricResult
     from ethics_audit.spec import ExplanationsSpec, TransparencyConfig
@@ -89,18 +91,17 @@ def explanation_columns(spec: ExplanationsSpec, data: AuditData) -> tuple[np.nda
     return explained, codes
 
 
-def _code_sets(codes: pd.Series, separator: str, rows: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Each row's set of cited codes as a category (-1: none), the codes, and a (sets, codes) 0/1 matrix."""
+def normal_codes(value: Any, separator: str) -> str:
+    """A row's cited codes as one text: distinct, stripped, cut to 40 characters, sorted ("" for none)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    parts = value if isinstance(value, list | tuple | np.ndarray) else str(value).split(separator)
+    return separator.join(sorted({str(p).strip()[:40] for p in parts if str(p).strip()}))
 
-    def normal(value: Any) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return ""
-        parts = value if isinstance(value, list | tuple | np.ndarray) else str(value).split(separator)
-        return separator.join(sorted({str(p).strip()[:40] for p in parts if str(p).strip()}))
 
-    text = pd.Series(codes.to_numpy(dtype=object)).map(normal)
-    text[~rows] = ""
-    set_of_row, sets = pd.factorize(text)
+def code_matrix(sets: Any, separator: str) -> tuple[list[str], np.ndarray]:
+    """The codes cited by ``sets`` (normalised texts) and a (sets, codes) 0/1 matrix; raises
+    ``DataError`` when the column holds free text rather than a vocabulary of codes."""
     vocabulary = sorted({c for s in sets for c in s.split(separator) if c})
     if len(vocabulary) > MAX_CODES:
         raise DataError(
@@ -113,6 +114,15 @@ def _code_sets(codes: pd.Series, separator: str, rows: np.ndarray) -> tuple[np.n
         for code in text_set.split(separator):
             if code:
                 matrix[s, index[code]] = 1
+    return vocabulary, matrix
+
+
+def _code_sets(codes: pd.Series, separator: str, rows: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Each row's set of cited codes as a category (-1: none), the codes, and a (sets, codes) 0/1 matrix."""
+    text = pd.Series(codes.to_numpy(dtype=object)).map(lambda v: normal_codes(v, separator))
+    text[~rows] = ""
+    set_of_row, sets = pd.factorize(text)
+    vocabulary, matrix = code_matrix(sets, separator)
     empty = [s for s, t in enumerate(sets) if t == ""]
     category = set_of_row.astype(np.int64)
     if empty:
@@ -216,20 +226,37 @@ def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
     spec = config.explanations
     if spec is None:
         return []
-    results = Results(config)
     attributes, groups = encode(config, data)
     explained, codes = explanation_columns(spec, data)
     adverse = adverse_rows(config, data)
     adverse_i = np.zeros(len(explained), dtype=np.int64) if adverse is None else adverse.astype(np.int64)
-    category = adverse_i * 2 + explained.astype(np.int64)
-    for gt in tables(attributes, groups, category, 4, config):
-        coverage = results.rate(
+    coverage = cell_table(groups, adverse_i * 2 + explained.astype(np.int64), 4)
+    citations = None
+    if codes is not None:
+        code_set, vocabulary, matrix = _code_sets(codes, spec.reason_code_separator, explained)
+        citations = (cell_table(groups, code_set, len(matrix)), vocabulary, matrix)
+    return report(config, attributes, groups, coverage, adverse is not None, citations)
+
+
+def report(
+    config: TransparencyConfig,
+    attributes: list[str],
+    groups: Groups,
+    coverage: np.ndarray,
+    has_decisions: bool,
+    citations: tuple[np.ndarray, list[str], np.ndarray] | None,
+) -> list[MetricResult]:
+    """The part's results from counts per cell: ``coverage`` (cells, 4) by adverse * 2 + explained,
+    and ``citations``: rows per (cell, set of codes), the codes and the (sets, codes) matrix."""
+    results = Results(config)
+    for gt in tables_of_cells(attributes, groups, coverage, config):
+        coverage_rate = results.rate(
             "explanation_coverage", gt, (EXPLAINED, ADVERSE_EXPLAINED), (0, 1, 2, 3), what="decisions",
             threshold=results.threshold("explanation_coverage"),
         )  # fmt: skip
         if not gt.is_window:
-            results.disparity("explanation_coverage_ratio", "ratio", gt, coverage, what="decisions")
-        if adverse is None:
+            results.disparity("explanation_coverage_ratio", "ratio", gt, coverage_rate, what="decisions")
+        if not has_decisions:
             continue
         adverse_coverage = results.rate(
             "adverse_explanation_coverage", gt, (ADVERSE_EXPLAINED,), (ADVERSE_NOT_EXPLAINED, ADVERSE_EXPLAINED),
@@ -244,8 +271,8 @@ def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
                 "unexplained_adverse_decisions", int(gt.table[0, ADVERSE_NOT_EXPLAINED]), {},
                 n=int(gt.table[0, 2:].sum()),
             )  # fmt: skip
-    if codes is not None:
-        code_set, vocabulary, matrix = _code_sets(codes, spec.reason_code_separator, explained)
-        for gt in tables(attributes, groups, code_set, len(matrix), config, resample=False)[1:]:
+    if citations is not None:
+        table, vocabulary, matrix = citations
+        for gt in tables_of_cells(attributes, groups, table, config, resample=False)[1:]:
             _skew(results, gt, matrix, vocabulary)
     return results.out

@@ -66,22 +66,22 @@ def encode(config: TransparencyConfig, data: AuditData) -> tuple[list[str], Grou
     return attributes, encode_groups(data.current, attributes, intersections, field=field, where=WHERE)
 
 
-def tables(
-    attributes: list[str],
-    groups: Groups,
-    category: np.ndarray,
-    k: int,
-    config: TransparencyConfig,
-    *,
-    resample: bool = True,
-) -> list[GroupTable]:
-    """The window's table, then one per attribute set; rows with category < 0 are left out."""
+def cell_table(groups: Groups, category: np.ndarray, k: int) -> np.ndarray:
+    """Rows per (cell, category) of the window in memory; rows with category < 0 are left out."""
     n_cells = len(groups.cell_codes)
     index = np.where(category < 0, n_cells * k, groups.cell_of_row * k + category)
-    cell_table = np.bincount(index, minlength=n_cells * k + 1)[: n_cells * k].reshape(n_cells, k)
+    return np.bincount(index, minlength=n_cells * k + 1)[: n_cells * k].reshape(n_cells, k)
+
+
+def tables_of_cells(
+    attributes: list[str], groups: Groups, table: np.ndarray, config: TransparencyConfig, *, resample: bool = True
+) -> list[GroupTable]:
+    """The window's table, then one per attribute set, from the (cells, k) table however it was
+    counted (``cell_table`` in memory, or an engine's GROUP BY: ``aggregates``)."""
+    n_cells = len(groups.cell_codes)
     resamples = config.bootstrap.resamples if resample else 0
-    boot = counts.resample_cells(cell_table, resamples, config.bootstrap.seed) if resamples else None
-    out = [_collapse("", [{}], np.zeros(n_cells, dtype=np.int64), cell_table, boot)]
+    boot = counts.resample_cells(table, resamples, config.bootstrap.seed) if resamples else None
+    out = [_collapse("", [{}], np.zeros(n_cells, dtype=np.int64), table, boot)]
     for positions in groups.group_sets:
         group_of_cell, group_codes = counts.group_of_cells(groups.cell_codes, positions)
         order = sorted(range(len(positions)), key=lambda i: attributes[positions[i]])
@@ -89,7 +89,7 @@ def tables(
             {attributes[positions[i]]: groups.values[positions[i]][codes[i]] for i in order} for codes in group_codes
         ]
         name = "+".join(attributes[positions[i]] for i in order)
-        out.append(_collapse(name, slices, group_of_cell, cell_table, boot))
+        out.append(_collapse(name, slices, group_of_cell, table, boot))
     return out
 
 

@@ -104,19 +104,30 @@ def window_entities(rows: Rows, data: AuditData, ledger: pd.DataFrame) -> tuple[
 
 def withdrawals(rows: Rows, data: AuditData, config: PrivacyConfig, ledger: pd.DataFrame, wid: Any, ids: Any):
     """(rows made while blocked, their entities, rows by blocking event) by an as-of join on the engine."""
-    import ibis
-    import pandas as pd
-
     spec = config.consent
     assert spec is not None
     _, state = pure.purpose_events(config, data, ledger)
     events = pure.blocked_since(state)
+    return made_while_blocked(rows, data, events, ids, wid, spec.grace_period)
+
+
+def made_while_blocked(
+    rows: Rows, data: AuditData, events: pd.DataFrame, ids: Any, wid: Any, grace_period: Any, where: Any = None
+) -> tuple[int, int, dict[str, int]]:
+    """``consent.made_while_blocked`` on the engine: (rows made while blocked, their entities, rows
+    by blocking event), for the window's rows where ``where`` holds (default: all).
+
+    ``events``: ``blocked_since``'s output for the window's entities (``code``, ``ts_ns``, ...),
+    ``ids``/``wid``: ``window_entities``'."""
+    import ibis
+    import pandas as pd
+
     blocked = events.loc[events["blocking"], "code"].unique()
     events = events[events["code"].isin(blocked)].drop_duplicates(["code", "ts_ns"], keep="last")
     if not len(events):
         return 0, 0, {}
     ts, aware = utc_time(rows, data.columns.timestamp)
-    grace = int(spec.grace_period.total_seconds() * 1e9)
+    grace = int(grace_period.total_seconds() * 1e9)
     right = ibis.memtable(
         pd.DataFrame(
             {
@@ -129,6 +140,8 @@ def withdrawals(rows: Rows, data: AuditData, config: PrivacyConfig, ledger: pd.D
         )
     )
     left = rows.table.select(wid=wid, wts=ts).filter(lambda t: t.wts.notnull())
+    if where is not None:
+        left = rows.table.select(wid=wid, wts=ts, ok=where).filter(lambda t: t.wts.notnull() & t.ok).drop("ok")
     left = left.filter(left.wid.isin(_ids_table(ids[blocked]).lid))
     joined = left.asof_join(right, on=left.wts >= right.ets, predicates=[left.wid == right.eid])
     late = joined.filter(joined.blocking & (joined.wts > joined.after))
