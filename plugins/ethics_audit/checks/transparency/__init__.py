@@ -113,4 +113,6 @@ def _parts(data: AuditData | None = None) -> list[tuple[str, Part]]:
 
 
 def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
+    if data.rows == 0:
+        return []  # no decisions to explain or appeal: the runner reports the empty window (window_rows)
     return run_parts("transparency", _parts(data), config, data)
