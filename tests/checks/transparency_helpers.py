@@ -91,5 +91,14 @@ def appeals(rng: np.random.Generator, frame: pd.DataFrame, n: int = 900) -> pd.D
     return pd.concat([out, other], ignore_index=True)
 
 
+def ledgers(rng: np.random.Generator, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Appeals (with earlier, pending states of some: one appeal, not two) and controls."""
+    ledger = appeals(rng, frame)
+    states = ledger.iloc[:40].copy()
+    states.loc[:, "decided_at"] = pd.NaT
+    states["outcome"] = "pending"
+    return {"appeals": pd.concat([states, ledger], ignore_index=True), "controls": controls(rng)}
+
+
 def data(spec_: Any, frame: pd.DataFrame, **ledgers: Any) -> Any:
     return make_data(spec_, frame, now=T0 + 8 * DAY, **ledgers)

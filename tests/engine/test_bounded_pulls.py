@@ -113,3 +113,44 @@ def test_the_reference_summaries_come_back_the_same_size_for_a_reference_10x_lar
     assert len(small) == len(large)
     # at most groups x 10 deciles x 10 bins per attribute set, whatever the reference's size
     assert max(large) <= 5 * 4 * 10 * 10 and sum(large) <= sum(small) * 1.5, (small, large)
+
+
+def test_the_transparency_family_gets_as_many_rows_back_for_a_window_10x_larger(tmp_path, returned) -> None:
+    """Every result that reaches Python (``Rows.execute`` and the backend's ``to_pyarrow``) is
+    counted: what comes back is counts per cell and the ledger's decisions, not the window."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "checks"))
+    from privacy_engine_helpers import on_engine
+    from transparency_helpers import DAY, T0, appeals, controls, spec, window
+
+    from ethics_audit.checks import transparency
+    from ethics_audit.results import Status
+
+    calls = returned
+    sizes, totals = [], []
+    for n in (3_000, 30_000):
+        rng = np.random.default_rng(11)
+        frame = window(rng, n=n, users=400)
+        ledgers = {"appeals": appeals(rng, frame, n=900), "controls": controls(rng)}
+        s = spec()
+        (tmp_path / str(n)).mkdir()
+        engine_data = on_engine(s, frame, tmp_path / str(n), now=T0 + 8 * DAY, **ledgers)
+        backend = engine_data.tables["current"].backend
+        to_pyarrow = backend.to_pyarrow
+
+        def arrow(expr, *args, _real=to_pyarrow, **kwargs):
+            out = _real(expr, *args, **kwargs)
+            calls.append(out.num_rows)
+            return out
+
+        backend.to_pyarrow = arrow
+        calls.clear()
+        got = transparency.run(s.checks.transparency, engine_data)
+        assert engine_data.current is None
+        assert not [r for r in got if r.status is Status.ERROR]
+        sizes.append(max(calls))
+        totals.append(sum(calls))
+    # the largest results: the appeals' decisions (at most 900) and the cells x code sets table
+    assert max(sizes) <= 1_000 and totals[1] <= totals[0] * 1.5 + 100, (sizes, totals)

@@ -25,7 +25,7 @@ from helpers import WINDOW_END, WINDOW_START, make_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "checks"))
 from privacy_engine_helpers import comparable
-from transparency_helpers import DAY, T0, appeals, controls, spec, window
+from transparency_helpers import DAY, T0, ledgers, spec, window
 
 pytestmark = pytest.mark.postgres
 QUERY = "SELECT * FROM decisions WHERE ts >= :window_start AND ts < :window_end"
@@ -45,14 +45,6 @@ def pushed_down(url: str, frame: pd.DataFrame, transparency_: dict | None = None
     return pg, Rows(in_utc(table, "ts", "source", backend), backend, "postgres")
 
 
-def _ledgers(rng: np.random.Generator, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    ledger = appeals(rng, frame)
-    states = ledger.iloc[:40].copy()  # earlier states of some appeals: one appeal, not two
-    states.loc[:, "decided_at"] = pd.NaT
-    states["outcome"] = "pending"
-    return {"appeals": pd.concat([states, ledger], ignore_index=True), "controls": controls(rng)}
-
-
 def _compare(pg: Any, rows: Rows, frame: pd.DataFrame, ledgers: dict) -> list:
     config = pg.checks.transparency
     memory = transparency.run(config, make_data(pg, frame, now=NOW, **ledgers))
@@ -70,9 +62,9 @@ def test_the_transparency_family_pushed_down_equals_the_memory_path(pg_url: str)
     frame["score"] = np.round(rng.random(len(frame)), 1)  # ties at the median
     frame.loc[frame.index[::11], "score"] = None
     frame.loc[frame.index[::17], "explanation_id"] = "  "  # blank: not an explanation
-    ledgers = _ledgers(rng, frame)
+    ledgers_ = ledgers(rng, frame)
     pg, rows = pushed_down(pg_url, frame, score="score")
-    got = _compare(pg, rows, frame, ledgers)
+    got = _compare(pg, rows, frame, ledgers_)
     metrics = {r.metric for r in got}
     assert {"explanation_coverage", "reason_code_skew", "decisions_ignoring_controls", "appeal_rate",
             "above_median_score_count", "median_days_to_decide"} <= metrics  # fmt: skip

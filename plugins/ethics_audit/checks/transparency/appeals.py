@@ -108,6 +108,21 @@ def read_ledger(spec: AppealsSpec, data: AuditData) -> pd.DataFrame:
     return ledger.drop_duplicates(subset="appeal", keep="last").reset_index(drop=True)
 
 
+def filed_before(spec: AppealsSpec, count: int) -> DataError:
+    return DataError(
+        f"{PART}.columns.filed_at: {count} appeals were filed before the decision they contest was made "
+        f"(appeals ledger, {spec.source.describe()}); check that {spec.columns.prediction_id!r} holds the "
+        "contested prediction's id"
+    )
+
+
+def repeated_ids(count: int, column: str | None) -> DataError:
+    return DataError(
+        f"{PART}: {count} prediction ids repeat in the window (columns.prediction_id {column!r}); appeals need one "
+        "id per decision"
+    )
+
+
 def attribute(spec: AppealsSpec, data: AuditData, ledger: pd.DataFrame, adverse: np.ndarray) -> pd.DataFrame:
     """Each appeal's window row (``row``); appeals for other windows' decisions are dropped."""
     frame = data.current
@@ -116,19 +131,12 @@ def attribute(spec: AppealsSpec, data: AuditData, ledger: pd.DataFrame, adverse:
         keys, window_ids = _aligned_ids(ledger["key"], frame[data.columns.prediction_id])
         index = pd.Index(window_ids)
         if not index.is_unique:
-            raise DataError(
-                f"{PART}: {int(index.duplicated().sum())} prediction ids repeat in the window "
-                f"(columns.prediction_id {data.columns.prediction_id!r}); appeals need one id per decision"
-            )
+            raise repeated_ids(int(index.duplicated().sum()), data.columns.prediction_id)
         position = index.get_indexer(keys)
         matched = ledger.assign(row=position)[position >= 0]
         before = matched["filed"].to_numpy() < stamps[matched["row"].to_numpy()]
         if before.any():
-            raise DataError(
-                f"{PART}.columns.filed_at: {int(before.sum())} appeals were filed before the decision they contest "
-                f"was made (appeals ledger, {spec.source.describe()}); check that "
-                f"{spec.columns.prediction_id!r} holds the contested prediction's id"
-            )
+            raise filed_before(spec, int(before.sum()))
     else:
         start, end = pd.Timestamp(data.window_start).value, pd.Timestamp(data.window_end).value
         filed = ledger[(ledger["filed"] >= start) & (ledger["filed"] < end)]

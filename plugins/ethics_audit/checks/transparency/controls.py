@@ -67,17 +67,46 @@ def read_ledger(spec: ControlsSpec, data: AuditData) -> pd.DataFrame:
     return ledger[ledger["ts"] < pd.Timestamp(data.window_end)].reset_index(drop=True)
 
 
+def missing_forbidden_column(index: int, column: str) -> DataError:
+    return DataError(
+        f"{PART}.rules[{index}].forbids: {column!r} is not a column of the window; name the prediction column that "
+        "shows the forbidden treatment (e.g. targeting), or map it in the source"
+    )
+
+
 def _forbidden(rule: ControlRule, frame: pd.DataFrame, index: int) -> np.ndarray:
     """Rows the rule forbids: every listed column holds one of its listed values."""
     mask = np.ones(len(frame), dtype=bool)
     for column, values in rule.forbids.items():
         if column not in frame.columns:
-            raise DataError(
-                f"{PART}.rules[{index}].forbids: {column!r} is not a column of the window; name the prediction "
-                "column that shows the forbidden treatment (e.g. targeting), or map it in the source"
-            )
+            raise missing_forbidden_column(index, column)
         mask &= frame[column].isin(values).to_numpy()
     return mask
+
+
+def rule_events(ledger: pd.DataFrame, rule: ControlRule) -> tuple[pd.DataFrame, np.ndarray]:
+    """The ledger's events of the rule's control, and which of them set the rule's value."""
+    events = ledger[ledger["control"] == rule.control]
+    return events, (events["event"] == _normal(rule.value)).to_numpy()
+
+
+def report_rule(results: Results, spec: ControlsSpec, rule: ControlRule, events: pd.DataFrame, blocking: np.ndarray,
+                *, late: int, entities: int, rows: int, forbidden: int) -> None:  # fmt: skip
+    """The rule's result: ``late`` decisions (of ``entities`` people) ignored the setting."""
+    results.add(
+        "decisions_ignoring_controls",
+        late,
+        {"control": rule.control},
+        n=rows,
+        threshold=results.threshold("decisions_ignoring_controls", interval=False),
+        entities=entities,
+        share=late / rows if rows else None,
+        setting=_normal(rule.value),
+        entities_who_chose_it=len(np.unique(events.loc[blocking, "code"])) if len(events) else 0,
+        forbidden_decisions=forbidden,
+        grace_period=format_duration(spec.grace_period),
+        ledger_has_control=bool(len(events)),
+    )
 
 
 def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
@@ -89,26 +118,11 @@ def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
     codes, count, ledger = window_entities(data, ledger)
     ts = data.columns.timestamp
     stamps = _utc(data.current[ts], "columns.timestamp", ts)
-    grace = format_duration(spec.grace_period)
     for i, rule in enumerate(spec.rules):
-        events = ledger[ledger["control"] == rule.control]
-        blocking = (events["event"] == _normal(rule.value)).to_numpy()
+        events, blocking = rule_events(ledger, rule)
         forbidden = np.flatnonzero(_forbidden(rule, data.current, i))
         late = made_while_blocked(blocked_since(events, blocking), codes, count, stamps, spec.grace_period, forbidden)
         rows = late["row"].to_numpy()
-        chose = len(np.unique(events.loc[blocking, "code"])) if len(events) else 0
-        results.add(
-            "decisions_ignoring_controls",
-            len(rows),
-            {"control": rule.control},
-            n=data.rows,
-            threshold=results.threshold("decisions_ignoring_controls", interval=False),
-            entities=len(np.unique(codes[rows])),
-            share=len(rows) / data.rows if data.rows else None,
-            setting=_normal(rule.value),
-            entities_who_chose_it=chose,
-            forbidden_decisions=len(forbidden),
-            grace_period=grace,
-            ledger_has_control=bool(len(events)),
-        )
+        report_rule(results, spec, rule, events, blocking, late=len(rows), entities=len(np.unique(codes[rows])),
+                    rows=data.rows, forbidden=len(forbidden))  # fmt: skip
     return results.out

@@ -51,28 +51,39 @@ def _present(series: pd.Series) -> np.ndarray:
     return present
 
 
+def require_window_columns(spec: ExplanationsSpec, window_columns: Any) -> None:
+    """Without a separate log, the explanation (and reason codes) are columns of the window."""
+    for role in ("explanation", "reason_codes"):
+        name = getattr(spec.columns, role)
+        if name is not None and name not in window_columns:
+            raise DataError(
+                f"{PART}.columns.{role}: {name!r} is not a column of the window (the predictions); map the column "
+                f"that holds it, or give {PART}.source for a separate explanation log"
+            )
+
+
+def read_log(spec: ExplanationsSpec, data: AuditData) -> pd.DataFrame:
+    """The explanation log, with the columns the spec maps (or a ``DataError`` naming the source)."""
+    assert spec.source is not None
+    if data.explanations is None:
+        raise DataError(f"{PART}.source: the explanation log was not loaded; check the source")
+    columns = spec.columns
+    roles = {"prediction_id": columns.prediction_id, "explanation": columns.explanation}
+    if columns.reason_codes:
+        roles["reason_codes"] = columns.reason_codes
+    require_columns(data.explanations, roles, PART, "explanation log", spec.source.describe())
+    return data.explanations
+
+
 def explanation_columns(spec: ExplanationsSpec, data: AuditData) -> tuple[np.ndarray, pd.Series | None]:
     """Per window row: explained or not, and its reason codes (text or lists) when mapped."""
     columns = spec.columns
     frame = data.current
     if spec.source is None:
-        where, what = f"{PART}.columns", "window (the predictions)"
-        for role in ("explanation", "reason_codes"):
-            name = getattr(columns, role)
-            if name is not None and name not in frame.columns:
-                raise DataError(
-                    f"{where}.{role}: {name!r} is not a column of the {what}; map the column that holds it, "
-                    f"or give {PART}.source for a separate explanation log"
-                )
+        require_window_columns(spec, frame.columns)
         codes = frame[columns.reason_codes] if columns.reason_codes else None
         return _present(frame[columns.explanation]), codes
-    if data.explanations is None:
-        raise DataError(f"{PART}.source: the explanation log was not loaded; check the source")
-    log = data.explanations
-    roles = {"prediction_id": columns.prediction_id, "explanation": columns.explanation}
-    if columns.reason_codes:
-        roles["reason_codes"] = columns.reason_codes
-    require_columns(log, roles, PART, "explanation log", spec.source.describe())
+    log = read_log(spec, data)
     log_ids, window_ids = _aligned_ids(log[columns.prediction_id], frame[data.columns.prediction_id])
     # the log covers every window: keep this window's decisions before any per-row work
     mine = (log_ids.isin(window_ids) & log[columns.explanation].notna()).to_numpy()

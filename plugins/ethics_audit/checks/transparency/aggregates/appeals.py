@@ -55,10 +55,7 @@ def _unique_ids(rows: Rows, wid: object, column: str) -> None:
     n, ids, distinct = (int(got[k][0] or 0) for k in ("n", "ids", "distinct"))
     repeated = ids - distinct + max(n - ids - 1, 0)
     if repeated:
-        raise DataError(
-            f"{pure.PART}: {repeated} prediction ids repeat in the window "
-            f"(columns.prediction_id {column!r}); appeals need one id per decision"
-        )
+        raise pure.repeated_ids(repeated, column)
 
 
 def _ids(values: Any, kind: Any) -> Any:
@@ -96,11 +93,7 @@ def by_prediction(spec: AppealsSpec, data: AuditData, rows: Rows, ledger: pd.Dat
     matched = ledger.assign(row=position)[position >= 0]
     before = matched["filed"].to_numpy() < stamps[matched["row"].to_numpy()]
     if before.any():
-        raise DataError(
-            f"{pure.PART}.columns.filed_at: {int(before.sum())} appeals were filed before the decision they contest "
-            f"was made (appeals ledger, {spec.source.describe()}); check that "
-            f"{spec.columns.prediction_id!r} holds the contested prediction's id"
-        )
+        raise pure.filed_before(spec, int(before.sum()))
     return matched, _cells(grouped, got), np.asarray(got[ADVERSE], dtype=bool)
 
 

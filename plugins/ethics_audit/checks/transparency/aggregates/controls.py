@@ -11,14 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ethics_audit.checks.privacy.consent import blocked_since
 from ethics_audit.checks.transparency import controls as pure
 from ethics_audit.checks.transparency.aggregates import equals, window
 from ethics_audit.checks.transparency.groups import Results
-from ethics_audit.errors import DataError
-from ethics_audit.windows import format_duration
 
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
@@ -34,10 +30,7 @@ def forbidden(rule: ControlRule, rows: Rows, index: int) -> Any:
     mask = ibis.literal(True)
     for column, values in rule.forbids.items():
         if column not in rows:
-            raise DataError(
-                f"{pure.PART}.rules[{index}].forbids: {column!r} is not a column of the window; name the prediction "
-                "column that shows the forbidden treatment (e.g. targeting), or map it in the source"
-            )
+            raise pure.missing_forbidden_column(index, column)
         value = rows.table[column]
         hit = ibis.literal(False)
         for v in values:
@@ -61,27 +54,11 @@ def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
     masks = [forbidden(rule, rows, i) for i, rule in enumerate(spec.rules)]
     sums = {f"r{i}": ibis.coalesce(ibis.ifelse(m, 1, 0).sum(), 0) for i, m in enumerate(masks)}
     forbidden_rows = rows.execute(rows.table.aggregate(**sums)) if sums else None
-    total = data.rows
-    grace = format_duration(spec.grace_period)
     for i, rule in enumerate(spec.rules):
-        events = ledger[ledger["control"] == rule.control]
-        blocking = (events["event"] == pure._normal(rule.value)).to_numpy()
+        events, blocking = pure.rule_events(ledger, rule)
         late, entities, _ = made_while_blocked(
             rows, data, blocked_since(events, blocking), ids, wid, spec.grace_period, where=masks[i]
         )
-        chose = len(np.unique(events.loc[blocking, "code"])) if len(events) else 0
-        results.add(
-            "decisions_ignoring_controls",
-            late,
-            {"control": rule.control},
-            n=total,
-            threshold=results.threshold("decisions_ignoring_controls", interval=False),
-            entities=entities,
-            share=late / total if total else None,
-            setting=pure._normal(rule.value),
-            entities_who_chose_it=chose,
-            forbidden_decisions=int(forbidden_rows[f"r{i}"].iloc[0]),
-            grace_period=grace,
-            ledger_has_control=bool(len(events)),
-        )
+        pure.report_rule(results, spec, rule, events, blocking, late=late, entities=entities, rows=data.rows,
+                         forbidden=int(forbidden_rows[f"r{i}"].iloc[0]))  # fmt: skip
     return results.out

@@ -16,8 +16,6 @@ import numpy as np
 
 from ethics_audit.checks.transparency import explanations as pure
 from ethics_audit.checks.transparency.aggregates import adverse, attribute_check, group_cells, window
-from ethics_audit.checks.transparency.groups import require_columns
-from ethics_audit.errors import DataError
 
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
@@ -46,13 +44,7 @@ def _with_log(spec: ExplanationsSpec, data: AuditData, rows: Rows) -> Any:
     from ethics_audit.checks.privacy.aggregates.consent import aligned_ids
 
     columns = spec.columns
-    if data.explanations is None:
-        raise DataError(f"{pure.PART}.source: the explanation log was not loaded; check the source")
-    log = data.explanations
-    roles = {"prediction_id": columns.prediction_id, "explanation": columns.explanation}
-    if columns.reason_codes:
-        roles["reason_codes"] = columns.reason_codes
-    require_columns(log, roles, pure.PART, "explanation log", spec.source.describe())
+    log = pure.read_log(spec, data)
     wid, log_ids = aligned_ids(rows, data.columns.prediction_id, log[columns.prediction_id])
     # the last logged non-null explanation of a decision wins, as in memory
     mine = log[columns.explanation].notna().to_numpy() & log_ids.notna().to_numpy()
@@ -85,13 +77,7 @@ def run(config: TransparencyConfig, data: AuditData) -> list[MetricResult]:
     attribute_check(config, data, rows)
     columns = spec.columns
     if spec.source is None:
-        for role in ("explanation", "reason_codes"):
-            name = getattr(columns, role)
-            if name is not None and name not in rows:
-                raise DataError(
-                    f"{pure.PART}.columns.{role}: {name!r} is not a column of the window (the predictions); map the "
-                    f"column that holds it, or give {pure.PART}.source for a separate explanation log"
-                )
+        pure.require_window_columns(spec, rows.columns)
         t = rows.table
         explained = present(t[columns.explanation])
         codes = t[columns.reason_codes] if columns.reason_codes else None
