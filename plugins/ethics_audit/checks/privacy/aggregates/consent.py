@@ -4,8 +4,8 @@ The consent ledger is small next to the window (events per person, not per predi
 is read into memory (``data.consent``, or the ``consent`` table fetched once) and reduced there
 exactly as in memory (``consent.read_ledger``, ``blocked_since``, ``overdue_codes``). The window
 side never leaves the engine: its distinct entity ids are joined with the ledger's, the as-of
-join of predictions with the blocking events runs as an Ibis ``asof_join`` (DuckDB's ASOF JOIN)
-and comes back as counts by event; erasure and retention are filtered counts. Events at one
+join of predictions with the blocking events (``engine.asof``: DuckDB's and PostgreSQL's own,
+portable parts on Spark) comes back as counts by event; erasure and retention are filtered counts. Events at one
 instant of one entity are first reduced to the one the in-memory ``merge_asof`` picks (the last
 in ``blocked_since``'s order), so the engine's join has no ties to break. Timestamps compare to
 the microsecond (Ibis's timestamp type); ids are aligned as in memory when one side stores them
@@ -122,6 +122,8 @@ def made_while_blocked(
     import ibis
     import pandas as pd
 
+    from ethics_audit.engine.asof import latest_at_or_before
+
     blocked = events.loc[events["blocking"], "code"].unique()
     events = events[events["code"].isin(blocked)].drop_duplicates(["code", "ts_ns"], keep="last")
     if not len(events):
@@ -143,7 +145,7 @@ def made_while_blocked(
     if where is not None:
         left = rows.table.select(wid=wid, wts=ts, ok=where).filter(lambda t: t.wts.notnull() & t.ok).drop("ok")
     left = left.filter(left.wid.isin(_ids_table(ids[blocked]).lid))
-    joined = left.asof_join(right, on=left.wts >= right.ets, predicates=[left.wid == right.eid])
+    joined = latest_at_or_before(left, right, key=("wid", "eid"), instant=("wts", "ets"), engine=rows.engine)
     late = joined.filter(joined.blocking & (joined.wts > joined.after))
     by_event = rows.execute(late.group_by("event").agg(n=ibis._.count(), entities=late.wid.nunique()))
     entities = int(rows.execute(late.wid.nunique())) if len(by_event) else 0

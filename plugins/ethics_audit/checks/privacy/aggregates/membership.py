@@ -53,6 +53,9 @@ def temporary(rows: Rows, expr: Any) -> Iterator[Any]:
     Ibis 12's ``Table.cache`` and ``drop_table`` emit ``DROP TABLE IF EXISTS`` without the name
     on DuckDB 2, so the table (named here, no data in the statement) is dropped in plain SQL.
     """
+    if rows.engine == "spark":  # Ibis' PySpark backend has no temporary tables: Spark recomputes it
+        yield expr
+        return
     name = f"_privacy_{uuid.uuid4().hex}"
     table = rows.backend.create_table(name, expr, temp=True)
     try:

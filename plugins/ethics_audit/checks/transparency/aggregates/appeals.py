@@ -104,6 +104,7 @@ def by_entity(data: AuditData, rows: Rows, ledger: pd.DataFrame, is_adverse: Any
     import ibis
 
     from ethics_audit.checks.privacy.aggregates.consent import aligned_ids, instants, utc_time
+    from ethics_audit.engine.asof import latest_at_or_before
 
     start, end = pd.Timestamp(data.window_start).value, pd.Timestamp(data.window_end).value
     filed = ledger[(ledger["filed"] >= start) & (ledger["filed"] < end)].reset_index(drop=True)
@@ -118,7 +119,7 @@ def by_entity(data: AuditData, rows: Rows, ledger: pd.DataFrame, is_adverse: Any
     decisions = rows.table.select(wid=wid, dts=ts, adv=is_adverse)
     decisions = decisions.filter(decisions.adv & decisions.wid.notnull() & decisions.dts.notnull())
     decisions = decisions.filter(decisions.wid.isin(left.lid)).select("wid", "dts").distinct()
-    joined = left.asof_join(decisions, on=left.fts >= decisions.dts, predicates=[left.lid == decisions.wid])
+    joined = latest_at_or_before(left, decisions, key=("lid", "wid"), instant=("fts", "dts"), engine=rows.engine)
     got = arrow(rows, joined.filter(joined.dts.notnull()).select("i", "wid", "dts"))
     if not got["i"]:
         return empty, np.zeros(0, np.int64), np.zeros(0, bool)

@@ -43,8 +43,15 @@ def median(rows: Rows, score: Any) -> float | None:
     n = int(rows.execute(score.count()))
     if not n:
         return None
-    middle = rows.table.select(s=score).filter(lambda t: t.s.notnull()).order_by("s")
-    values = arrow(rows, middle.limit(2 - n % 2, offset=(n - 1) // 2))["s"]
+    present = rows.table.select(s=score).filter(lambda t: t.s.notnull())
+    if rows.engine == "spark":  # Ibis' PySpark backend returns an OFFSET's rows with another schema
+        import ibis
+
+        ranked = present.mutate(r=ibis.row_number().over(order_by="s"))
+        middle = ranked.filter(ranked.r.isin([(n - 1) // 2, n // 2])).select("s")
+    else:
+        middle = present.order_by("s").limit(2 - n % 2, offset=(n - 1) // 2)
+    values = arrow(rows, middle)["s"]
     return float(np.median(np.asarray(values, dtype=np.float64)))
 
 
