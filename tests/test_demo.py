@@ -17,6 +17,7 @@ def alert_lines(capsys: pytest.CaptureFixture) -> list[str]:
     return [line.split(": ", 1)[1] for line in err.splitlines() if line.startswith("[ethics-audit alert]")]
 
 
+@pytest.mark.slow
 def test_the_demo_finds_exactly_the_injected_problems_and_alerts_once(capsys: pytest.CaptureFixture) -> None:
     result = run_demo(weeks=12, rows_per_week=8000)
     printed = alert_lines(capsys)

@@ -226,6 +226,7 @@ def test_quality_blocking_skips_the_other_families_and_still_records_the_window(
         store.dispose()
 
 
+@pytest.mark.slow
 def test_a_backfill_audits_each_window_in_order(
     airflow_db: Path, demo_spec: Path, demo_root: Path, results_conn: str, fake_families: dict, _isolated_home: Path
 ) -> None:

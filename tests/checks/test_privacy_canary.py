@@ -236,6 +236,7 @@ def _database_text(home: Path) -> str:
     return "\n".join(cells)
 
 
+@pytest.mark.slow
 def test_canaries_are_found_and_appear_in_no_sink(tmp_path: Path, services: dict) -> None:
     inputs = tmp_path / "inputs"
     inputs.mkdir()
