@@ -1,15 +1,24 @@
 """The ledger's input fingerprint of a window whose rows stay on the engine, in bounded memory.
 
 ``ledger.fingerprint.of_frame`` digests each column as ``name|dtype|rows|nulls|sum`` where
-``sum`` adds pandas' 64-bit hash of every value modulo 2**64. On DuckDB the same digest is one
-scan, ``sum(hash(column))`` modulo 2**64 there, with DuckDB's type as the dtype (``of_duckdb``):
-as order-free and value-free, about 20 times faster than hashing the rows in pandas, but not the
-same numbers, so the fingerprint says ``method: duckdb-hash`` and the DuckDB version that
-computed it (whoever recomputes it uses the same); on Spark likewise with its ``xxhash64``
-(``method: spark-xxhash64``, ``engine.spark.fingerprint``). On other engines ``of_rows`` streams the
-rows through pandas in batches, each with the dtype the whole column would have had (an
-integer column with a missing value is float64 in pandas, a boolean one object), and equals
-``of_frame`` of the same rows in memory.
+``sum`` adds pandas' 64-bit hash of every value modulo 2**64. On an engine the same digest is
+one scan there with the engine's own 64-bit hash and the engine's type (Ibis') as the dtype:
+order-free and value-free as pandas' is, and changed by any one value, but not the same numbers,
+so the fingerprint names its ``method`` and the version of what computed it (whoever recomputes
+it uses the same):
+
+- DuckDB: ``sum(hash(column))`` (``of_duckdb``, ``method: duckdb-hash``, the DuckDB version);
+- PostgreSQL: the sum of the type's own extended hash, ``hashint8extended``,
+  ``hashfloat8extended``, ``hashtextextended`` and so on with seed 0 (``of_postgres``,
+  ``method: postgres-hash``, the server's ``server_version_num``); a timestamp with a zone is
+  hashed as its UTC wall time, so the session's zone does not change it;
+- Spark: ``xxhash64`` (``engine.spark.fingerprint``, ``method: spark-xxhash64``).
+
+A window pushed down into PostgreSQL therefore no longer has the fingerprint the in-memory
+loader gives the same rows (streaming every row to Python to hash it took longer than all the
+statistics together). ``of_rows`` still does that, through pandas in batches, each with the
+dtype the whole column would have had (an integer column with a missing value is float64 in
+pandas, a boolean one object), and equals ``of_frame`` of the same rows in memory.
 """
 
 from __future__ import annotations
@@ -118,6 +127,52 @@ def of_duckdb(rows: Rows) -> dict[str, Any]:
     return {"rows": n, "columns": dict(sorted(columns.items())), "method": "duckdb-hash", "duckdb": duckdb.__version__}
 
 
+# PostgreSQL's 64-bit hash of a value by its Ibis type (seed 0); ``{}`` is the quoted column
+_PG_HASHES = {
+    "integer": "hashint8extended({}::bigint, 0)",
+    "boolean": "hashint4extended({}::integer, 0)",
+    "floating": "hashfloat8extended({}::double precision, 0)",
+    "string": "hashtextextended({}, 0)",
+    "decimal": "hash_numeric_extended({}, 0)",
+    "date": "hashint4extended({} - DATE '2000-01-01', 0)",
+}
+
+
+def _pg_hash(quoted: str, dtype: Any) -> str:
+    if dtype.is_timestamp():
+        utc = f"({quoted} AT TIME ZONE 'UTC')" if dtype.timezone is not None else quoted
+        return f"timestamp_hash_extended({utc}, 0)"
+    for kind, template in _PG_HASHES.items():
+        if getattr(dtype, f"is_{kind}")():
+            return template.format(quoted)
+    return f"hashtextextended({quoted}::text, 0)"  # any other type: its text
+
+
+def of_postgres(rows: Rows) -> dict[str, Any]:
+    """The digest of each column computed by PostgreSQL in one scan (see the module's docstring)."""
+    import ibis
+
+    from ethics_audit.engine.sql import fetch
+    from ethics_audit.ledger import canonical
+
+    table = rows.table
+    names = list(table.columns)
+    schema = table.schema()
+    parts = ["count(*)"]
+    for name in names:
+        # the identifiers are the table's own columns, quoted; no value of the spec is in the text
+        quoted = '"' + str(name).replace('"', '""') + '"'
+        parts += [f"count(*) - count({quoted})", f"coalesce(sum({_pg_hash(quoted, schema[name])}), 0)"]
+    sql = f"SELECT current_setting('server_version_num'), {', '.join(parts)} FROM ({ibis.to_sql(table, dialect='postgres')}) AS t"
+    version, *row = fetch(rows, sql)[0]
+    n = int(row[0])
+    columns = {}
+    for i, name in enumerate(names):
+        nulls, total = int(row[1 + 2 * i]), int(row[2 + 2 * i]) % 2**64
+        columns[str(name)] = canonical.sha256(f"{name}|{schema[name]}|{n}|{nulls}|{total}")
+    return {"rows": n, "columns": dict(sorted(columns.items())), "method": "postgres-hash", "postgres": version}
+
+
 def of_tables(data: AuditData) -> dict[str, Any]:
     """``ledger.fingerprint.of_window`` of a window on the engine."""
     from ethics_audit.ledger.fingerprint import of_frame
@@ -133,6 +188,8 @@ def of_tables(data: AuditData) -> dict[str, Any]:
             from ethics_audit.engine.spark import fingerprint
 
             return fingerprint(rows)
+        if rows.engine == "postgres":
+            return of_postgres(rows)
         return of_duckdb(rows) if rows.engine == "duckdb" else of_rows(rows)
 
     return {"current": of("current"), "reference": of("reference")}

@@ -158,3 +158,26 @@ def load_window(
             reference = join_labels(reference, spec, ref_start, start, backend)
         tables["reference"] = Rows(reference, backend, "postgres")
     return on_engine(spec, start, end, tables, row_count_history=row_count_history, now=now)
+
+
+def fetch(rows: Any, sql: str, *, reads: Any = None) -> list[tuple[Any, ...]]:
+    """The rows of ``sql``, a statement Ibis cannot state (GROUPING SETS, PostgreSQL's own hash
+    functions), run in the session of ``rows`` (a ``Rows`` on PostgreSQL); ``reads`` is the Ibis
+    expression whose compiled SQL it embeds, so the memtables that expression reads are created first.
+    Only identifiers of the table and numbers the statistics chose are in the text, never a value
+    of the spec or of the window. What comes back is an aggregate, held to ``MAX_RESULT_ROWS``."""
+    from ethics_audit.engine import MAX_RESULT_ROWS
+
+    backend = rows.backend
+    backend._run_pre_execute_hooks(rows.table if reads is None else reads)
+    try:
+        with backend.con.cursor() as cursor:
+            cursor.execute(sql)
+            out = cursor.fetchmany(MAX_RESULT_ROWS + 1)
+        backend.con.commit()
+    except Exception:
+        backend.con.rollback()
+        raise
+    if len(out) > MAX_RESULT_ROWS:
+        raise RuntimeError(f"an aggregate returned more than {MAX_RESULT_ROWS:,} rows: a statistic must stay small")
+    return out
