@@ -149,10 +149,12 @@ def test_the_runner_runs_every_family_in_the_database(database: str) -> None:
         ], family
 
 
-def test_the_fingerprint_streams_the_window_in_small_fetches(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # every row is hashed in process, a fetch at a time: the sums are those of the whole frame
+def test_of_rows_streams_the_window_in_small_fetches(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ``of_rows`` hashes every row in process, a fetch at a time: the sums are those of the whole
+    # frame (the audit's own fingerprint on PostgreSQL is PostgreSQL's hash, test_fingerprint_pushdown)
     from ethics_audit import engine
-    from ethics_audit.engine.fingerprint import of_tables
+    from ethics_audit.engine.fingerprint import of_rows
+    from ethics_audit.ledger.fingerprint import of_frame
 
     monkeypatch.setattr(engine, "FETCH_ROWS", 700)
     start, end = window()
@@ -160,7 +162,9 @@ def test_the_fingerprint_streams_the_window_in_small_fetches(database: str, monk
     data = pushdown.load_window(spec_for(database), start, end)
     sizes = [b.num_rows for b in data.tables["current"].batches()]
     assert max(sizes) == 700 and sum(sizes) == 4000
-    got, want = of_tables(data), of_tables(memory)
+    got = {name: of_rows(data.tables[name]) for name in ("current", "reference")}
     monkeypatch.setattr(engine, "FETCH_ROWS", 10**6)
-    assert of_tables(pushdown.load_window(spec_for(database), start, end)) == got
-    assert got == want and got["current"]["rows"] == got["reference"]["rows"] == 4000
+    again = pushdown.load_window(spec_for(database), start, end)
+    assert {name: of_rows(again.tables[name]) for name in ("current", "reference")} == got
+    assert got == {"current": of_frame(memory.current), "reference": of_frame(memory.reference)}
+    assert got["current"]["rows"] == got["reference"]["rows"] == 4000

@@ -181,3 +181,42 @@ def fetch(rows: Any, sql: str, *, reads: Any = None) -> list[tuple[Any, ...]]:
     if len(out) > MAX_RESULT_ROWS:
         raise RuntimeError(f"an aggregate returned more than {MAX_RESULT_ROWS:,} rows: a statistic must stay small")
     return out
+
+
+# GROUPING() takes at most 31 arguments: that many keys share one scan
+GROUPING_MAX = 31
+
+
+def grouped_counts(rows: Any, keys: dict[str, Any], *, distinct: bool = False) -> dict[str, Any]:
+    """For each of ``keys`` (an Ibis expression over ``rows.table``, NULL where a row does not
+    count), how many rows hold each of its values, ``{name: {value: rows}}``; with
+    ``distinct=True`` only how many values, ``{name: count}`` (exact). Up to ``GROUPING_MAX``
+    keys are counted in one scan with GROUPING SETS, which Ibis cannot state: Ibis' union of
+    one GROUP BY per key scans the window once per key, and PostgreSQL's ``COUNT(DISTINCT)``
+    sorts every row of each column on one core where a GROUP BY hashes them."""
+    import ibis
+
+    names = list(keys)
+    out: dict[str, Any] = {name: (0 if distinct else {}) for name in names}
+    for first in range(0, len(names), GROUPING_MAX):
+        chunk = names[first : first + GROUPING_MAX]
+        expr = rows.table.select(**{f"k{j}": keys[name] for j, name in enumerate(chunk)})
+        columns = ", ".join(f'"k{j}"' for j in range(len(chunk)))
+        sets = ", ".join(f'("k{j}")' for j in range(len(chunk)))
+        sql = (
+            f"SELECT GROUPING({columns}) AS g, {columns}, count(*) AS c "
+            f"FROM ({ibis.to_sql(expr, dialect='postgres')}) AS t "
+            f"GROUP BY GROUPING SETS ({sets}) HAVING num_nonnulls({columns}) > 0"
+        )
+        if distinct:
+            sql = f"SELECT g, count(*) FROM ({sql}) AS s GROUP BY g"
+        # GROUPING's bit for key j is set where the row is not grouped by it: all but one
+        full = (1 << len(chunk)) - 1
+        which = {full - (1 << (len(chunk) - 1 - j)): j for j in range(len(chunk))}
+        for row in fetch(rows, sql, reads=expr):
+            j = which[row[0]]
+            if distinct:
+                out[chunk[j]] = int(row[1])
+            else:
+                out[chunk[j]][row[1 + j]] = int(row[-1])  # psycopg's Python values
+    return out

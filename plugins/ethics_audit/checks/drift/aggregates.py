@@ -21,26 +21,32 @@ if TYPE_CHECKING:
     from ethics_audit.engine import Rows
 
 
-def usable(column: Any) -> Any:
-    """The rows whose value a stat test sees: not missing, and for floats neither NaN nor infinite."""
+def usable(column: Any, engine: str = "duckdb") -> Any:
+    """The rows whose value a stat test sees: not missing, and for floats neither NaN nor infinite.
+    On PostgreSQL a float is usable when it lies strictly between the infinities: the same rows
+    (NaN sorts above every number there, NULL compares to nothing) in two comparisons instead of
+    five tests, which halves the cost of a pass over fifteen float columns."""
+    if engine == "postgres" and column.type().is_floating():
+        return (column > float("-inf")) & (column < float("inf"))
     keep = column.notnull()
     if column.type().is_floating():
         keep &= ~column.isnan() & ~column.isinf()
     return keep
 
 
-def cleaned(table: Any, names: list[str]) -> Any:
-    """``names`` of ``table`` with every unusable value (NaN, infinity) made missing, once per row,
-    so the aggregates over them need no FILTER each (DuckDB evaluates a FILTER per aggregate)."""
+def usable_or_null(column: Any, engine: str = "duckdb") -> Any:
+    """``column`` with every unusable value (NaN, infinity) made missing."""
     import ibis
 
-    columns = {}
-    for name in names:
-        column = table[name]
-        columns[name] = (
-            ibis.ifelse(usable(column), column, ibis.null(column.type())) if column.type().is_floating() else column
-        )
-    return table.select(**columns)
+    if not column.type().is_floating():
+        return column
+    return ibis.ifelse(usable(column, engine), column, ibis.null(column.type()))
+
+
+def cleaned(table: Any, names: list[str], engine: str = "duckdb") -> Any:
+    """``names`` of ``table`` with every unusable value (NaN, infinity) made missing, once per row,
+    so the aggregates over them need no FILTER each (DuckDB evaluates a FILTER per aggregate)."""
+    return table.select(**{name: usable_or_null(table[name], engine) for name in names})
 
 
 @dataclass
@@ -77,18 +83,39 @@ def _kind_of(dtype: Any) -> str:
 # HyperLogLog estimate, whose error is a few percent) they are counted exactly; above, the
 # estimate only says "far more than any limit the drift family compares with" (at most 100,000)
 EXACT_DISTINCT_BELOW = 400_000
+# PostgreSQL compiles ``approx_nunique`` to an exact COUNT(DISTINCT), a sort of every row on one
+# core. There the estimate is the distinct values whose 64-bit hash is a multiple of
+# DISTINCT_SAMPLE, times DISTINCT_SAMPLE: each value is in or out by its hash, so a column of D
+# values estimates D * Binomial(D, 1/64) / (D / 64) and sorts 1/64 of the rows. A column of at
+# most 100,000 values would have to show 6,250 sampled values where it expects at most 1,563
+# to pass 400,000: by Chernoff's bound less likely than 1e-1700, so the decision is as safe as
+# DuckDB's. The exact counts below are then one scan of hashed GROUPING SETS (``engine.sql``).
+DISTINCT_SAMPLE = 64
+
+
+def _distinct_estimate(column: Any, engine: str) -> tuple[Any, bool]:
+    """The expression that estimates ``column``'s distinct values, and whether it is exact."""
+    dtype = column.type()
+    if engine != "postgres":
+        return column.approx_nunique(), False
+    if dtype.is_integer() or dtype.is_floating() or dtype.is_string():
+        return column.nunique(where=(column.hash() % DISTINCT_SAMPLE) == 0) * DISTINCT_SAMPLE, False
+    return column.nunique(), True  # booleans and the rest: counted exactly (no hash in Ibis there)
 
 
 def profiles(rows: Rows, names: list[str]) -> dict[str, ColumnProfile]:
     """``ColumnProfile`` of each of ``names``: one pass, plus one for the exact distinct counts
     of the columns with few values (``EXACT_DISTINCT_BELOW``; exact counts of a million distinct
     floats would cost more than all the tests together, and no test needs them)."""
-    table = cleaned(rows.table, names)
+    table = cleaned(rows.table, names, rows.engine)
     metrics: dict[str, Any] = {"__rows": table.count()}
+    counted: set[str] = set()
     for i, name in enumerate(names):
         column = table[name]
         metrics[f"n{i}"] = column.count()
-        metrics[f"u{i}"] = column.approx_nunique()
+        metrics[f"u{i}"], exactly = _distinct_estimate(column, rows.engine)
+        if exactly:
+            counted.add(name)
         dtype = column.type()
         if dtype.is_numeric() and not dtype.is_boolean():
             metrics[f"lo{i}"] = column.min()
@@ -96,15 +123,27 @@ def profiles(rows: Rows, names: list[str]) -> dict[str, ColumnProfile]:
             metrics[f"sd{i}"] = column.cast("float64").std(how="pop")
     row = rows.execute(table.aggregate(**metrics)).iloc[0]
     exact = {
-        f"u{i}": table[name].nunique()
+        f"u{i}": name
         for i, name in enumerate(names)
-        if int(row[f"u{i}"]) < EXACT_DISTINCT_BELOW
-        or (table[name].type().is_string() and int(row[f"u{i}"]) >= int(row[f"n{i}"]) // 8)
+        if name not in counted
+        and (
+            int(row[f"u{i}"]) < EXACT_DISTINCT_BELOW
+            or (table[name].type().is_string() and int(row[f"u{i}"]) >= int(row[f"n{i}"]) // 8)
+        )
     }
     if exact:
         row = row.copy()
-        for key, value in rows.execute(table.aggregate(**exact)).iloc[0].items():
-            row[key] = value
+        if rows.engine == "postgres":
+            from ethics_audit.engine.sql import grouped_counts
+
+            keys = {name: usable_or_null(rows.table[name], rows.engine) for name in exact.values()}
+            counts = grouped_counts(rows, keys, distinct=True)
+            for key, name in exact.items():
+                row[key] = counts[name]
+        else:
+            values = rows.execute(table.aggregate(**{key: table[name].nunique() for key, name in exact.items()}))
+            for key, value in values.iloc[0].items():
+                row[key] = value
 
     def number(value: Any) -> float | None:
         return None if value is None or value != value else float(value)
@@ -127,7 +166,7 @@ def moments(rows: Rows, name: str) -> tuple[int, float, float]:
     """(usable values, mean, sample standard deviation) of a numeric column: Welch's and Student's
     t-tests need no more. Not mergeable by adding as they stand (merge n, sum and the sum of
     squared deviations instead, Chan's formula, if a window is ever computed in parts)."""
-    column = cleaned(rows.table, [name])[name].cast("float64")
+    column = cleaned(rows.table, [name], rows.engine)[name].cast("float64")
     frame = rows.execute(
         column.name("x").as_table().aggregate(n=column.count(), m=column.mean(), s=column.std(how="sample"))
     )
@@ -161,9 +200,16 @@ def value_counts(rows: Rows, name: str) -> ValueCounts:
 
 
 def value_counts_of(rows: Rows, names: list[str]) -> dict[str, ValueCounts]:
-    """``ValueCounts`` of each of ``names``: one query per column type (a union of GROUP BYs)."""
+    """``ValueCounts`` of each of ``names``: one query per column type (a union of GROUP BYs);
+    on PostgreSQL one scan for all (GROUPING SETS) when they are numbers, text or booleans."""
     import ibis
 
+    types = [rows.table[name].type() for name in names]
+    if rows.engine == "postgres" and all(t.is_numeric() or t.is_string() or t.is_boolean() for t in types):
+        from ethics_audit.engine.sql import grouped_counts
+
+        keys = {name: usable_or_null(rows.table[name], rows.engine) for name in names}
+        return {name: ValueCounts(counts) for name, counts in grouped_counts(rows, keys).items()}
     by_type: dict[Any, list[str]] = {}
     for name in names:
         by_type.setdefault(rows.table[name].type(), []).append(name)
@@ -172,7 +218,7 @@ def value_counts_of(rows: Rows, names: list[str]) -> dict[str, ValueCounts]:
         parts = []
         for i, name in enumerate(group):
             column = rows.table[name]
-            part = rows.table.filter(usable(column)).group_by(v=column).aggregate(c=column.count())
+            part = rows.table.filter(usable(column, rows.engine)).group_by(v=column).aggregate(c=column.count())
             parts.append(part.mutate(col=ibis.literal(i, "int64")))
         frame = rows.execute(ibis.union(*parts) if len(parts) > 1 else parts[0])
         for i, name in enumerate(group):
@@ -210,7 +256,7 @@ def cumulative_counts(rows: Rows, edges: dict[str, np.ndarray]) -> dict[str, Cum
     metrics: dict[str, Any] = {}
     for i, (name, points) in enumerate(edges.items()):
         column = table[name]
-        keep = usable(column)
+        keep = usable(column, rows.engine)
         metrics[f"n{i}"] = column.count(where=keep)
         for k, edge in enumerate(points):
             metrics[f"b{i}_{k}"] = column.count(where=keep & (column < float(edge)))
@@ -274,17 +320,26 @@ def fine_histogram(rows: Rows, name: str, lo: float, hi: float, bins: int) -> Fi
 
 
 def fine_histograms(rows: Rows, grids: dict[str, tuple[float, float, int]]) -> dict[str, FineHistogram]:
-    """Each column's ``FineHistogram`` on its grid (lo, hi, bins), all in one query."""
+    """Each column's ``FineHistogram`` on its grid (lo, hi, bins), all in one query (on
+    PostgreSQL one scan: GROUPING SETS of the bins, NULL where a value is not usable)."""
     import ibis
 
-    parts = []
+    parts, keys = [], {}
     for i, (name, (lo, hi, bins)) in enumerate(grids.items()):
         column = rows.table[name]
         index = _clip(_position(column, lo, hi, bins).floor().cast("int64"), bins - 1)
         if bins <= 32767:  # a 16-bit key hashes a fifth faster on DuckDB
             index = index.cast("int16")
+        if rows.engine == "postgres":
+            keys[name] = ibis.ifelse(usable(column, rows.engine), index, ibis.null(index.type()))
+            continue
         part = rows.table.filter(usable(column)).group_by(k=index).aggregate(c=column.count())
         parts.append(part.mutate(col=ibis.literal(i, "int64")))
+    if keys:
+        from ethics_audit.engine.sql import grouped_counts
+
+        counted = grouped_counts(rows, keys)
+        return {name: FineHistogram(lo, hi, bins, counted[name]) for name, (lo, hi, bins) in grids.items()}
     if not parts:
         return {}
     frame = rows.execute(ibis.union(*parts) if len(parts) > 1 else parts[0])
@@ -302,7 +357,7 @@ def refined_histogram(grid: FineHistogram, rows: Rows, name: str, chosen: list[i
     position = _position(column, grid.lo, grid.hi, grid.bins)
     index = _clip(position.floor().cast("int64"), grid.bins - 1)
     part = _clip(((position - index) * sub).floor().cast("int64"), sub - 1)
-    keep = usable(column) & index.isin(chosen)
+    keep = usable(column, rows.engine) & index.isin(chosen)
     query = rows.table.filter(keep).group_by(k=index * sub + part).aggregate(c=column.count())
     frame = rows.execute(query)
     counts = {int(k): int(c) for k, c in zip(frame["k"], frame["c"], strict=True)}
@@ -339,7 +394,7 @@ def counts_on_values(rows: Rows, name: str, points: list[float]) -> CountsOnValu
     import ibis
 
     column = rows.table[name]
-    values = rows.table.filter(usable(column)).select(x=column.cast("float64"))
+    values = rows.table.filter(usable(column, rows.engine)).select(x=column.cast("float64"))
     if rows.engine == "duckdb":
         marks = ibis.memtable({"i": list(range(len(points))), "lo": [float(p) for p in points]})
         joined = values.asof_join(marks, on=values.x >= marks.lo)
