@@ -22,10 +22,9 @@ if TYPE_CHECKING:
 
 
 def usable(column: Any, engine: str = "duckdb") -> Any:
-    """The rows whose value a stat test sees: not missing, and for floats neither NaN nor infinite.
-    On PostgreSQL a float is usable when it lies strictly between the infinities: the same rows
-    (NaN sorts above every number there, NULL compares to nothing) in two comparisons instead of
-    five tests, which halves the cost of a pass over fifteen float columns."""
+    """The rows whose value a stat test sees: not missing, and for floats neither NaN nor infinite
+    (on PostgreSQL, where NaN sorts above every number, strictly between the infinities: the same
+    rows in two comparisons, half the cost of a pass over fifteen float columns)."""
     if engine == "postgres" and column.type().is_floating():
         return (column > float("-inf")) & (column < float("inf"))
     keep = column.notnull()
@@ -83,13 +82,11 @@ def _kind_of(dtype: Any) -> str:
 # HyperLogLog estimate, whose error is a few percent) they are counted exactly; above, the
 # estimate only says "far more than any limit the drift family compares with" (at most 100,000)
 EXACT_DISTINCT_BELOW = 400_000
-# PostgreSQL compiles ``approx_nunique`` to an exact COUNT(DISTINCT), a sort of every row on one
-# core. There the estimate is the distinct values whose 64-bit hash is a multiple of
-# DISTINCT_SAMPLE, times DISTINCT_SAMPLE: each value is in or out by its hash, so a column of D
-# values estimates D * Binomial(D, 1/64) / (D / 64) and sorts 1/64 of the rows. A column of at
-# most 100,000 values would have to show 6,250 sampled values where it expects at most 1,563
-# to pass 400,000: by Chernoff's bound less likely than 1e-1700, so the decision is as safe as
-# DuckDB's. The exact counts below are then one scan of hashed GROUPING SETS (``engine.sql``).
+# PostgreSQL compiles ``approx_nunique`` to an exact COUNT(DISTINCT) (a sort of every row). There
+# the estimate is DISTINCT_SAMPLE times the distinct values whose hash is a multiple of it (each
+# value in or out by its hash; 1/64 of the rows sorted). A column of at most 100,000 values would
+# need 6,250 sampled values where it expects at most 1,563 to pass 400,000: by Chernoff's bound
+# less likely than 1e-1700. The exact counts are one scan of GROUPING SETS (``engine.sql``).
 DISTINCT_SAMPLE = 64
 
 
@@ -114,52 +111,42 @@ def profiles(rows: Rows, names: list[str]) -> dict[str, ColumnProfile]:
         column = table[name]
         metrics[f"n{i}"] = column.count()
         metrics[f"u{i}"], exactly = _distinct_estimate(column, rows.engine)
-        if exactly:
-            counted.add(name)
+        counted |= {name} if exactly else set()
         dtype = column.type()
         if dtype.is_numeric() and not dtype.is_boolean():
             metrics[f"lo{i}"] = column.min()
             metrics[f"hi{i}"] = column.max()
             metrics[f"sd{i}"] = column.cast("float64").std(how="pop")
     row = rows.execute(table.aggregate(**metrics)).iloc[0]
-    exact = {
-        f"u{i}": name
-        for i, name in enumerate(names)
-        if name not in counted
-        and (
-            int(row[f"u{i}"]) < EXACT_DISTINCT_BELOW
-            or (table[name].type().is_string() and int(row[f"u{i}"]) >= int(row[f"n{i}"]) // 8)
-        )
-    }
-    if exact:
-        row = row.copy()
-        if rows.engine == "postgres":
-            from ethics_audit.engine.sql import grouped_counts
 
-            keys = {name: usable_or_null(rows.table[name], rows.engine) for name in exact.values()}
-            counts = grouped_counts(rows, keys, distinct=True)
-            for key, name in exact.items():
-                row[key] = counts[name]
-        else:
-            values = rows.execute(table.aggregate(**{key: table[name].nunique() for key, name in exact.items()}))
-            for key, value in values.iloc[0].items():
-                row[key] = value
+    def few(i: int, u: int) -> bool:  # a decision rests on the exact count
+        return u < EXACT_DISTINCT_BELOW or (table[names[i]].type().is_string() and u >= int(row[f"n{i}"]) // 8)
+
+    exact = {f"u{i}": n for i, n in enumerate(names) if n not in counted and few(i, int(row[f"u{i}"]))}
+    if exact and rows.engine == "postgres":
+        from ethics_audit.engine.sql import grouped_counts
+
+        keys = {name: usable_or_null(rows.table[name], rows.engine) for name in exact.values()}
+        counts = grouped_counts(rows, keys, distinct=True)
+        row = row.copy()
+        row.update({key: counts[name] for key, name in exact.items()})
+    elif exact:
+        row = row.copy()
+        row.update(rows.execute(table.aggregate(**{key: table[n].nunique() for key, n in exact.items()})).iloc[0])
 
     def number(value: Any) -> float | None:
         return None if value is None or value != value else float(value)
 
-    out = {}
-    for i, name in enumerate(names):
-        out[name] = ColumnProfile(
+    return {
+        name: ColumnProfile(
             _kind_of(table[name].type()),
             int(row["__rows"]),
             int(row[f"n{i}"]),
             int(row[f"u{i}"]),
-            number(row.get(f"lo{i}")),
-            number(row.get(f"hi{i}")),
-            number(row.get(f"sd{i}")),
+            *(number(row.get(f"{k}{i}")) for k in ("lo", "hi", "sd")),
         )
-    return out
+        for i, name in enumerate(names)
+    }
 
 
 def moments(rows: Rows, name: str) -> tuple[int, float, float]:
