@@ -307,26 +307,18 @@ def fine_histogram(rows: Rows, name: str, lo: float, hi: float, bins: int) -> Fi
 
 
 def fine_histograms(rows: Rows, grids: dict[str, tuple[float, float, int]]) -> dict[str, FineHistogram]:
-    """Each column's ``FineHistogram`` on its grid (lo, hi, bins), all in one query (on
-    PostgreSQL one scan: GROUPING SETS of the bins, NULL where a value is not usable)."""
+    """Each column's ``FineHistogram`` on its grid (lo, hi, bins), all in one query (on PostgreSQL
+    a union of one GROUP BY per column: a sixth less CPU there than GROUPING SETS in one scan)."""
     import ibis
 
-    parts, keys = [], {}
+    parts = []
     for i, (name, (lo, hi, bins)) in enumerate(grids.items()):
         column = rows.table[name]
         index = _clip(_position(column, lo, hi, bins).floor().cast("int64"), bins - 1)
         if bins <= 32767:  # a 16-bit key hashes a fifth faster on DuckDB
             index = index.cast("int16")
-        if rows.engine == "postgres":
-            keys[name] = ibis.ifelse(usable(column, rows.engine), index, ibis.null(index.type()))
-            continue
-        part = rows.table.filter(usable(column)).group_by(k=index).aggregate(c=column.count())
+        part = rows.table.filter(usable(column, rows.engine)).group_by(k=index).aggregate(c=column.count())
         parts.append(part.mutate(col=ibis.literal(i, "int64")))
-    if keys:
-        from ethics_audit.engine.sql import grouped_counts
-
-        counted = grouped_counts(rows, keys)
-        return {name: FineHistogram(lo, hi, bins, counted[name]) for name, (lo, hi, bins) in grids.items()}
     if not parts:
         return {}
     frame = rows.execute(ibis.union(*parts) if len(parts) > 1 else parts[0])
