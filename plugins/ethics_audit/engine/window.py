@@ -144,20 +144,16 @@ REMEDY_ROWS = 1_000_000
 # so itself with ``READS_ROWS = True``. Every other family gets the frames loaded (``frames_for``).
 ON_ENGINE = frozenset({"ethics_audit.checks.quality", "ethics_audit.checks.privacy"})
 # pushed down into PostgreSQL and run on Spark: the families held equal to the memory path on
-# each (tests/engine/test_pushdown*.py, tests/engine/test_spark.py); READS_ROWS speaks for DuckDB
+# each (tests/engine/test_pushdown*.py, tests/engine/test_spark*.py); READS_ROWS speaks for DuckDB
 PUSHED_DOWN = frozenset(
     {
         "ethics_audit.checks.quality",
         "ethics_audit.checks.drift",
         "ethics_audit.checks.fairness",
         "ethics_audit.checks.privacy",
+        "ethics_audit.checks.transparency",
     }
 )
-
-# pushed down into PostgreSQL but not run on Spark yet (tests/engine/test_pushdown_transparency.py;
-# Ibis' PySpark backend has no as-of join, which the controls and appeals parts need): on Spark
-# these families still get the window's frames
-POSTGRES_ONLY = frozenset({"ethics_audit.checks.transparency"})
 
 
 def reads_rows(family: str, engine: str = "duckdb") -> bool:
@@ -169,9 +165,7 @@ def reads_rows(family: str, engine: str = "duckdb") -> bool:
     module = checks.CHECKS.get(family)
     if module is None:
         return True  # dispatch says it is not available; nothing to load for it
-    if engine == "postgres":
-        return module in PUSHED_DOWN or module in POSTGRES_ONLY
-    if engine == "spark":
+    if engine in ("postgres", "spark"):
         return module in PUSHED_DOWN
     return module in ON_ENGINE or bool(getattr(importlib.import_module(module), "READS_ROWS", False))
 
