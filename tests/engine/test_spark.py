@@ -60,14 +60,19 @@ def on_spark(spec, start=WINDOW_START, end=WINDOW_END):
 
 
 @pytest.fixture(scope="module")
-def windows(spark_session, tmp_path_factory: pytest.TempPathFactory):
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("synthetic")
     current = frame(3000, seed=1)
     current.loc[current.index % 17 == 0, "num_03"] = float("nan")  # gaps, so null counts are exercised
     current.to_parquet(folder / "current.parquet")
     frame(3000, seed=2, shift=0.4).to_parquet(folder / "reference.parquet")
     (folder / "spec.yaml").write_text(yaml.safe_dump(dict(spec_dict(), engine=SPARK)))
-    spec = load_spec(folder / "spec.yaml")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def windows(spark_session, synthetic: Path):
+    spec = load_spec(synthetic / "spec.yaml")
     start, end = window()
     return load_window(spec, start, end), on_spark(spec, start, end)
 
@@ -334,3 +339,70 @@ def test_an_empty_window_and_an_empty_csv_column_count_zero_on_spark(spark_sessi
     frame.to_csv(tmp_path / "p.csv", index=False)
     spec = make_spec({"source": {"path": "p.csv"}, "engine": SPARK}, path=tmp_path / "spec.yaml")
     assert on_spark(spec).rows == load_window(spec, WINDOW_START, WINDOW_END).rows == 0
+
+
+def test_the_window_is_read_once_inside_its_bounds_and_released_by_the_next(spark_session, tmp_path: Path) -> None:
+    from test_files import predictions
+
+    frame = predictions()
+    frame["code"] = ["" if i % 3 else str(i) for i in range(len(frame))]  # numbers with gaps, as text in parquet
+    frame.to_parquet(tmp_path / "p.parquet")
+    frame.to_parquet(tmp_path / "r.parquet")
+    spec = make_spec(
+        {"source": {"path": "p.parquet"}, "reference": {"baseline": {"path": "r.parquet"}}, "engine": SPARK},
+        path=tmp_path / "spec.yaml",
+    )
+    memory = load_window(spec, WINDOW_START, WINDOW_END)
+    engine = on_spark(spec)
+    first = list(engine_spark._persisted)
+    assert len(first) == 2 and all(f.storageLevel.useDisk and not f.storageLevel.useMemory for f in first)
+    # the bounds reach the parquet scan as the stored nanoseconds
+    plan = first[0]._jdf.queryExecution().executedPlan().toString()
+    assert "PushedFilters: [IsNotNull(ts), GreaterThanOrEqual(ts," in plan and "LessThan(ts," in plan
+    assert engine.rows == memory.rows == 28 and engine.reference_rows == memory.reference_rows == 84
+    # parquet's text stays text, as pandas reads it (only CSV reads gaps in numbers)
+    assert engine.tables["current"].table["code"].type().is_string()
+    engine_window.materialise(engine, "the test")
+    assert list(engine.current["code"]) == list(memory.current["code"])
+    assert engine.tables["reference"].kept is not None  # the baseline's results are still kept
+    on_spark(spec)
+    assert not any(f.is_cached for f in first) and all(f.is_cached for f in engine_spark._persisted)
+
+
+@pytest.fixture(scope="module")
+def connect_url(spark_session):
+    """A Spark Connect server on the tests' own session (no second JVM), on a free local port."""
+    jvm = spark_session.sparkContext._jvm
+    jvm.org.apache.spark.SparkEnv.get().conf().set("spark.connect.grpc.binding.port", "0")
+    jvm.org.apache.spark.SparkEnv.get().conf().set("spark.connect.grpc.binding.address", "127.0.0.1")
+    service = getattr(getattr(jvm.org.apache.spark.sql.connect.service, "SparkConnectService$"), "MODULE$")
+    service.start(spark_session.sparkContext._jsc.sc())
+    yield f"sc://127.0.0.1:{service.localPort()}"
+    service.stop(getattr(service, "stop$default$1")(), getattr(service, "stop$default$2")())
+
+
+def test_a_window_audited_through_spark_connect_equals_the_memory_path(connect_url, windows, synthetic) -> None:
+    from test_families_on_engine import close
+
+    from ethics_audit.engine.fingerprint import of_tables
+
+    memory, classic = windows
+    folder = synthetic
+    remote = dict(spec_dict(), engine={"kind": "spark", "remote": connect_url})
+    (folder / "connect.yaml").write_text(yaml.safe_dump(remote))
+    spec = load_spec(folder / "connect.yaml")
+    start, end = window()
+    engine = engine_window.load_window(spec, start, end)
+    session = engine.tables["current"].backend._session
+    assert type(session).__module__ == "pyspark.sql.connect.session"  # through gRPC, not the classic session
+    assert engine.rows == memory.rows == 3000 and engine.reference_rows == memory.reference_rows == 3000
+    for family in ("quality", "drift", "fairness", "privacy"):
+        expected, got = run_check(family, memory), run_check(family, engine)
+        assert engine.current is None, f"{family} loaded the window into memory"
+        assert [(r.metric, r.slice, r.status, r.n) for r in got] == [
+            (r.metric, r.slice, r.status, r.n) for r in expected
+        ], family
+        for a, b in zip(got, expected, strict=True):
+            assert close(a.value, b.value), (family, a.metric, a.slice, a.value, b.value)
+    assert of_tables(engine) == of_tables(classic)  # the same digest as on the classic session
+    session.stop()

@@ -50,7 +50,9 @@ def scan(
         if getattr(backend, "name", "duckdb") == "pyspark":
             from ethics_audit.engine.spark import read
 
-            table = read(backend, paths, fmt, source, name)
+            table, kept = read(backend, paths, fmt, source, name, bounds)
+            if fmt == "parquet":  # its text stays text, as pandas reads it: only CSV has numbers with gaps
+                return table, kept
         elif fmt == "parquet":
             return _parquet(backend, paths, name, bounds)
         else:

@@ -10,21 +10,29 @@ session builder as it is.
 The files of a window are found and checked by ``engine.files`` (the same roots, formats and
 window filter as on DuckDB); this module only reads them with Spark (``read``): parquet with
 pandas' nanosecond timestamps (read as integers, ``spark.sql.legacy.parquet.nanosAsLong``, then
-made microsecond timestamps: Spark's unit), CSV as text typed as ``csv_files`` types it. The
-session's time zone is UTC. PySpark is imported inside the functions.
+made microsecond timestamps: Spark's unit; the window's bounds compared with the stored integers,
+so the filter reaches the parquet scan), CSV as text typed as ``csv_files`` types it. The
+session's time zone is UTC; a local session Spark left at 200 shuffle partitions gets two per
+core. The window's rows and its reference are computed once and kept on Spark's local disk
+(``persisted``), since the families scan them dozens of times. Through Spark Connect the same
+runs over gRPC (``pyspark[connect]``). PySpark is imported inside the functions.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from typing import TYPE_CHECKING, Any
 
 from ethics_audit.errors import SourceError
+from ethics_audit.windows import as_utc
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from ethics_audit.engine.cache import Kept
+    from ethics_audit.engine.files import Bounds
     from ethics_audit.spec import SourceSpec
     from ethics_audit.spec.engine import EngineSpec
 
@@ -35,8 +43,13 @@ SESSION_CONF = {
     "spark.sql.legacy.parquet.nanosAsLong": "true",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
+SHUFFLE = "spark.sql.shuffle.partitions"
 JAVA_HINT = "install Java 17 (apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
 PYSPARK_HINT = "pip install 'pyspark>=3.5,<4.1' (Ibis 12 supports PySpark 3.5 to 4.0)"
+# the frames ``persisted`` kept on Spark for the window loaded last, and their views' numbers
+_persisted: list[Any] = []
+_names = itertools.count()
+CONNECT_HINT = "pip install 'pyspark[connect]>=3.5,<4.1' (grpcio, grpcio-status, googleapis-common-protos)"
 _TRUE, _FALSE = ("true", "True", "TRUE"), ("false", "False", "FALSE")  # pandas' booleans
 # Python's names of the encodings Spark 4 reads CSV in -> Spark's
 _CHARSETS = {
@@ -118,7 +131,14 @@ def session(engine: EngineSpec, *, app: str = "ethics-audit", where: str = "engi
         raise SourceError(f"{where}: kind spark needs PySpark, which is not installed: {PYSPARK_HINT}") from None
     conf = {**SESSION_CONF, **{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in engine.conf.items()}}
     if remote:
-        builder = SparkSession.builder.remote(remote)
+        try:
+            # Connect's own builder: a process may also hold a classic session (PySpark's refuses then)
+            from pyspark.sql.connect.session import SparkSession as ConnectSession
+        except ImportError as exc:  # Spark Connect's client libraries (grpcio, grpcio-status ...)
+            raise SourceError(
+                f"{where}: Spark Connect needs its client libraries ({_missing(exc)} is missing): {CONNECT_HINT}"
+            ) from None
+        builder = ConnectSession.builder.remote(remote)
     else:
         if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
             raise SourceError(
@@ -126,11 +146,10 @@ def session(engine: EngineSpec, *, app: str = "ethics-audit", where: str = "engi
             )
         builder = SparkSession.builder.master(master).appName(app)
     try:
-        return builder.config(map=conf).getOrCreate()
+        made = builder.config(map=conf).getOrCreate()
     except ImportError as exc:  # Spark Connect's client libraries (grpcio ...)
         raise SourceError(
-            f"{where}: Spark Connect needs its client libraries ({exc.name or 'grpcio'} is missing): "
-            "pip install 'pyspark[connect]>=3.5,<4.1'"
+            f"{where}: Spark Connect needs its client libraries ({_missing(exc)} is missing): {CONNECT_HINT}"
         ) from None
     except Exception as exc:  # noqa: BLE001 - Py4J/gRPC raise many types; their text may hold URLs and tokens
         hint = JAVA_HINT if "JAVA_GATEWAY" in str(exc) else "check that the address is right and the cluster is up"
@@ -138,6 +157,27 @@ def session(engine: EngineSpec, *, app: str = "ethics-audit", where: str = "engi
             f"{where}: cannot start a Spark session on {'remote ' + remote.split('/;')[0] if remote else master} "
             f"({type(exc).__name__}): {hint}"
         ) from None
+    if master and master.startswith("local") and SHUFFLE not in conf:
+        _local_shuffle(made, master)
+    return made
+
+
+def _missing(exc: ImportError) -> str:
+    """The package an ImportError names (PySpark's own checks name it in their parameters)."""
+    parameters = getattr(exc, "getMessageParameters", lambda: None)() or {}
+    return str(exc.name or parameters.get("package_name") or "grpcio")
+
+
+def _local_shuffle(spark: Any, master: str) -> None:
+    """A local session left at Spark's 200 shuffle partitions gets two per core: the window's
+    aggregates are small, and 200 tasks a group-by on two cores cost more than the work."""
+    import re
+
+    if str(spark.conf.get(SHUFFLE, "200")) != "200":
+        return  # set by whoever made the session
+    cores = re.fullmatch(r"local\[(\d+)(?:,\d+)?\]", master)
+    n = int(cores.group(1)) if cores else (1 if master == "local" else os.cpu_count() or 2)
+    spark.conf.set(SHUFFLE, str(2 * n))
 
 
 def backend(engine: EngineSpec, *, app: str = "ethics-audit", where: str = "engine") -> Any:
@@ -148,15 +188,24 @@ def backend(engine: EngineSpec, *, app: str = "ethics-audit", where: str = "engi
     return ibis.pyspark.connect(spark, **SESSION_CONF)
 
 
-def read(backend: Any, paths: list[str], fmt: str, source: SourceSpec, name: str) -> ir.Table:
+def read(
+    backend: Any, paths: list[str], fmt: str, source: SourceSpec, name: str, bounds: Bounds | None = None
+) -> tuple[ir.Table, bool]:
     """Files on Spark as the view ``name``: parquet with nanosecond timestamps as microsecond
-    timestamps; CSV typed as ``csv_files`` types it (``files.scan`` then reads gaps in numbers)."""
+    timestamps; CSV typed as ``csv_files`` types it (``files.scan`` then reads gaps in numbers).
+
+    ``bounds`` (timestamp column, start, end) keeps only the window's rows when the parquet
+    column is pandas' nanoseconds: compared as stored (integers), so Spark pushes the filter into
+    its parquet scan and skips the row groups outside the window. The second value says whether
+    it did (otherwise ``files.window`` filters)."""
     import ibis.expr.datatypes as dt
 
     spark = backend._session
     nanos: list[str] = []
+    kept = False
     if fmt == "parquet":
         frame = spark.read.option("mergeSchema", "true").parquet(*paths)
+        frame, kept = _in_window(frame, paths, bounds)
         frame, nanos = _nanos_as_timestamps(frame, paths)
     else:
         frame = _csv(spark, paths, source)
@@ -164,26 +213,94 @@ def read(backend: Any, paths: list[str], fmt: str, source: SourceSpec, name: str
     table = backend.table(name)
     if nanos:  # typed as nanoseconds, so their frames and fingerprints are pandas' (datetime64[ns])
         table = table.mutate(**{c: table[c].cast(dt.Timestamp(scale=9)) for c in nanos})
-    return _typed(table, backend) if fmt == "csv" else table
+    return (_typed(table, backend) if fmt == "csv" else table), kept
 
 
-def _nanos_as_timestamps(frame: Any, paths: list[str]) -> tuple[Any, list[str]]:
-    """The columns pandas wrote as TIMESTAMP(NANOS) (integers here) as timestamps, to the
-    microsecond (Spark's unit), and their names."""
+def _nanos_of(paths: list[str]) -> set[str]:
+    """The columns pandas wrote as TIMESTAMP(NANOS), which Spark reads as integers."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from pyspark.sql import functions as F
 
     nanos = set()
     for path in paths:
         for item in pq.read_schema(path):
             if pa.types.is_timestamp(item.type) and item.type.unit == "ns":
                 nanos.add(item.name)
+    return nanos
+
+
+def _in_window(frame: Any, paths: list[str], bounds: Bounds | None) -> tuple[Any, bool]:
+    """The rows of ``[start, end)`` when the timestamp column holds nanoseconds since the epoch
+    in UTC (pandas' own, zoned or naive: naive means UTC), compared as those integers."""
+    from datetime import datetime, timedelta, timezone
+
+    F = functions(frame)
+    if bounds is None or bounds[0] not in frame.columns or bounds[0] not in _nanos_of(paths):
+        return frame, False
+    column, start, end = bounds
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    stored = F.col(_quoted(column))
+    keep = None
+    for bound, compare in ((start, stored.__ge__), (end, stored.__lt__)):
+        if bound is not None:
+            condition = compare(F.lit((as_utc(bound) - epoch) // timedelta(microseconds=1) * 1000))
+            keep = condition if keep is None else keep & condition
+    return (frame, False) if keep is None else (frame.filter(keep), True)
+
+
+def _nanos_as_timestamps(frame: Any, paths: list[str]) -> tuple[Any, list[str]]:
+    """The columns pandas wrote as TIMESTAMP(NANOS) (integers here) as timestamps, to the
+    microsecond (Spark's unit), and their names."""
+    F = functions(frame)
+    nanos = _nanos_of(paths)
     columns = [column for column in frame.columns if column in nanos]
     if not columns:
         return frame, []
     fixed = {column: F.expr(f"timestamp_micros({_quoted(column)} div 1000)") for column in columns}
     return frame.withColumns(fixed), columns
+
+
+def persisted(table: ir.Table, backend: Any, kept: Kept | None = None) -> ir.Table:
+    """``table`` (a window's rows, its reference) computed once and kept by Spark on its local
+    disk (``DISK_ONLY``, Spark's compressed column batches): every family scans it many times, and
+    each scan would otherwise read, convert and filter the files again. Not in memory: the JVM's
+    heap stays for the queries (a 1M-row window kept in a 1 GB heap ran it out of memory), and the
+    operating system's page cache holds the batches anyway. The same columns and types; a
+    baseline's view is named after the files' (``kept.view``) so its results are still kept
+    (``engine.cache``). What earlier windows kept is released first (``release``)."""
+    from pyspark import StorageLevel
+
+    backend._run_pre_execute_hooks(table)  # registers the in-memory tables ``table`` reads
+    frame = backend._session.sql(backend.compile(table)).persist(StorageLevel.DISK_ONLY)
+    name = f"{kept.view}_persisted" if kept is not None else f"ethics_audit_persisted_{next(_names)}"
+    frame.createOrReplaceTempView(name)
+    _persisted.append(frame)
+    out = backend.table(name)
+    schema, found = table.schema(), out.schema()
+    changes = {c: out[c].cast(kind) for c, kind in schema.items() if found[c] != kind}
+    return out.mutate(**changes) if changes else out
+
+
+def release() -> None:
+    """Let go of the rows ``persisted`` kept (a new window is loading; its session may be gone)."""
+    while _persisted:
+        frame = _persisted.pop()
+        try:
+            frame.unpersist()
+        except Exception:  # noqa: BLE001 - a stopped session has nothing left to release
+            pass
+
+
+def functions(frame: Any) -> Any:
+    """``pyspark.sql.functions`` for ``frame``: Spark Connect's own when ``frame`` is a Connect
+    DataFrame (a process that also holds a classic session would otherwise build classic columns)."""
+    if type(frame).__module__.startswith("pyspark.sql.connect"):
+        from pyspark.sql.connect import functions as connect_functions
+
+        return connect_functions
+    from pyspark.sql import functions as classic_functions
+
+    return classic_functions
 
 
 def _count(value: Any) -> int:
@@ -201,8 +318,6 @@ def _csv(spark: Any, paths: list[str], source: SourceSpec) -> Any:
     Spark's reader makes every empty cell null (whatever ``nullValue`` says), and a CSV cell is
     never missing but by ``na_values``: so null here is the empty text, and ``na_values`` are
     made missing after."""
-    from pyspark.sql import functions as F
-
     frame = spark.read.csv(
         paths,
         header=True,
@@ -214,6 +329,7 @@ def _csv(spark: Any, paths: list[str], source: SourceSpec) -> Any:
         multiLine=True,
         mode="FAILFAST",
     )
+    F = functions(frame)
     missing = list(source.na_values)
     cells = {}
     for column in frame.columns:
@@ -277,7 +393,6 @@ def fingerprint(rows: Any) -> dict[str, Any]:
     modulo 2**64 (order-free and value-free; not pandas' numbers, so ``method: spark-xxhash64``
     and the Spark version that computed it)."""
     import pyspark
-    from pyspark.sql import functions as F
 
     from ethics_audit.ledger import canonical
 
@@ -285,6 +400,7 @@ def fingerprint(rows: Any) -> dict[str, Any]:
     names = list(table.columns)
     backend._run_pre_execute_hooks(table)  # registers the in-memory tables ``table`` reads
     frame = backend._session.sql(backend.compile(table))
+    F = functions(frame)
     parts = [F.count(F.lit(1))]
     for name in names:
         column = F.col(_quoted(name))
