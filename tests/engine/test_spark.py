@@ -341,32 +341,26 @@ def test_an_empty_window_and_an_empty_csv_column_count_zero_on_spark(spark_sessi
     assert on_spark(spec).rows == load_window(spec, WINDOW_START, WINDOW_END).rows == 0
 
 
-def test_the_window_is_read_once_inside_its_bounds_and_released_by_the_next(spark_session, tmp_path: Path) -> None:
+def test_parquet_text_stays_text_and_the_bounds_reach_the_parquet_scan(spark_session, tmp_path: Path) -> None:
     from test_files import predictions
 
     frame = predictions()
     frame["code"] = ["" if i % 3 else str(i) for i in range(len(frame))]  # numbers with gaps, as text in parquet
     frame.to_parquet(tmp_path / "p.parquet")
-    frame.to_parquet(tmp_path / "r.parquet")
-    spec = make_spec(
-        {"source": {"path": "p.parquet"}, "reference": {"baseline": {"path": "r.parquet"}}, "engine": SPARK},
-        path=tmp_path / "spec.yaml",
-    )
+    spec = make_spec({"source": {"path": "p.parquet"}, "engine": SPARK}, path=tmp_path / "spec.yaml")
     memory = load_window(spec, WINDOW_START, WINDOW_END)
     engine = on_spark(spec)
-    first = list(engine_spark._persisted)
-    assert len(first) == 2 and all(f.storageLevel.useDisk and not f.storageLevel.useMemory for f in first)
-    # the bounds reach the parquet scan as the stored nanoseconds
-    plan = first[0]._jdf.queryExecution().executedPlan().toString()
-    assert "PushedFilters: [IsNotNull(ts), GreaterThanOrEqual(ts," in plan and "LessThan(ts," in plan
-    assert engine.rows == memory.rows == 28 and engine.reference_rows == memory.reference_rows == 84
+    rows = engine.tables["current"]
+    # the bounds reach the parquet scan as the stored nanoseconds (row groups outside are skipped)
+    rows.backend._run_pre_execute_hooks(rows.table)
+    plan = rows.backend._session.sql(rows.backend.compile(rows.table))._jdf.queryExecution().executedPlan()
+    assert "PushedFilters: [IsNotNull(ts), GreaterThanOrEqual(ts," in plan.toString()
+    assert "LessThan(ts," in plan.toString()
+    assert engine.rows == memory.rows == 28
     # parquet's text stays text, as pandas reads it (only CSV reads gaps in numbers)
-    assert engine.tables["current"].table["code"].type().is_string()
+    assert rows.table["code"].type().is_string()
     engine_window.materialise(engine, "the test")
     assert list(engine.current["code"]) == list(memory.current["code"])
-    assert engine.tables["reference"].kept is not None  # the baseline's results are still kept
-    on_spark(spec)
-    assert not any(f.is_cached for f in first) and all(f.is_cached for f in engine_spark._persisted)
 
 
 @pytest.fixture(scope="module")
@@ -406,3 +400,23 @@ def test_a_window_audited_through_spark_connect_equals_the_memory_path(connect_u
             assert close(a.value, b.value), (family, a.metric, a.slice, a.value, b.value)
     assert of_tables(engine) == of_tables(classic)  # the same digest as on the classic session
     session.stop()
+
+
+def test_a_baselines_spark_fingerprint_is_kept_for_the_next_windows(spark_session, tmp_path: Path, monkeypatch):
+    from test_files import predictions
+
+    from ethics_audit import settings
+    from ethics_audit.engine.fingerprint import of_tables
+
+    frame = predictions()
+    frame.to_parquet(tmp_path / "p.parquet")
+    frame.iloc[:50].to_parquet(tmp_path / "r.parquet")
+    baseline = {"source": {"path": "p.parquet"}, "reference": {"baseline": {"path": "r.parquet"}}, "engine": SPARK}
+    spec = make_spec(baseline, path=tmp_path / "spec.yaml")
+    first = of_tables(on_spark(spec))
+    assert first["reference"]["rows"] == 50 and first["current"]["rows"] == 28
+    kept = list((settings.home() / "cache" / "reference").rglob("*.pickle"))
+    assert len(kept) == 1  # the baseline's digest; the window's own rows are never kept
+    reference = on_spark(spec).tables["reference"]
+    monkeypatch.setattr(reference.backend, "compile", lambda *a, **k: pytest.fail("the baseline was scanned again"))
+    assert engine_spark.fingerprint(reference) == first["reference"]

@@ -13,14 +13,14 @@ pandas' nanosecond timestamps (read as integers, ``spark.sql.legacy.parquet.nano
 made microsecond timestamps: Spark's unit; the window's bounds compared with the stored integers,
 so the filter reaches the parquet scan), CSV as text typed as ``csv_files`` types it. The
 session's time zone is UTC; a local session Spark left at 200 shuffle partitions gets two per
-core. The window's rows and its reference are computed once and kept on Spark's local disk
-(``persisted``), since the families scan them dozens of times. Through Spark Connect the same
-runs over gRPC (``pyspark[connect]``). PySpark is imported inside the functions.
+core. Through Spark Connect the same runs over gRPC (``pyspark[connect]``). The rows are not
+cached (``persist``): at 1M rows building Spark's disk cache cost more CPU than the scans it
+saved (the aggregates, not the parquet reads, are Spark's cost), and kept in memory a 1M-row
+window ran a 1 GB driver out of heap. PySpark is imported inside the functions.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,6 @@ from ethics_audit.windows import as_utc
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-    from ethics_audit.engine.cache import Kept
     from ethics_audit.engine.files import Bounds
     from ethics_audit.spec import SourceSpec
     from ethics_audit.spec.engine import EngineSpec
@@ -46,9 +45,6 @@ SESSION_CONF = {
 SHUFFLE = "spark.sql.shuffle.partitions"
 JAVA_HINT = "install Java 17 (apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
 PYSPARK_HINT = "pip install 'pyspark>=3.5,<4.1' (Ibis 12 supports PySpark 3.5 to 4.0)"
-# the frames ``persisted`` kept on Spark for the window loaded last, and their views' numbers
-_persisted: list[Any] = []
-_names = itertools.count()
 CONNECT_HINT = "pip install 'pyspark[connect]>=3.5,<4.1' (grpcio, grpcio-status, googleapis-common-protos)"
 _TRUE, _FALSE = ("true", "True", "TRUE"), ("false", "False", "FALSE")  # pandas' booleans
 # Python's names of the encodings Spark 4 reads CSV in -> Spark's
@@ -260,37 +256,6 @@ def _nanos_as_timestamps(frame: Any, paths: list[str]) -> tuple[Any, list[str]]:
     return frame.withColumns(fixed), columns
 
 
-def persisted(table: ir.Table, backend: Any, kept: Kept | None = None) -> ir.Table:
-    """``table`` (a window's rows, its reference) computed once and kept by Spark on its local
-    disk (``DISK_ONLY``, Spark's compressed column batches): every family scans it many times, and
-    each scan would otherwise read, convert and filter the files again. Not in memory: the JVM's
-    heap stays for the queries (a 1M-row window kept in a 1 GB heap ran it out of memory), and the
-    operating system's page cache holds the batches anyway. The same columns and types; a
-    baseline's view is named after the files' (``kept.view``) so its results are still kept
-    (``engine.cache``). What earlier windows kept is released first (``release``)."""
-    from pyspark import StorageLevel
-
-    backend._run_pre_execute_hooks(table)  # registers the in-memory tables ``table`` reads
-    frame = backend._session.sql(backend.compile(table)).persist(StorageLevel.DISK_ONLY)
-    name = f"{kept.view}_persisted" if kept is not None else f"ethics_audit_persisted_{next(_names)}"
-    frame.createOrReplaceTempView(name)
-    _persisted.append(frame)
-    out = backend.table(name)
-    schema, found = table.schema(), out.schema()
-    changes = {c: out[c].cast(kind) for c, kind in schema.items() if found[c] != kind}
-    return out.mutate(**changes) if changes else out
-
-
-def release() -> None:
-    """Let go of the rows ``persisted`` kept (a new window is loading; its session may be gone)."""
-    while _persisted:
-        frame = _persisted.pop()
-        try:
-            frame.unpersist()
-        except Exception:  # noqa: BLE001 - a stopped session has nothing left to release
-            pass
-
-
 def functions(frame: Any) -> Any:
     """``pyspark.sql.functions`` for ``frame``: Spark Connect's own when ``frame`` is a Connect
     DataFrame (a process that also holds a classic session would otherwise build classic columns)."""
@@ -391,21 +356,31 @@ def fingerprint(rows: Any) -> dict[str, Any]:
     """The ledger's digest of each column computed by Spark in one scan, as ``of_duckdb`` is on
     DuckDB: ``name|type|rows|nulls|sum`` with the sum of Spark's ``xxhash64`` of every value
     modulo 2**64 (order-free and value-free; not pandas' numbers, so ``method: spark-xxhash64``
-    and the Spark version that computed it)."""
+    and the Spark version that computed it). A baseline's is kept for the next windows, as its
+    other results are (``engine.cache``)."""
+    import ibis
     import pyspark
 
     from ethics_audit.ledger import canonical
 
     table, backend = rows.table, rows.backend
     names = list(table.columns)
-    backend._run_pre_execute_hooks(table)  # registers the in-memory tables ``table`` reads
-    frame = backend._session.sql(backend.compile(table))
-    F = functions(frame)
-    parts = [F.count(F.lit(1))]
-    for name in names:
-        column = F.col(_quoted(name))
-        parts += [F.count(column), F.coalesce(F.sum(F.xxhash64(column).cast("decimal(38,0)")), F.lit(0))]
-    row = frame.agg(*parts).collect()[0]
+
+    def scan() -> list[int]:
+        backend._run_pre_execute_hooks(table)  # registers the in-memory tables ``table`` reads
+        frame = backend._session.sql(backend.compile(table))
+        F = functions(frame)
+        parts = [F.count(F.lit(1))]
+        for name in names:
+            column = F.col(_quoted(name))
+            parts += [F.count(column), F.coalesce(F.sum(F.xxhash64(column).cast("decimal(38,0)")), F.lit(0))]
+        return [int(value) for value in frame.agg(*parts).collect()[0]]
+
+    if rows.kept is not None:
+        key = f"-- spark-xxhash64 {pyspark.__version__}\n{ibis.to_sql(table, dialect='duckdb')}"
+        row = rows.kept.fetch(key, scan)
+    else:
+        row = scan()
     n = int(row[0])
     schema = table.schema()
     columns = {}

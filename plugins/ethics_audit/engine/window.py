@@ -54,14 +54,12 @@ def load_window(
         backend = spark.backend(spec.engine, app=f"ethics-audit {spec.id}", where=where_of(spec, "engine"))
     backend = backend or duckdb_backend(limit=spec.engine.memory_limit)
     engine = "spark" if backend.name == "pyspark" else "duckdb"
-    keep = _keeper(engine, backend)
     start, end = as_utc(window_start), as_utc(window_end)
     ts = spec.columns.timestamp
     current = source_table(spec.source, spec, "source", backend, timestamp=ts, start=start, end=end)
     require_entity_column(spec, list(current.columns))
     if spec.labels is not None:
         current = join_labels(current, spec, start, end, backend)
-    current = keep(current)
     tables = {"current": Rows(current, backend, engine, pandas_dtypes=pandas_dtypes(spec.source, spec, "source"))}
 
     if spec.reference is not None and spec.reference.baseline is not None:
@@ -70,7 +68,7 @@ def load_window(
             reference = in_utc(reference, ts, where_of(spec, "reference.baseline"), backend)
         extras = pandas_dtypes(spec.reference.baseline, spec, "reference.baseline")
         kept = cache.for_reference(reference, spec.reference.baseline, spec, "reference.baseline")
-        tables["reference"] = Rows(keep(reference, kept), backend, engine, pandas_dtypes=extras, kept=kept)
+        tables["reference"] = Rows(reference, backend, engine, pandas_dtypes=extras, kept=kept)
     elif spec.reference is not None and spec.reference.previous_windows:
         from ethics_audit.calendar_windows import shift
 
@@ -78,20 +76,9 @@ def load_window(
         reference = source_table(spec.source, spec, "source", backend, timestamp=ts, start=ref_start, end=start)
         if spec.labels is not None:
             reference = join_labels(reference, spec, ref_start, start, backend)
-        tables["reference"] = Rows(keep(reference), backend, engine, pandas_dtypes=tables["current"].pandas_dtypes)
+        tables["reference"] = Rows(reference, backend, engine, pandas_dtypes=tables["current"].pandas_dtypes)
 
     return on_engine(spec, start, end, tables, row_count_history=row_count_history, now=now)
-
-
-def _keeper(engine: str, backend: Any) -> Any:
-    """``keep(table, kept=None)``: on Spark the table computed once and kept (``spark.persisted``,
-    after what earlier windows kept is released); on DuckDB, which scans in place, the table."""
-    if engine != "spark":
-        return lambda table, kept=None: table
-    from ethics_audit.engine import spark
-
-    spark.release()
-    return lambda table, kept=None: spark.persisted(table, backend, kept)
 
 
 def on_engine(
