@@ -99,14 +99,34 @@ class Browser:
             time.sleep(0.3)
 
     def find_text(self, css: str, text: str, timeout: float = 30) -> str:
-        """The first element matching ``css`` whose visible text is ``text``."""
+        """The first element matching ``css`` whose visible text is ``text``.
+
+        Looked up in one script call: Airflow's React pages re-render while they load, so an
+        element listed by one WebDriver call can be gone ("stale") by the next.
+        """
         deadline = time.monotonic() + timeout
         while True:
-            for ref in self.cmd("POST", "/elements", {"using": "css selector", "value": css}):
-                if self.cmd("GET", f"/element/{ref[ELEMENT]}/text").strip() == text:
-                    return ref[ELEMENT]
+            found = self.script(
+                "return [...document.querySelectorAll(arguments[0])]"
+                ".find(e => e.innerText.trim() === arguments[1]) || null",
+                css,
+                text,
+            )
+            if found:
+                return found[ELEMENT]
             assert time.monotonic() < deadline, f"no {css!r} reading {text!r} on {self.url}"
             time.sleep(0.3)
+
+    def click_text(self, css: str, text: str, timeout: float = 30) -> None:
+        """Click the element ``find_text`` finds, looking it up again if a re-render made it stale."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.click(self.find_text(css, text, timeout))
+            except AssertionError as error:
+                if "stale element reference" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
 
     def type(self, element: str, text: str) -> None:
         self.cmd("POST", f"/element/{element}/value", {"text": text})

@@ -101,8 +101,7 @@ def _drive(af: Airflow, browser: Browser, shots: Path, open_incidents: list[dict
 
     # the DAG's page in Airflow's UI has the "Ethics" tab; it shows the audit's page in an iframe
     browser.open(f"{af.base}/dags/{DAG_ID}")
-    tab = browser.find_text("a", "Ethics", timeout=60)
-    browser.click(tab)
+    browser.click_text("a", "Ethics", timeout=60)
     frame = browser.find('iframe[title="Ethics"]', timeout=60)
     assert browser.url.endswith(f"/dags/{DAG_ID}/plugin/ethics-audit")
     browser.frame(frame)
