@@ -111,7 +111,9 @@ def of_duckdb(rows: Rows) -> dict[str, Any]:
     parts = ["count(*)"]
     for q in quoted:
         # the identifiers are the table's own columns, quoted; no value of the spec is in the text
-        parts += [f"count(*) - count({q})", f"coalesce(sum(hash({q})::HUGEINT), 0)"]
+        # sum() of the UBIGINT hashes is already a HUGEINT: a cast of every hash first made the
+        # scan 2.6 times as slow (10M rows: 3.6 s against 1.4 s), for the same sums
+        parts += [f"count(*) - count({q})", f"coalesce(sum(hash({q})), 0)"]
     sql = f"SELECT {', '.join(parts)} FROM ({ibis.to_sql(table, dialect='duckdb')}) AS t"
 
     def scan() -> tuple[Any, ...]:
