@@ -58,12 +58,36 @@ SLICES = [
 ]
 
 
+def _same_summaries(memory, engine, slices, bins) -> int:
+    """Assert the engine's summaries equal the in-memory ones; return how many decile edges fell
+    inside a run of tied scores."""
+    from ethics_audit.checks.fairness.estimated import calibration
+
+    straddled = 0
+    for m, e, base in zip(memory.summaries(slices, bins), engine.summaries(slices, bins), slices, strict=True):
+        assert e.n == m.n, base
+        if not m.n:
+            continue
+        assert (e.low, e.high) == (m.low, m.high)
+        for got, want in (*zip(e.bins, m.bins, strict=True), *zip(e.deciles, m.deciles, strict=True)):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+        np.testing.assert_array_equal(e.deciles[0], m.deciles[0])
+        np.testing.assert_array_equal(e.deciles[1], m.deciles[1])  # positives: exact, ties included
+        found, expected = calibration(e), calibration(m)
+        assert found == pytest.approx(expected, rel=1e-9, abs=1e-12)
+        # the case that needs the file order: a decile edge inside a run of tied scores, labels mixed
+        score = memory.score[memory._mask(base)]
+        edges = np.cumsum(m.deciles[0])[:-1]
+        ordered = np.sort(score)
+        straddled += int(np.sum(ordered[edges - 1] == ordered[edges]))
+    return straddled
+
+
 @pytest.mark.parametrize(("bins", "coded"), [(10, True), (7, True), (10, False)])
 def test_the_reference_summaries_on_the_engine_equal_the_stable_sort_in_memory(tmp_path, monkeypatch, bins, coded):
     """Deciles split rows tied on a score by their order in the file, as the stable sort does
     (groups coded as integers, or partitioned on the attributes as they are)."""
     from ethics_audit.checks.fairness import reference as labelled
-    from ethics_audit.checks.fairness.estimated import calibration
 
     if not coded:
         monkeypatch.setattr(labelled, "MAX_CODED", 2)
@@ -72,25 +96,30 @@ def test_the_reference_summaries_on_the_engine_equal_the_stable_sort_in_memory(t
     memory = labelled.from_frame(frame.dropna(subset=["score", "label"]), "score", "label", ["gender", "band"], 1)
     engine = labelled.from_rows(_on_duckdb(frame, tmp_path / "r.parquet"), "score", "label", ["gender", "band"], 1)
     assert len(engine) == len(memory)
-    straddled = 0
-    for slices in SLICES:
-        for m, e, base in zip(memory.summaries(slices, bins), engine.summaries(slices, bins), slices, strict=True):
-            assert e.n == m.n, base
-            if not m.n:
-                continue
-            assert (e.low, e.high) == (m.low, m.high)
-            for got, want in (*zip(e.bins, m.bins, strict=True), *zip(e.deciles, m.deciles, strict=True)):
-                np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
-            np.testing.assert_array_equal(e.deciles[0], m.deciles[0])
-            np.testing.assert_array_equal(e.deciles[1], m.deciles[1])  # positives: exact, ties included
-            found, expected = calibration(e), calibration(m)
-            assert found == pytest.approx(expected, rel=1e-9, abs=1e-12)
-            # the case that needs the file order: a decile edge inside a run of tied scores, labels mixed
-            score = memory.score[memory._mask(base)]
-            edges = np.cumsum(m.deciles[0])[:-1]
-            ordered = np.sort(score)
-            straddled += int(np.sum(ordered[edges - 1] == ordered[edges]))
-    assert straddled > 10
+    assert sum(_same_summaries(memory, engine, slices, bins) for slices in SLICES) > 10
+
+
+@pytest.mark.parametrize("fine_bins", [1024, 4])
+def test_the_reference_summaries_split_fine_bins_at_every_decile_edge(tmp_path, monkeypatch, fine_bins):
+    """Continuous scores (many distinct ones in each fine score bin), scores outside [0, 1],
+    groups of fewer than ten rows and a run of one score across several deciles: the fine bins a
+    decile edge falls inside are numbered row by row, the others summed whole, as the sort splits them."""
+    from ethics_audit.checks.fairness import reference as labelled
+
+    monkeypatch.setattr(labelled, "FINE_BINS", fine_bins)
+    rng = np.random.default_rng(7)
+    frame = _reference(30_000, 3)
+    frame["score"] = rng.beta(2, 5, len(frame)) * 1.2 - 0.1  # some below 0, some above 1
+    frame.loc[frame.index[:4], "gender"] = "tiny"  # a group of four rows: each its own decile
+    frame.loc[frame.index[100:3100], "score"] = 0.25  # 3,000 tied rows: a run across deciles
+    sliced = [*SLICES, [{"gender": "tiny"}], [{"gender": "tiny", "band": b} for b in (1.0, 2.0, 3.0, None)]]
+    memory = labelled.from_frame(frame.dropna(subset=["score", "label"]), "score", "label", ["gender", "band"], 1)
+    engine = labelled.from_rows(_on_duckdb(frame, tmp_path / "r.parquet"), "score", "label", ["gender", "band"], 1)
+    split = []
+    engine_binned = engine._binned
+    monkeypatch.setattr(engine, "_binned", lambda gid, bins: split.append(1) or engine_binned(gid, bins))
+    assert sum(_same_summaries(memory, engine, slices, 10) for slices in sliced) > 0
+    assert split  # the coded groups went through the fine bins
 
 
 def test_the_reference_summaries_come_back_the_same_size_for_a_reference_10x_larger(tmp_path, returned):

