@@ -140,8 +140,10 @@ def test_the_reference_summaries_come_back_the_same_size_for_a_reference_10x_lar
         sizes.append(list(returned))
     small, large = sizes
     assert len(small) == len(large)
-    # at most groups x 10 deciles x 10 bins per attribute set, whatever the reference's size
-    assert max(large) <= 5 * 4 * 10 * 10 and sum(large) <= sum(small) * 1.5, (small, large)
+    # per attribute set at most groups x (FINE_BINS score bins, each in at most two of the 10
+    # bins), whatever the reference's size; scores on a 0.01 grid fill 101 of them
+    assert max(large) <= 5 * 4 * labelled.FINE_BINS * 2 and sum(large) <= sum(small) * 1.5, (small, large)
+    assert max(large) <= 5 * 4 * 101 * 2
 
 
 def test_the_transparency_family_gets_as_many_rows_back_for_a_window_10x_larger(tmp_path, returned) -> None:
