@@ -34,21 +34,21 @@ class Scans:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.reference = 0
         self.current = 0
-        fetch, execute = cache.Kept.fetch, Rows.execute
+        fetch, execute = cache.Kept.fetch_key, Rows.execute
 
-        def counted_fetch(kept: cache.Kept, sql: str, compute):
+        def counted_fetch(kept: cache.Kept, key: str | None, compute):
             def computed():
                 self.reference += 1
                 return compute()
 
-            return fetch(kept, sql, computed)
+            return fetch(kept, key, computed)
 
         def counted_execute(rows: Rows, expr):
             if rows.kept is None:
                 self.current += 1
             return execute(rows, expr)
 
-        monkeypatch.setattr(cache.Kept, "fetch", counted_fetch)
+        monkeypatch.setattr(cache.Kept, "fetch_key", counted_fetch)
         monkeypatch.setattr(Rows, "execute", counted_execute)
 
 
@@ -119,3 +119,44 @@ def test_a_query_that_reads_more_than_the_reference_is_never_kept() -> None:
     # the same query of another reference (another identity) is another result
     assert cache.Kept("other", "ethics_audit_reference_baseline_3").key(alone) != kept.key(alone)
     assert cache.Kept("identity", "ethics_audit_reference_baseline_9").key(alone.replace("_3", "_9")) == kept.key(alone)
+
+
+def test_an_expression_is_kept_by_what_it_computes_on_the_reference_alone(tmp_path: Path) -> None:
+    """The key of an Ibis expression: the same for the same query built again (and for the
+    reference's view under another number), another for another value, column, operation or
+    engine; None for a query that also reads the window or a table sent from memory."""
+    import ibis
+    import pandas as pd
+
+    pd.DataFrame({"x": [1.0, 2.0, None], "g": ["a", "b", "a"]}).to_parquet(tmp_path / "r.parquet")
+    con = ibis.duckdb.connect()
+    for name in ("ethics_audit_reference_baseline_3", "ethics_audit_reference_baseline_9", "ethics_audit_source_0"):
+        con.read_parquet(tmp_path / "r.parquet", table_name=name)
+    kept = cache.Kept("identity", "ethics_audit_reference_baseline_3")
+
+    def query(name: str = "ethics_audit_reference_baseline_3", cut: float = 0.5, column: str = "x"):
+        t = con.table(name)
+        t = t.filter(t[column] > cut)
+        return t.group_by("g").agg(n=t.count(), top=t.x.max())
+
+    key = kept.expression_key(query(), "duckdb")
+    assert key is not None and key == kept.expression_key(query(), "duckdb")
+    other_view = cache.Kept("identity", "ethics_audit_reference_baseline_9")
+    assert other_view.expression_key(query("ethics_audit_reference_baseline_9"), "duckdb") == key
+    different = [
+        kept.expression_key(query(cut=0.25), "duckdb"),
+        kept.expression_key(query(cut=0.5000000000000001), "duckdb"),
+        kept.expression_key(query(column="g", cut="a"), "duckdb"),
+        kept.expression_key(query().order_by("g"), "duckdb"),
+        kept.expression_key(query(), "pyspark"),
+        cache.Kept("other", "ethics_audit_reference_baseline_3").expression_key(query(), "duckdb"),
+    ]
+    assert None not in different and len({key, *different}) == len(different) + 1
+    window = con.table("ethics_audit_source_0")
+    assert (
+        kept.expression_key(query().union(window.group_by("g").agg(n=window.count(), top=window.x.max())), "duckdb")
+        is None
+    )
+    assert kept.expression_key(query("ethics_audit_source_0"), "duckdb") is None
+    sent = ibis.memtable({"g": ["a"]})
+    assert kept.expression_key(query().join(sent, "g"), "duckdb") is None

@@ -91,8 +91,7 @@ class Rows:
 
     def execute(self, expr: Any) -> Any:
         if self.kept is not None:
-            # the key is the backend's own SQL (not pretty-printed: a tenth of a second less a query)
-            out = self.kept.fetch(self.backend.compile(expr), lambda: self.backend.execute(expr))
+            out = self.kept.fetch_key(self.kept.expression_key(expr, self.engine), lambda: self.backend.execute(expr))
         else:
             out = self.backend.execute(expr)
         if hasattr(out, "__len__") and not isinstance(out, str) and len(out) > MAX_RESULT_ROWS:
