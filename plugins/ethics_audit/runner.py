@@ -356,9 +356,14 @@ def audit_window(
         t0 = time.perf_counter()
         data = load(store, spec, start, end, now=now)
         timings["load"] = round(time.perf_counter() - t0, 4)
+        from ethics_audit.engine.fingerprint import started
+
+        fingerprint = started(data)  # the ledger's fingerprint, taken while the families run
         outputs = run_families(data)
         t0 = time.perf_counter()
-        outcome = finish(store, run_id, spec, data, outputs, timings=timings, replace_empty=replace_empty)
+        outcome = finish(
+            store, run_id, spec, data, outputs, timings=timings, replace_empty=replace_empty, fingerprint=fingerprint()
+        )
         outcome.timings["record"] = round(time.perf_counter() - t0, 4)
     except BaseException as exc:
         record_failure(store, run_id, exc, timings=timings)

@@ -268,3 +268,30 @@ def test_a_csv_column_empty_throughout_is_missing_numbers_as_in_memory(tmp_path:
     same(memory.current, engine.current, csv=True)
     assert engine.current["clicked"].isna().all() and engine.current["clicked"].dtype == "float64"
     assert (engine.current["profile_bio"] == "").sum() == 5
+
+
+def test_the_fingerprint_taken_on_a_second_connection_equals_the_audits_own(tmp_path: Path) -> None:
+    """``fingerprint.started`` scans on a cursor while the families run: the same digests as on
+    the audit's connection, and None where that connection cannot see a table (a CSV reference
+    is a view of the audit's connection only), so the audit takes it itself."""
+    from ethics_audit.engine.fingerprint import started
+
+    frame = predictions()
+    frame.to_parquet(tmp_path / "p.parquet")
+    frame.iloc[:30].to_parquet(tmp_path / "ref.parquet")
+    frame.iloc[:30].to_csv(tmp_path / "ref.csv", index=False)
+    for reference in ("ref.parquet", "ref.csv"):
+        spec = make_spec(
+            {
+                "source": {"path": "p.parquet"},
+                "reference": {"baseline": {"path": reference}},
+                "engine": {"kind": "duckdb"},
+            },
+            path=tmp_path / "spec.yaml",
+        )
+        data = window.load_window(spec, WINDOW_START, WINDOW_END)
+        taken = started(data)()
+        if reference == "ref.csv":
+            assert taken is None
+            continue
+        assert taken == of_tables(data) and taken["current"]["rows"] == 28 and taken["reference"]["rows"] == 30

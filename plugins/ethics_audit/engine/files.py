@@ -137,7 +137,10 @@ def _parquet(backend: Any, paths: list[str], name: str, bounds: Bounds | None = 
     ]
     if fixes:
         relation = relation.project(f"* REPLACE ({', '.join(fixes)})")
-    relation.create_view(name)
+    # a view of the database, not of this connection, so a second connection (a cursor) sees it
+    # too: the ledger's fingerprint scans the window there while the families run (DuckDB's own
+    # rendering of the relation, its constants quoted by DuckDB)
+    backend.con.execute(f"CREATE OR REPLACE VIEW {_quoted(name)} AS {relation.sql_query()}")
     return backend.table(name), kept
 
 

@@ -23,6 +23,7 @@ pandas, a boolean one object), and equals ``of_frame`` of the same rows in memor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -98,8 +99,9 @@ def _whole_column_dtype(dtype: Any, nulls: int) -> Any:
     return dtype
 
 
-def of_duckdb(rows: Rows) -> dict[str, Any]:
-    """The digest of each column computed by DuckDB in one scan (see the module's docstring)."""
+def of_duckdb(rows: Rows, con: Any = None) -> dict[str, Any]:
+    """The digest of each column computed by DuckDB in one scan (see the module's docstring), on
+    the rows' own connection or ``con`` (a cursor of it)."""
     import duckdb
     import ibis
 
@@ -117,7 +119,7 @@ def of_duckdb(rows: Rows) -> dict[str, Any]:
     sql = f"SELECT {', '.join(parts)} FROM ({ibis.to_sql(table, dialect='duckdb')}) AS t"
 
     def scan() -> tuple[Any, ...]:
-        return rows.backend.con.sql(sql).fetchall()[0]
+        return (con or rows.backend.con).sql(sql).fetchall()[0]
 
     row = rows.kept.fetch(sql, scan) if rows.kept is not None else scan()
     n = int(row[0])
@@ -175,8 +177,8 @@ def of_postgres(rows: Rows) -> dict[str, Any]:
     return {"rows": n, "columns": dict(sorted(columns.items())), "method": "postgres-hash", "postgres": version}
 
 
-def of_tables(data: AuditData) -> dict[str, Any]:
-    """``ledger.fingerprint.of_window`` of a window on the engine."""
+def of_tables(data: AuditData, con: Any = None) -> dict[str, Any]:
+    """``ledger.fingerprint.of_window`` of a window on the engine (DuckDB's scans on ``con`` if given)."""
     from ethics_audit.ledger.fingerprint import of_frame
 
     def of(name: str) -> dict[str, Any] | None:
@@ -192,6 +194,39 @@ def of_tables(data: AuditData) -> dict[str, Any]:
             return fingerprint(rows)
         if rows.engine == "postgres":
             return of_postgres(rows)
-        return of_duckdb(rows) if rows.engine == "duckdb" else of_rows(rows)
+        return of_duckdb(rows, con) if rows.engine == "duckdb" else of_rows(rows)
 
     return {"current": of("current"), "reference": of("reference")}
+
+
+def started(data: AuditData) -> Callable[[], dict[str, Any] | None]:
+    """``of_tables(data)`` begun in a thread on a second DuckDB connection, so its scan of every
+    column runs while the families' queries do (a 1M-row window in one parquet row group is
+    scanned by one thread: the other core was idle). The returned function waits for it; None
+    when it could not be taken there (a table only the audit's connection sees, a frame in
+    memory, another engine), and the caller takes it on the audit's connection instead."""
+    tables = [data.tables[n] for n in ("current", "reference") if n in data.tables]
+    if data.current is not None or not tables or any(t.engine != "duckdb" for t in tables):
+        return lambda: None
+    from concurrent.futures import ThreadPoolExecutor
+
+    cursor = tables[0].backend.con.cursor()
+    cursor.execute("SET TimeZone = 'UTC'")  # a session setting, as on the audit's connection
+
+    def run() -> dict[str, Any]:
+        try:
+            return of_tables(data, cursor)
+        finally:
+            cursor.close()
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="ethics-audit-fingerprint")
+    future = pool.submit(run)
+    pool.shutdown(wait=False)
+
+    def result() -> dict[str, Any] | None:
+        try:
+            return future.result()
+        except Exception:  # noqa: BLE001 - taken again on the audit's connection, which says why it fails
+            return None
+
+    return result

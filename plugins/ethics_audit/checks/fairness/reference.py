@@ -12,6 +12,7 @@ nothing proportional to the reference's rows comes into Python.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -222,6 +223,8 @@ class OnEngine:
         names = sorted(slices[0])
         keys = [self.names[name] for name in names]
         coded = self._group_id(keys)
+        if coded is not None and math.prod(len(v) + 1 for v in coded[1]) * FINE_BINS >= 2**62:
+            coded = None  # a group x fine bin key would not fit in 64 bits
         if coded is None:
             found = self._sorted(keys, bins)
             key_columns = [list(found[c]) for c in keys]
