@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.attempt import attempt_head
 from ethics_audit.checks.dispatch import run_check
+from ethics_audit.engine.fingerprint import of_tables, started
 from ethics_audit.engine.window import for_remedy, frames_for
 from ethics_audit.errors import AuditError
 from ethics_audit.evaluate import judge_all, worst
@@ -252,9 +253,8 @@ def finish(
     replace_empty: bool = False,
     fingerprint: dict[str, Any] | None = None,
 ) -> RunOutcome:
-    """Judge every result and record the window in one transaction (an empty window keeps the
-    earlier results of a window that had rows current, unless ``replace_empty``); ``fingerprint``
-    if an Airflow extract task took it of the rows, else it is taken of ``data``."""
+    """Judge every result and record the window in one transaction (an empty window keeps the earlier
+    results of a window that had rows current, unless ``replace_empty``), ``fingerprint`` if taken."""
     window_results = [
         MetricResult("window", "row_count", data.rows, n=data.rows),
         MetricResult("window", "reference_row_count", data.reference_rows, n=data.reference_rows),
@@ -277,8 +277,6 @@ def finish(
         summary["remedies"] = sections
         timings["remedies"] = round(sum(s.get("seconds", 0.0) for s in sections.values()), 4)
     artifacts = [a for output in outputs for a in output.artifacts]
-    from ethics_audit.engine.fingerprint import of_tables
-    from ethics_audit.ledger.fingerprint import of_window
     from ethics_audit.recording import record_window
 
     summary["incidents"] = record_window(
@@ -293,8 +291,7 @@ def finish(
         timings=timings,
         summary=summary,
         now=data.now,
-        fingerprint=fingerprint
-        or (of_window(data.current, data.reference) if data.current is not None else of_tables(data)),
+        fingerprint=fingerprint or of_tables(data),
         replace_empty=replace_empty,
     )
     return RunOutcome(
@@ -356,8 +353,6 @@ def audit_window(
         t0 = time.perf_counter()
         data = load(store, spec, start, end, now=now)
         timings["load"] = round(time.perf_counter() - t0, 4)
-        from ethics_audit.engine.fingerprint import started
-
         fingerprint = started(data)  # the ledger's fingerprint, taken while the families run
         outputs = run_families(data)
         t0 = time.perf_counter()
