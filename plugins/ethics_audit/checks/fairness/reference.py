@@ -279,9 +279,9 @@ class OnEngine:
         split = edges[edges.d < 0]
         if not len(split):
             return whole.reset_index(drop=True)
-        # the fine bins with a decile edge inside: their rows numbered in the stable order, from
-        # the bin's first position (the constants are this query's own counts, not the data's text)
-        # one integer per (group, fine bin): a single IN list the scan checks every row against
+        # the fine bins with a decile edge inside, picked by one IN list of (group, fine bin)
+        # integers: their rows numbered in the stable order from the bin's first position (the
+        # constants are this query's own counts, never the data's text)
         key = t.g * FINE_BINS + t.f
         wanted = [int(g) * FINE_BINS + int(f) for g, f in zip(split.g, split.f, strict=True)]
         # numbered after the filter: the rows' order among these rows is their order among all
