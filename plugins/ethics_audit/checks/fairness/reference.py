@@ -291,10 +291,7 @@ class OnEngine:
         gn = ibis.cases(*((e.g == int(g), int(n)) for g, n in split.groupby("g").gn.first().items()))
         e = e.mutate(start=start, gn=gn)
         e = e.mutate(gp=e.start + ibis.row_number().over(group_by=["g", "f"], order_by=[e.s, e.r]))
-        k = ibis.least(e.gn, 10)
-        q, extra = e.gn // k, e.gn % k
-        big = extra * (q + 1)  # the first ``extra`` deciles have one row more
-        e = e.mutate(d=ibis.ifelse(e.gp < big, e.gp // (q + 1), extra + (e.gp - big) // q))
+        e = e.mutate(d=_decile_of(e.gp, e.gn))
         found = self.rows.execute(
             e.group_by(["g", "d", "b"]).agg(n=e.count(), y=e.y.sum(), total=e.s.sum(), lo=e.s.min(), hi=e.s.max())
         )
@@ -310,12 +307,8 @@ class OnEngine:
             gp=ibis.row_number().over(group_by=keys or None, order_by=[t.s, t.r]),
             gn=t.s.count().over(group_by=keys or None),
         )
-        k = ibis.least(t.gn, 10)
-        q, extra = t.gn // k, t.gn % k
-        big = extra * (q + 1)  # the first ``extra`` deciles have one row more
         t = t.mutate(
-            d=ibis.ifelse(t.gp < big, t.gp // (q + 1), extra + (t.gp - big) // q),
-            b=ibis.least((ibis.greatest(ibis.least(t.s, 1.0), 0.0) * bins).floor(), bins - 1),
+            d=_decile_of(t.gp, t.gn), b=ibis.least((ibis.greatest(ibis.least(t.s, 1.0), 0.0) * bins).floor(), bins - 1)
         )
         return self.rows.execute(
             t.group_by([*keys, "d", "b"]).agg(n=t.count(), y=t.y.sum(), total=t.s.sum(), lo=t.s.min(), hi=t.s.max())
@@ -335,8 +328,18 @@ def _decile(position: np.ndarray, n: np.ndarray) -> np.ndarray:
     """The decile ``np.array_split`` puts row ``position`` of ``n`` in (``min(10, n)`` parts)."""
     k = np.minimum(n, 10)
     q, extra = n // k, n % k
-    big = extra * (q + 1)
+    big = extra * (q + 1)  # the first ``extra`` deciles have one row more
     return np.where(position < big, position // (q + 1), extra + (position - big) // np.maximum(q, 1))
+
+
+def _decile_of(position: Any, n: Any) -> Any:
+    """``_decile`` as an engine's expression of the columns ``position`` and ``n``."""
+    import ibis
+
+    k = ibis.least(n, 10)
+    q, extra = n // k, n % k
+    big = extra * (q + 1)
+    return ibis.ifelse(position < big, position // (q + 1), extra + (position - big) // q)
 
 
 def _same_group(key: tuple, wanted: tuple) -> bool:
