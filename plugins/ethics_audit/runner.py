@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.attempt import attempt_head
 from ethics_audit.checks.dispatch import run_check
+from ethics_audit.engine import parallel
 from ethics_audit.engine.fingerprint import of_tables, started
 from ethics_audit.engine.window import for_remedy, frames_for
 from ethics_audit.errors import AuditError
@@ -59,14 +60,9 @@ class FamilyOutput:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FamilyOutput:
-        return cls(
-            family=data["family"],
-            results=[MetricResult.from_dict(r) for r in data["results"]],
-            seconds=data["seconds"],
-            status=data["status"],
-            reason=data.get("reason", ""),
-            remedy=data.get("remedy"),
-        )
+        results = [MetricResult.from_dict(r) for r in data["results"]]
+        status, reason = data["status"], data.get("reason", "")
+        return cls(data["family"], results, data["seconds"], status, reason, remedy=data.get("remedy"))
 
 
 @dataclass
@@ -322,13 +318,17 @@ def remedy_sections(
 
 
 def run_families(data: AuditData) -> list[FamilyOutput]:
-    """Every enabled family in order; quality runs first and may block the others."""
+    """Every enabled family in order; quality runs first and may block the others, which then run
+    side by side on DuckDB where they can (``engine.parallel``)."""
     outputs: list[FamilyOutput] = []
     families = data.spec.checks.enabled()
     if data.rows == 0 and "quality" not in families:
         families = ["quality", *families]  # an empty window is a quality finding even when quality is off
-    for family in families:
-        outputs.append(run_family(family, data, skip_reason=blocking_reason(outputs)))
+    for i, family in enumerate(families):
+        reason = blocking_reason(outputs)
+        if family != "quality" and reason is None and parallel.eligible(data, families[i:]):
+            return outputs + parallel.side_by_side(families[i:], data, run_family)
+        outputs.append(run_family(family, data, skip_reason=reason))
     return outputs
 
 

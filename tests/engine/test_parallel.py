@@ -1,0 +1,108 @@
+"""The families after quality run side by side on DuckDB (``engine.parallel``), each on its own
+connection, and give exactly what they give one after another: results, artifacts, remedies."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from bench.synthetic import frame, spec_dict, window
+
+from ethics_audit.engine import parallel
+from ethics_audit.runner import load, run_families
+from ethics_audit.spec import load_spec
+from ethics_audit.store import Store
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("parallel")
+    frame(4000, seed=1, shift=0.5).to_parquet(folder / "current.parquet")  # num_00 drifts: a remedy section
+    frame(4000, seed=2).to_parquet(folder / "reference.parquet")
+    return folder
+
+
+def spec_at(folder: Path, kind: str = "duckdb", **checks: object) -> object:
+    spec = dict(spec_dict(), engine={"kind": kind})
+    spec["checks"] = {**spec["checks"], **checks}
+    (folder / f"spec-{kind}.yaml").write_text(yaml.safe_dump(spec))
+    return load_spec(folder / f"spec-{kind}.yaml")
+
+
+@pytest.fixture
+def threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
+    """(thread name, the view's connection) of each family that ran on a view of its own."""
+    seen: list[tuple[str, object]] = []
+    original = parallel.for_thread
+
+    def for_thread(data):
+        view, close = original(data)
+        seen.append((threading.current_thread().name, view.tables["current"].backend.con))
+        return view, close
+
+    monkeypatch.setattr(parallel, "for_thread", for_thread)
+    return seen
+
+
+def outcome(outputs: list) -> list:
+    """Everything a family hands back, in a form two runs can be compared by."""
+    return [
+        (
+            o.family,
+            o.status,
+            o.reason,
+            [(r.check, r.metric, r.slice, r.status, r.n, r.value, r.details) for r in o.results],
+            # Evidently's HTML names its elements with fresh random ids: the same length, other text
+            [(a.kind, a.name, len(a.content) if a.name.endswith(".html") else a.content) for a in o.artifacts],
+            o.remedy,
+        )
+        for o in outputs
+    ]
+
+
+def without_seconds(remedy: object) -> object:
+    if isinstance(remedy, dict):
+        return {k: without_seconds(v) for k, v in remedy.items() if k != "seconds"}
+    if isinstance(remedy, list):
+        return [without_seconds(v) for v in remedy]
+    return remedy
+
+
+def test_side_by_side_equals_one_after_another(
+    folder: Path, store: Store, threads: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = spec_at(folder, drift={"html_report": {"enabled": True}})  # Evidently's report, in a thread
+    start, end = window()
+    data = load(store, spec, start, end)
+    together = run_families(data)
+    names = [name for name, _ in threads]
+    assert [o.family for o in together] == ["quality", "drift", "fairness", "privacy"]
+    assert len(threads) == 3 and all(n.startswith("ethics-audit-family") for n in names)
+    main = data.tables["current"].backend.con
+    assert all(con is not main for _, con in threads)  # never the audit's own connection
+    assert data.current is None  # no family loaded the window
+    assert data.artifacts == together[0].artifacts  # quality's, run first; the others' are their outputs'
+
+    monkeypatch.setenv(parallel.PARALLEL_ENV, "off")
+    threads.clear()
+    alone = run_families(load(store, spec, start, end))
+    assert threads == []
+    a, b = outcome(together), outcome(alone)
+    for x, y in zip(a, b, strict=True):
+        assert x[:5] == y[:5], x[0]
+        assert without_seconds(x[5]) == without_seconds(y[5]), x[0]
+    assert sum(len(o.artifacts) for o in together) >= 2  # quality's and drift's reports
+    assert together[1].remedy is not None  # drift breached: its remedy section ran in its thread
+
+
+def test_the_memory_path_and_a_blocked_window_run_in_turn(folder: Path, store: Store, threads: list) -> None:
+    start, end = window()
+    run_families(load(store, spec_at(folder, "memory"), start, end))
+    assert threads == []
+    blocked = spec_at(folder, quality={"required_columns": ["no_such_column"]})
+    outputs = run_families(load(store, blocked, start, end))
+    assert threads == []
+    assert [o.status for o in outputs] == ["ran", "skipped", "skipped", "skipped"]
+    assert "no_such_column" in outputs[1].reason
