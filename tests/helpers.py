@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -64,3 +65,12 @@ def fresh_python(probe: str) -> str:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env={"PYTHONPATH": str(plugins)}
     )
     return done.stdout
+
+
+def close(a: Any, b: Any) -> bool:
+    """Equal, floats to their last bits or so: a double sum on an engine that splits the scan over
+    threads (DuckDB) adds in an order of its own, so two runs of one window may differ in the last ulp.
+    Counts and everything that is not a float stay exactly equal."""
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
+    return a == b

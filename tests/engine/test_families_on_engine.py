@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import yaml
 from bench.synthetic import frame, spec_dict, window
@@ -13,6 +11,7 @@ from ethics_audit.checks.dispatch import run_check
 from ethics_audit.engine import window as engine_window
 from ethics_audit.sources import load_window
 from ethics_audit.spec import load_spec
+from helpers import close
 
 # every family the runner leaves on the engine: the registry's and those saying READS_ROWS
 FAMILIES = [f for f in checks.FAMILIES if engine_window.reads_rows(f)]
@@ -30,12 +29,6 @@ def windows(tmp_path_factory: pytest.TempPathFactory):
     spec = load_spec(folder / "spec.yaml")
     start, end = window()
     return load_window(spec, start, end), engine_window.load_window(spec, start, end)
-
-
-def close(a: object, b: object) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
-    return a == b
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -5,8 +5,6 @@ rows: test_pushdown_scale.py."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import sqlalchemy as sa
 from bench.synthetic import frame, spec_dict, window
@@ -17,6 +15,7 @@ from ethics_audit.engine import window as engine_window
 from ethics_audit.errors import SourceError
 from ethics_audit.sources import load_window
 from ethics_audit.spec import AuditSpec
+from helpers import close
 
 pytestmark = pytest.mark.postgres
 QUERY = "SELECT * FROM predictions WHERE ts >= :window_start AND ts < :window_end"
@@ -45,12 +44,6 @@ def spec_for(url: str, kind: str = "postgres", *, checks: dict | None = None) ->
     spec["reference"] = {"previous_windows": 1}
     spec["engine"] = {"kind": kind}
     return AuditSpec.model_validate(spec)
-
-
-def close(a: object, b: object) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
-    return a == b
 
 
 def test_the_window_and_its_reference_stay_in_the_database(database: str) -> None:

@@ -3,7 +3,6 @@ scanning the reference again; a changed file is a new reference; the window is n
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from ethics_audit.engine import Rows, cache
 from ethics_audit.engine import window as engine_window
 from ethics_audit.engine.fingerprint import of_tables
 from ethics_audit.spec import load_spec
+from helpers import close
 
 FAMILIES = ["quality", "drift", "fairness", "privacy"]
 
@@ -57,12 +57,6 @@ def results(spec, families: list[str] = FAMILIES) -> tuple[dict, dict]:
     data = engine_window.load_window(spec, start, end)
     out = {f: [(r.metric, r.slice, r.status, r.n, r.value) for r in run_check(f, data)] for f in families}
     return out, of_tables(data)
-
-
-def close(a: object, b: object) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
-    return a == b
 
 
 def same(a: dict, b: dict) -> None:
