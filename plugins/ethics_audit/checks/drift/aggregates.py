@@ -100,10 +100,13 @@ def _distinct_estimate(column: Any, engine: str) -> tuple[Any, bool]:
     return column.nunique(), True  # booleans and the rest: counted exactly (no hash in Ibis there)
 
 
-def profiles(rows: Rows, names: list[str]) -> dict[str, ColumnProfile]:
+def profiles(rows: Rows, names: list[str], spread: bool = True) -> dict[str, ColumnProfile]:
     """``ColumnProfile`` of each of ``names``: one pass, plus one for the exact distinct counts
     of the columns with few values (``EXACT_DISTINCT_BELOW``; exact counts of a million distinct
-    floats would cost more than all the tests together, and no test needs them)."""
+    floats would cost more than all the tests together, and no test needs them). ``spread=False``
+    leaves out the standard deviations (``std`` None): only the reference's divides a normed
+    Wasserstein distance, and on DuckDB they were two thirds of the window's pass (10M rows,
+    14 float columns: 2.75 s with them, 0.97 s without)."""
     table = cleaned(rows.table, names, rows.engine)
     metrics: dict[str, Any] = {"__rows": table.count()}
     counted: set[str] = set()
@@ -116,7 +119,8 @@ def profiles(rows: Rows, names: list[str]) -> dict[str, ColumnProfile]:
         if dtype.is_numeric() and not dtype.is_boolean():
             metrics[f"lo{i}"] = column.min()
             metrics[f"hi{i}"] = column.max()
-            metrics[f"sd{i}"] = column.cast("float64").std(how="pop")
+            if spread:
+                metrics[f"sd{i}"] = column.cast("float64").std(how="pop")
     row = rows.execute(table.aggregate(**metrics)).iloc[0]
 
     def few(i: int, u: int) -> bool:  # a decision rests on the exact count

@@ -89,7 +89,7 @@ class _Sides:
 
     def __init__(self, current: Rows, names: list[str]) -> None:
         self.current, self.names = current, names
-        self.cur = agg.profiles(current, names)
+        self.cur = agg.profiles(current, names, spread=False)  # only the reference's std is used
         self.reference: Rows = current  # set by with_reference
         self.ref: dict[str, agg.ColumnProfile] = {}
         self._counts: dict[tuple[str, str], agg.ValueCounts] = {}
