@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.attempt import attempt_head
 from ethics_audit.checks.dispatch import run_check
-from ethics_audit.engine import parallel
+from ethics_audit.engine import out_of_memory, parallel
 from ethics_audit.engine.fingerprint import of_tables, started
 from ethics_audit.engine.window import for_remedy, frames_for
 from ethics_audit.errors import AuditError
@@ -168,7 +168,7 @@ def run_family(family: str, data: AuditData, *, skip_reason: str | None = None) 
         results = [MetricResult(family, "check_error", None, status=Status.ERROR, details={"error": str(exc)})]
         status, reason = "error", str(exc)
     except Exception as exc:  # noqa: BLE001 - one family's bug must not lose the others' results
-        message = internal_error(f"the {family} check", exc)
+        message = out_of_memory(f"the {family} check", exc) or internal_error(f"the {family} check", exc)
         results = [MetricResult(family, "check_error", None, status=Status.ERROR, details={"error": message})]
         status, reason = "error", message
     output = FamilyOutput(family, results, time.perf_counter() - started, status, reason)

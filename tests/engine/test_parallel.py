@@ -110,3 +110,55 @@ def test_the_memory_path_and_a_blocked_window_run_in_turn(folder: Path, store: S
     assert threads == []
     assert [o.status for o in outputs] == ["ran", "skipped", "skipped", "skipped"]
     assert "no_such_column" in outputs[1].reason
+
+
+def test_a_family_out_of_duckdbs_memory_beside_the_others_runs_again_alone(
+    folder: Path, store: Store, threads: list, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import duckdb
+
+    from ethics_audit import runner
+
+    spec = spec_at(folder)
+    start, end = window()
+    monkeypatch.setenv(parallel.PARALLEL_ENV, "off")
+    alone = {o.family: o for o in run_families(load(store, spec, start, end))}
+    monkeypatch.delenv(parallel.PARALLEL_ENV)
+    threads.clear()
+    failed: list[str] = []
+    original = runner.run_check
+
+    def run_check(family: str, data: object) -> list:
+        # what DuckDB raises when queries side by side together need more than its memory limit
+        if family == "fairness" and threading.current_thread().name.startswith("ethics-audit-family"):
+            failed.append(family)
+            raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256.0 KiB")
+        return original(family, data)
+
+    monkeypatch.setattr(runner, "run_check", run_check)
+    outputs = run_families(load(store, spec, start, end))
+    assert failed == ["fairness"]
+    assert [o.status for o in outputs] == ["ran"] * 4
+    assert [name for name, _ in threads][-1] == threading.main_thread().name  # the second try, alone
+    fairness = outputs[2]
+    want = alone["fairness"]
+    assert [(r.metric, r.slice, r.status, r.n) for r in fairness.results] == [
+        (r.metric, r.slice, r.status, r.n) for r in want.results
+    ]
+    assert all(close(a.value, b.value) for a, b in zip(fairness.results, want.results, strict=True))
+    assert "the fairness family ran out of DuckDB's memory limit beside the others: running it alone" in caplog.text
+
+
+def test_a_memory_limit_too_small_is_named_with_its_fix(folder: Path, store: Store, monkeypatch) -> None:
+    """A real failure: at 2MB DuckDB cannot hold drift's and fairness' aggregates, alone or side by side."""
+    start, end = window()
+    spec = dict(spec_dict(), engine={"kind": "duckdb", "memory_limit": "2MB"})
+    (folder / "spec-tiny.yaml").write_text(yaml.safe_dump(spec))
+    outputs = {o.family: o for o in run_families(load(store, load_spec(folder / "spec-tiny.yaml"), start, end))}
+    failed = [f for f, o in outputs.items() if o.status == "error"]
+    assert "drift" in failed
+    for family in failed:
+        reason = outputs[family].reason
+        assert reason.startswith(f"DuckDB ran out of its memory limit in the {family} check: raise engine.memory_limit")
+        assert "ETHICS_AUDIT_MEMORY_LIMIT" in reason and "internal error" not in reason
+        assert outputs[family].results[0].details["error"] == reason

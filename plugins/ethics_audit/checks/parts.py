@@ -53,7 +53,9 @@ def run_parts(check: str, parts: list[tuple[str, Part]], config: Any, data: Audi
                              details={"error": str(exc), "part": part})
             )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - reported as a result, without a message that may hold PII
-            message = safe_internal_error(check, part, exc)
+            from ethics_audit.engine import out_of_memory
+
+            message = out_of_memory(f"the {check} check ({part})", exc) or safe_internal_error(check, part, exc)
             log.error(message)
             results.append(
                 MetricResult(check, "check_error", None, slice={"part": part}, status=Status.ERROR,

@@ -13,6 +13,7 @@ load this module without paying for them.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,25 @@ FETCH_ROWS = 50_000
 
 def memory_limit(override: str | None = None) -> str:
     return override or os.environ.get("ETHICS_AUDIT_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+
+
+# how a family's failure on DuckDB's memory limit begins (``out_of_memory``; ``engine.parallel`` reads it)
+OUT_OF_MEMORY = "DuckDB ran out of its memory limit"
+
+
+def out_of_memory(what: str, exc: BaseException) -> str | None:
+    """The error of ``what`` when ``exc`` is DuckDB refusing to pass its memory limit (an operator
+    that cannot spill, or queries side by side that together need more), with the fix; else None."""
+    import sys
+
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is None or not isinstance(exc, duckdb.OutOfMemoryException):
+        return None
+    logging.getLogger(__name__).warning("%s in %s", OUT_OF_MEMORY, what)
+    return (
+        f"{OUT_OF_MEMORY} in {what}: raise engine.memory_limit in the spec or ETHICS_AUDIT_MEMORY_LIMIT "
+        f"({DEFAULT_MEMORY_LIMIT} when neither is set)"
+    )
 
 
 def spill_directory() -> str:

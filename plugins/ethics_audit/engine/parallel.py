@@ -11,18 +11,25 @@ another (tests/engine/test_parallel.py holds them equal), in the same order.
 
 Only where every table is on DuckDB, the window's rows stayed there and every family computes
 there (a family that would load the frames runs them in turn, as before); quality runs first,
-alone, since it may block the others. ``ETHICS_AUDIT_PARALLEL=off`` runs them in turn.
+alone, since it may block the others. DuckDB's memory limit holds for all the connections
+together: a family that runs out of it beside the others is run again alone after them.
+``ETHICS_AUDIT_PARALLEL=off`` runs them in turn.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
+
+from ethics_audit.engine import OUT_OF_MEMORY
+
+log = logging.getLogger(__name__)
 
 PARALLEL_ENV = "ETHICS_AUDIT_PARALLEL"
 # families at once: the machine's cores, at least two (DuckDB's own pool runs their scans)
@@ -73,4 +80,19 @@ def side_by_side(families: list[str], data: AuditData, run: Callable[[str, Audit
             close()
 
     with ThreadPoolExecutor(min(WORKERS, len(families)), thread_name_prefix="ethics-audit-family") as pool:
-        return list(pool.map(one, families))
+        outputs = list(pool.map(one, families))
+    # DuckDB's memory limit is the database's, all its connections together: a family that ran out
+    # of it beside the others runs again alone, as it would have one after another
+    for k, output in enumerate(outputs):
+        if ran_out_of_memory(output):
+            log.warning(
+                "the %s family ran out of DuckDB's memory limit beside the others: running it alone", families[k]
+            )
+            outputs[k] = one(families[k])
+    return outputs
+
+
+def ran_out_of_memory(output: Any) -> bool:
+    """Whether the family, or one of its parts (``checks.parts``), failed on DuckDB's memory limit."""
+    errors = [output.reason, *(str(r.details.get("error", "")) for r in output.results if r.metric == "check_error")]
+    return any(error.startswith(OUT_OF_MEMORY) for error in errors)
