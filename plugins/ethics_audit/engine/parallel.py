@@ -24,10 +24,10 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ethics_audit.engine import OUT_OF_MEMORY
+
 if TYPE_CHECKING:
     from ethics_audit.data import AuditData
-
-from ethics_audit.engine import OUT_OF_MEMORY
 
 log = logging.getLogger(__name__)
 

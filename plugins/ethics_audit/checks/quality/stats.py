@@ -146,8 +146,8 @@ def table_stats(plan: Plan, rows: Rows) -> QualityStats:
 
     One scan counts everything but duplicated ids: nulls as ``count(*) - count(column)`` (plus
     NaN for floating columns), values out of range or outside a set, and each id column's
-    distinct values (on DuckDB in a second scan of their own). Only when an id column has fewer distinct values than non-null ones does a
-    GROUP BY count the rows of its duplicated ids.
+    distinct values (on DuckDB in a second scan of their own). Only when an id column has fewer
+    distinct values than non-null ones does a GROUP BY count the rows of its duplicated ids.
     """
     import ibis
 
