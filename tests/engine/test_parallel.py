@@ -162,3 +162,29 @@ def test_a_memory_limit_too_small_is_named_with_its_fix(folder: Path, store: Sto
         assert reason.startswith(f"DuckDB ran out of its memory limit in the {family} check: raise engine.memory_limit")
         assert "ETHICS_AUDIT_MEMORY_LIMIT" in reason and "internal error" not in reason
         assert outputs[family].results[0].details["error"] == reason
+
+
+def test_a_part_out_of_duckdbs_memory_marks_its_family_for_the_second_try() -> None:
+    import duckdb
+
+    from ethics_audit.checks.parts import run_parts
+    from ethics_audit.runner import FamilyOutput
+
+    def short(config: object, data: object) -> list:
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256.0 KiB")
+
+    def broken(config: object, data: object) -> list:
+        raise KeyError("a bug")
+
+    results = run_parts("privacy", [("reidentification", short)], None, None)
+    assert (
+        results[0]
+        .details["error"]
+        .startswith(
+            "DuckDB ran out of its memory limit in the privacy check (reidentification): raise engine.memory_limit"
+        )
+    )
+    assert parallel.ran_out_of_memory(FamilyOutput("privacy", results, 0.0, "ran", ""))
+    other = run_parts("privacy", [("reidentification", broken)], None, None)
+    assert "internal error" in other[0].details["error"]
+    assert not parallel.ran_out_of_memory(FamilyOutput("privacy", other, 0.0, "ran", ""))

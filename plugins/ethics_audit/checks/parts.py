@@ -55,8 +55,10 @@ def run_parts(check: str, parts: list[tuple[str, Part]], config: Any, data: Audi
         except Exception as exc:  # noqa: BLE001 - reported as a result, without a message that may hold PII
             from ethics_audit.engine import out_of_memory
 
-            message = out_of_memory(f"the {check} check ({part})", exc) or safe_internal_error(check, part, exc)
-            log.error(message)
+            message = out_of_memory(f"the {check} check ({part})", exc)  # logged there
+            if message is None:
+                message = safe_internal_error(check, part, exc)
+                log.error(message)
             results.append(
                 MetricResult(check, "check_error", None, slice={"part": part}, status=Status.ERROR,
                              details={"error": message, "part": part})
