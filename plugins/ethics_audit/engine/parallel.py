@@ -73,7 +73,11 @@ def side_by_side(families: list[str], data: AuditData, run: Callable[[str, Audit
     from concurrent.futures import ThreadPoolExecutor
 
     def one(family: str) -> Any:
-        view, close = for_thread(data)
+        try:
+            view, close = for_thread(data)
+        except Exception as exc:  # noqa: BLE001 - the family runs after the others, on the audit's connection
+            log.warning("the %s family could not open a connection of its own (%s)", family, type(exc).__name__)
+            return None
         try:
             return run(family, view)
         finally:
@@ -82,13 +86,12 @@ def side_by_side(families: list[str], data: AuditData, run: Callable[[str, Audit
     with ThreadPoolExecutor(min(WORKERS, len(families)), thread_name_prefix="ethics-audit-family") as pool:
         outputs = list(pool.map(one, families))
     # DuckDB's memory limit is the database's, all its connections together: a family that ran out
-    # of it beside the others runs again alone, as it would have one after another
+    # of it beside the others (or could not open a connection) runs again alone, on the audit's own
+    # connection, as it would have one after another
     for k, output in enumerate(outputs):
-        if ran_out_of_memory(output):
-            log.warning(
-                "the %s family ran out of DuckDB's memory limit beside the others: running it alone", families[k]
-            )
-            outputs[k] = one(families[k])
+        if output is None or ran_out_of_memory(output):
+            log.warning("the %s family runs again alone, after the others (DuckDB's memory limit)", families[k])
+            outputs[k] = run(families[k], data)
     return outputs
 
 
