@@ -132,6 +132,35 @@ def test_partial_aggregates_merge_to_the_whole() -> None:
     assert sum(agg.counts_on_values(whole, "i_wide", [3.0, 4.0, 10.0, 11.0, 50.0]).equal) > 0
 
 
+def test_profiles_count_few_values_and_distinct_counts_are_exact(monkeypatch) -> None:
+    """A column with few values is counted while profiled (its counts are value_counts', their
+    number its exact distinct count); one between that and EXACT_DISTINCT_BELOW gets a
+    COUNT(DISTINCT); one above keeps the estimate. A wrong estimate never leaves a count wrong."""
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {
+            "few": rng.choice([f"v{i}" for i in range(7)] + [None], 5000),
+            "mid": rng.integers(0, 3000, 5000),
+            "many": rng.normal(0, 1, 5000),
+            "f_bad": np.where(rng.random(5000) < 0.1, np.nan, rng.integers(0, 40, 5000).astype(float)),
+        }
+    )
+    frame.loc[3, "f_bad"] = np.inf
+    rows = engine.from_frame(frame)
+    monkeypatch.setattr(agg, "EXACT_DISTINCT_BELOW", 4000)
+    got = agg.profiles(rows, list(frame.columns))
+    finite = frame["f_bad"][np.isfinite(frame["f_bad"])]
+    assert got["few"].nunique == frame["few"].nunique() == 7
+    assert got["few"].counts.counts == agg.value_counts(rows, "few").counts
+    assert got["f_bad"].counts.counts == {float(k): int(v) for k, v in finite.value_counts().items()}
+    assert got["f_bad"].nunique == finite.nunique()
+    assert got["mid"].counts is None and got["mid"].nunique == frame["mid"].nunique()  # COUNT(DISTINCT)
+    assert got["many"].counts is None and got["many"].nunique > 4000  # estimated (above the limit)
+    # an estimate far off: the counts still say the exact number
+    monkeypatch.setattr(agg, "COUNTED_BELOW", 3)
+    assert agg.profiles(rows, ["few"])["few"].counts is None and agg.profiles(rows, ["few"])["few"].nunique == 7
+
+
 def test_a_window_that_lives_on_the_engine(tmp_path, monkeypatch) -> None:
     """``data.current`` None and the rows in parquet files: the same results as from the frames."""
     reference, current = frames(3000, 2500, seed=21, shift=0.3)

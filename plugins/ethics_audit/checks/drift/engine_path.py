@@ -102,11 +102,16 @@ class _Sides:
         # the columns with few values on both sides: their value counts in one query per side and type
         few = [n for n in self.ref if max(self.ref[n].nunique, self.cur[n].nunique) <= PREFETCH_VALUES]
         for side, rows in (("cur", self.current), ("ref", self.reference)):
-            for name, counts in agg.value_counts_of(rows, few).items() if few else ():
+            profiled = self.cur if side == "cur" else self.ref
+            uncounted = [n for n in few if profiled[n].counts is None]  # (their estimate was off)
+            for name, counts in agg.value_counts_of(rows, uncounted).items() if uncounted else ():
                 self._counts[side, name] = counts
         return self
 
     def counts(self, side: str, name: str) -> agg.ValueCounts:
+        profiled = (self.cur if side == "cur" else self.ref).get(name)
+        if (side, name) not in self._counts and profiled is not None and profiled.counts is not None:
+            self._counts[side, name] = profiled.counts
         if (side, name) not in self._counts:
             self._counts[side, name] = agg.value_counts(self.current if side == "cur" else self.reference, name)
         return self._counts[side, name]
