@@ -118,10 +118,9 @@ def test_partial_aggregates_merge_to_the_whole() -> None:
     for name, full in agg.cumulative_counts(whole, edges).items():
         assert merged[0][name].merge(merged[1][name]) == full
         assert np.array_equal(full.histogram(), np.histogram(current[name][np.isfinite(current[name])], edges[name])[0])
-    fine = [agg.fine_histogram(h, "f_normal", -4.0, 4.0, 64) for h in halves]
-    assert (
-        fine[0].merge(fine[1]).dense().tolist() == agg.fine_histogram(whole, "f_normal", -4.0, 4.0, 64).dense().tolist()
-    )
+    grid = {"f_normal": (-4.0, 4.0, 64)}
+    fine = [agg.fine_histograms(h, grid)["f_normal"] for h in halves]
+    assert fine[0].merge(fine[1]).dense().tolist() == agg.fine_histograms(whole, grid)["f_normal"].dense().tolist()
     for name, points in (("f_normal", [-1.5, -0.25, 0.0, 0.5, 2.0]), ("i_wide", [3.0, 4.0, 10.0, 11.0, 50.0])):
         counted = [agg.counts_on_values(h, name, points) for h in halves]
         assert counted[0].merge(counted[1]) == agg.counts_on_values(whole, name, points)

@@ -83,20 +83,33 @@ def _same_summaries(memory, engine, slices, bins) -> int:
     return straddled
 
 
-@pytest.mark.parametrize(("bins", "coded"), [(10, True), (7, True), (10, False)])
-def test_the_reference_summaries_on_the_engine_equal_the_stable_sort_in_memory(tmp_path, monkeypatch, bins, coded):
+@pytest.mark.parametrize(
+    ("bins", "coded", "fused"), [(10, True, True), (7, True, True), (10, True, False), (10, False, False)]
+)
+def test_the_reference_summaries_on_the_engine_equal_the_stable_sort_in_memory(
+    tmp_path, monkeypatch, bins, coded, fused
+):
     """Deciles split rows tied on a score by their order in the file, as the stable sort does
-    (groups coded as integers, or partitioned on the attributes as they are)."""
+    (groups coded as integers, or partitioned on the attributes as they are); the coded sets'
+    first pass one GROUP BY for all of them (``fused``), or one each."""
     from ethics_audit.checks.fairness import reference as labelled
 
     if not coded:
         monkeypatch.setattr(labelled, "MAX_CODED", 2)
+    if not fused:
+        monkeypatch.setattr(labelled, "FUSED_GROUPS", 0)
 
     frame = _reference(40_000, 1)
     memory = labelled.from_frame(frame.dropna(subset=["score", "label"]), "score", "label", ["gender", "band"], 1)
     engine = labelled.from_rows(_on_duckdb(frame, tmp_path / "r.parquet"), "score", "label", ["gender", "band"], 1)
+    passes = []
+    sums = engine._sums
+    monkeypatch.setattr(engine, "_sums", lambda t: passes.append(1) or sums(t))
     assert len(engine) == len(memory)
     assert sum(_same_summaries(memory, engine, slices, bins) for slices in SLICES) > 10
+    # the three attribute sets (gender; band and gender; none): one first pass, or one each (the
+    # attributes not coded: only the set of none is, and sorted the others)
+    assert len(passes) == (len(SLICES) if coded and not fused else 1)
 
 
 @pytest.mark.parametrize("fine_bins", [1024, 4])
@@ -117,7 +130,7 @@ def test_the_reference_summaries_split_fine_bins_at_every_decile_edge(tmp_path, 
     engine = labelled.from_rows(_on_duckdb(frame, tmp_path / "r.parquet"), "score", "label", ["gender", "band"], 1)
     split = []
     engine_binned = engine._binned
-    monkeypatch.setattr(engine, "_binned", lambda gid, bins: split.append(1) or engine_binned(gid, bins))
+    monkeypatch.setattr(engine, "_binned", lambda *args: split.append(1) or engine_binned(*args))
     assert sum(_same_summaries(memory, engine, slices, 10) for slices in sliced) > 0
     assert split  # the coded groups went through the fine bins
 

@@ -83,9 +83,8 @@ def _kind_of(dtype: Any) -> str:
 # HyperLogLog estimate, whose error is a few percent) they are counted exactly; above, the
 # estimate only says "far more than any limit the drift family compares with" (at most 100,000)
 EXACT_DISTINCT_BELOW = 400_000
-# a column estimated to have at most this many values has them counted while it is profiled
-# (twice the most the drift family prefetches, so the estimate's error of a few percent never
-# leaves a column it prefetches uncounted; a count is exact either way)
+# a column estimated to have at most this many values has them counted while it is profiled (twice
+# what the drift family prefetches: the estimate's error of a few percent leaves none of those out)
 COUNTED_BELOW = 2000
 # PostgreSQL compiles ``approx_nunique`` to an exact COUNT(DISTINCT) (a sort of every row). There
 # the estimate is DISTINCT_SAMPLE times the distinct values whose hash is a multiple of it (each
@@ -106,14 +105,13 @@ def _distinct_estimate(column: Any, engine: str) -> tuple[Any, bool]:
 
 
 def profiles(rows: Rows, names: list[str], spread: bool = True) -> dict[str, ColumnProfile]:
-    """``ColumnProfile`` of each of ``names``: one pass, then the exact distinct counts of the
-    columns with few values (``EXACT_DISTINCT_BELOW``; exact counts of a million distinct floats
-    would cost more than all the tests together, and no test needs them). Those estimated at most
-    ``COUNTED_BELOW`` have their values counted (``counts``: the tests of few values read them,
-    and their number is the exact distinct count), the others a COUNT(DISTINCT). ``spread=False``
-    leaves out the standard deviations (``std`` None): only the reference's divides a normed
-    Wasserstein distance, and on DuckDB they were two thirds of the window's pass (10M rows,
-    14 float columns: 2.75 s with them, 0.97 s without)."""
+    """``ColumnProfile`` of each of ``names``: one pass, then exact distinct counts where a decision
+    rests on them (below ``EXACT_DISTINCT_BELOW``: those of a million distinct floats would cost
+    more than all the tests, which never need them): the values counted where estimated at most
+    ``COUNTED_BELOW`` (``counts``, which the tests of few values read), else a COUNT(DISTINCT).
+    ``spread=False`` leaves out the standard deviations (``std`` None): only the reference's
+    divides a normed Wasserstein distance, and on DuckDB they were two thirds of the window's
+    pass (10M rows, 14 float columns: 2.75 s with them, 0.97 s without)."""
     table = cleaned(rows.table, names, rows.engine)
     metrics: dict[str, Any] = {"__rows": table.count()}
     counted: set[str] = set()
@@ -128,7 +126,7 @@ def profiles(rows: Rows, names: list[str], spread: bool = True) -> dict[str, Col
             metrics[f"hi{i}"] = column.max()
             if spread:
                 metrics[f"sd{i}"] = column.cast("float64").std(how="pop")
-    row = rows.execute(table.aggregate(**metrics)).iloc[0]
+    row = rows.execute(table.aggregate(**metrics)).iloc[0].copy()  # (updated below)
 
     def few(i: int, u: int) -> bool:  # a decision rests on the exact count
         return u < EXACT_DISTINCT_BELOW or (table[names[i]].type().is_string() and u >= int(row[f"n{i}"]) // 8)
@@ -137,7 +135,6 @@ def profiles(rows: Rows, names: list[str], spread: bool = True) -> dict[str, Col
     few_values = [n for n, u in estimated.items() if u <= COUNTED_BELOW]
     values = value_counts_of(rows, few_values) if few_values else {}
     exact = {f"u{i}": n for i, n in enumerate(names) if n in estimated and n not in values and few(i, estimated[n])}
-    row = row.copy()
     row.update({f"u{i}": len(values[n].counts) for i, n in enumerate(names) if n in values})
     if exact and rows.engine == "postgres":
         from ethics_audit.engine.sql import grouped_counts
@@ -315,10 +312,6 @@ def _clip(index: Any, top: int) -> Any:
     import ibis
 
     return ibis.greatest(ibis.least(index, top), 0)
-
-
-def fine_histogram(rows: Rows, name: str, lo: float, hi: float, bins: int) -> FineHistogram:
-    return fine_histograms(rows, {name: (lo, hi, bins)})[name]
 
 
 def fine_histograms(rows: Rows, grids: dict[str, tuple[float, float, int]]) -> dict[str, FineHistogram]:

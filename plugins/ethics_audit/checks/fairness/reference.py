@@ -5,9 +5,8 @@ score decile the rows, positive labels and sum of scores. The Hosmer-Lemeshow te
 group's scores into deciles by a *stable* sort, so rows tied on a score fall into a decile by
 their order in the reference. From a frame in memory (``Reference``) each row's score, label and
 attribute codes are kept and a group's summary is summed from its rows in their stable order;
-from a reference left on an engine (``OnEngine``) the engine numbers each group's rows in the
-same order with a window function and hands back only the sums per group, decile and bin, so
-nothing proportional to the reference's rows comes into Python.
+from a reference left on an engine (``OnEngine``) the engine numbers each group's rows in the same
+order with a window function and hands back only the sums per group, decile and bin (no rows).
 """
 
 from __future__ import annotations
@@ -118,6 +117,8 @@ def from_frame(frame: pd.DataFrame, score: str, label: str, attributes: list[str
 MAX_CODED = 1000
 # score bins of the first pass of ``OnEngine.summaries`` (per group at most this many rows come back)
 FINE_BINS = 1024
+# while all attributes' groups together are at most this many, one first pass serves every set
+FUSED_GROUPS = 256
 
 
 @dataclass
@@ -188,6 +189,7 @@ class OnEngine:
         self.kept = t.filter(keep).select(**picked)
         self.n = int(rows.execute(self.kept.count()))
         self._coded: dict[str, list[Any] | None] = {}
+        self._fused: dict[int, pd.DataFrame] = {}  # ``_fine``'s table of every attribute, by bins
 
     def __len__(self) -> int:
         return self.n
@@ -229,7 +231,7 @@ class OnEngine:
             found = self._sorted(keys, bins)
             key_columns = [list(found[c]) for c in keys]
         else:
-            found = self._binned(coded[0], bins)
+            found = self._binned(coded[0], bins, keys)
             ids, radix = found["g"].to_numpy(np.int64), 1
             key_columns = []
             for values in coded[1]:
@@ -246,7 +248,42 @@ class OnEngine:
             out.append(_summary(found.iloc[hits], bins))
         return out
 
-    def _binned(self, gid: Any, bins: int) -> pd.DataFrame:
+    def _scored(self, gid: Any, bins: int) -> Any:
+        """The labelled rows' score, label and group (``gid``), with their fine bin and bin."""
+        import ibis
+
+        t = self.kept.mutate(g=gid).select("s", "y", "g")
+        clamped = ibis.greatest(ibis.least(t.s, 1.0), 0.0)
+        return t.mutate(
+            f=ibis.least((clamped * FINE_BINS).floor(), FINE_BINS - 1).cast("int64"),
+            b=ibis.least((clamped * bins).floor(), bins - 1).cast("int64"),
+        )
+
+    def _fine(self, t: Any, keys: list[str], bins: int) -> pd.DataFrame:
+        """``_binned``'s first pass: rows, positives, score sums and range per group of ``keys``, fine
+        bin and bin. Up to ``FUSED_GROUPS``, one GROUP BY of every attribute serves every set (a
+        set's group is a union of those groups, its sums added up from them); else ``t`` grouped."""
+        every = list(self.names.values())
+        coded = self._group_id(every)
+        if coded is None or math.prod(len(v) + 1 for v in coded[1]) > FUSED_GROUPS:
+            return self._sums(t)
+        if bins not in self._fused:
+            self._fused[bins] = self._sums(self._scored(coded[0], bins))
+        whole = self._fused[bins]
+        ids, radix, code = whole["g"].to_numpy(np.int64), 1, {}
+        for key, values in zip(every, coded[1], strict=True):
+            code[key], radix = (ids // radix) % (len(values) + 1), radix * (len(values) + 1)
+        gid, radix = np.zeros(len(whole), np.int64), 1
+        for key in keys:  # the set's own ``_group_id``
+            gid, radix = gid + radix * code[key], radix * (len(self._values(key) or []) + 1)
+        sums = {k: (k, "min" if k == "lo" else "max" if k == "hi" else "sum") for k in ("n", "y", "total", "lo", "hi")}
+        return whole.assign(g=gid).groupby(["g", "f", "b"], as_index=False, sort=False).agg(**sums)
+
+    def _sums(self, t: Any) -> pd.DataFrame:
+        sums = {"n": t.count(), "y": t.y.sum(), "total": t.s.sum(), "lo": t.s.min(), "hi": t.s.max()}
+        return self.rows.execute(t.group_by(["g", "f", "b"]).agg(**sums))
+
+    def _binned(self, gid: Any, bins: int, keys: list[str]) -> pd.DataFrame:
         """The sums per group, decile and bin without sorting the reference: a GROUP BY of the
         groups x ``FINE_BINS`` score bins (fine bins are in score order, so a group's cumulative
         counts say which decile each fine bin's rows fall in), then the few rows of the fine bins
@@ -255,15 +292,9 @@ class OnEngine:
         import ibis
         import pandas as pd
 
-        t = self.kept.mutate(g=gid).select("s", "y", "g")
-        clamped = ibis.greatest(ibis.least(t.s, 1.0), 0.0)
-        t = t.mutate(
-            f=ibis.least((clamped * FINE_BINS).floor(), FINE_BINS - 1).cast("int64"),
-            b=ibis.least((clamped * bins).floor(), bins - 1).cast("int64"),
-        )
-        sums = {"n": t.count(), "y": t.y.sum(), "total": t.s.sum(), "lo": t.s.min(), "hi": t.s.max()}
-        fine = self.rows.execute(t.group_by(["g", "f", "b"]).agg(**sums))
-        fine = fine.astype({"g": np.int64, "f": np.int64, "b": np.int64, "n": np.int64}).sort_values(["g", "f", "b"])
+        t = self._scored(gid, bins)
+        fine = self._fine(t, keys, bins).sort_values(["g", "f", "b"])
+        fine = fine.astype({"g": np.int64, "f": np.int64, "b": np.int64, "n": np.int64})
         # per (group, fine bin): its rows' first position in the group's score order
         per_bin = fine.groupby(["g", "f"], sort=True)["n"].sum()
         group_of = per_bin.index.get_level_values("g").to_numpy(np.int64)
