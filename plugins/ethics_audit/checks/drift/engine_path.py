@@ -103,7 +103,8 @@ class _Sides:
         few = [n for n in self.ref if max(self.ref[n].nunique, self.cur[n].nunique) <= PREFETCH_VALUES]
         for side, rows in (("cur", self.current), ("ref", self.reference)):
             profiled = self.cur if side == "cur" else self.ref
-            uncounted = [n for n in few if profiled[n].counts is None]  # (their estimate was off)
+            # (counted exactly without their values, as PostgreSQL's booleans, or estimated far off)
+            uncounted = [n for n in few if profiled[n].counts is None]
             for name, counts in agg.value_counts_of(rows, uncounted).items() if uncounted else ():
                 self._counts[side, name] = counts
         return self
