@@ -101,18 +101,16 @@ class _Sides:
         self.ref = agg.profiles(reference, [n for n in self.names if n in reference])
         # the columns with few values on both sides: their value counts in one query per side and type
         few = [n for n in self.ref if max(self.ref[n].nunique, self.cur[n].nunique) <= PREFETCH_VALUES]
-        for side, rows in (("cur", self.current), ("ref", self.reference)):
-            profiled = self.cur if side == "cur" else self.ref
-            # (counted exactly without their values, as PostgreSQL's booleans, or estimated far off)
-            uncounted = [n for n in few if profiled[n].counts is None]
+        for side, rows, profiled in (("cur", self.current, self.cur), ("ref", self.reference, self.ref)):
+            self._counts.update({(side, n): p.counts for n, p in profiled.items() if p.counts is not None})
+            # those the profiles did not count (PostgreSQL's booleans, counted exactly without their
+            # values, or an estimate far off)
+            uncounted = [n for n in few if (side, n) not in self._counts]
             for name, counts in agg.value_counts_of(rows, uncounted).items() if uncounted else ():
                 self._counts[side, name] = counts
         return self
 
     def counts(self, side: str, name: str) -> agg.ValueCounts:
-        profiled = (self.cur if side == "cur" else self.ref).get(name)
-        if (side, name) not in self._counts and profiled is not None and profiled.counts is not None:
-            self._counts[side, name] = profiled.counts
         if (side, name) not in self._counts:
             self._counts[side, name] = agg.value_counts(self.current if side == "cur" else self.reference, name)
         return self._counts[side, name]

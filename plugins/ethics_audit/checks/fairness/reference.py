@@ -264,14 +264,14 @@ class OnEngine:
         bin and bin. Up to ``FUSED_GROUPS``, one GROUP BY of every attribute serves every set (a
         set's group is a union of those groups, its sums added up from them); else ``t`` grouped."""
         every = list(self.names.values())
-        coded = self._group_id(every)
-        if coded is None or math.prod(len(v) + 1 for v in coded[1]) > FUSED_GROUPS:
+        coded = [self._values(key) for key in every]
+        if any(v is None for v in coded) or math.prod(len(v) + 1 for v in coded) > FUSED_GROUPS:
             return self._sums(t)
         if bins not in self._fused:
-            self._fused[bins] = self._sums(self._scored(coded[0], bins))
+            self._fused[bins] = self._sums(self._scored(self._group_id(every)[0], bins))
         whole = self._fused[bins]
         ids, radix, code = whole["g"].to_numpy(np.int64), 1, {}
-        for key, values in zip(every, coded[1], strict=True):
+        for key, values in zip(every, coded, strict=True):
             code[key], radix = (ids // radix) % (len(values) + 1), radix * (len(values) + 1)
         gid, radix = np.zeros(len(whole), np.int64), 1
         for key in keys:  # the set's own ``_group_id``
