@@ -43,8 +43,8 @@ MAX_ENTRIES = 5000
 _PLACEHOLDER = "__kept_reference__"
 # another table in a query: the window, a frame sent from memory, another source
 _OTHER_TABLE = re.compile(r"ethics_audit_|memtable")
-# the view ``engine.files`` scans a baseline reference's files into
-_VIEW = re.compile(r"ethics_audit_reference_baseline_\d+")
+# the view ``engine.files`` scans a baseline reference's files into (``_utc``: with its timestamps in UTC)
+_VIEW = re.compile(r"ethics_audit_reference_baseline_\d+(?:_utc)?")
 _pruned = False
 
 

