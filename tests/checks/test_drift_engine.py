@@ -131,6 +131,18 @@ def test_partial_aggregates_merge_to_the_whole() -> None:
     assert sum(agg.counts_on_values(whole, "i_wide", [3.0, 4.0, 10.0, 11.0, 50.0]).equal) > 0
 
 
+@pytest.mark.parametrize("bins", [64, 40_000])  # 16-bit keys, and 64-bit ones
+def test_fine_histograms_count_the_values_at_and_just_past_the_ends_in_the_end_bins(bins: int) -> None:
+    """The engine groups unclipped bin keys: ``hi`` itself, and values rounding puts a bin past
+    either end, land in the end bins, as clipping each key put them."""
+    values = np.array([-4.0 - 1e-12, -4.0, -3.9999, 0.0, 3.9999, 4.0, 4.0 + 1e-12, np.nan, np.inf, -np.inf])
+    got = agg.fine_histograms(engine.from_frame(pd.DataFrame({"x": values})), {"x": (-4.0, 4.0, bins)})["x"]
+    finite = values[np.isfinite(values)]
+    expected = np.bincount(np.clip(np.floor((finite + 4.0) * bins / 8.0).astype(np.int64), 0, bins - 1), minlength=bins)
+    assert got.dense().tolist() == expected.tolist()
+    assert (got.counts[0], got.counts[bins - 1], sum(got.counts.values())) == (3, 3, 7)
+
+
 def test_profiles_count_few_values_and_distinct_counts_are_exact(monkeypatch) -> None:
     """A column with few values is counted while profiled (its counts are value_counts', their
     number its exact distinct count); one between that and EXACT_DISTINCT_BELOW gets a

@@ -316,24 +316,33 @@ def _clip(index: Any, top: int) -> Any:
 
 def fine_histograms(rows: Rows, grids: dict[str, tuple[float, float, int]]) -> dict[str, FineHistogram]:
     """Each column's ``FineHistogram`` on its grid (lo, hi, bins), all in one query (on PostgreSQL
-    a union of one GROUP BY per column: a sixth less CPU there than GROUPING SETS in one scan)."""
+    a union of one GROUP BY per column: a sixth less CPU there than GROUPING SETS in one scan).
+
+    A grid spans its column's usable values (``lo`` at most their minimum, ``hi`` at least their
+    maximum), as ``engine_path``'s grids do: the engine groups by the bin keys unclipped (clipping
+    them took a third of the pass: 15 columns of 1M rows, 0.25 s against 0.18 s), and the values
+    that rounding (or ``hi`` itself) puts just past an end are counted in its end bin here."""
     import ibis
 
     parts = []
     for i, (name, (lo, hi, bins)) in enumerate(grids.items()):
         column = rows.table[name]
-        index = _clip(_position(column, lo, hi, bins).floor().cast("int64"), bins - 1)
-        if bins <= 32767:  # a 16-bit key hashes a fifth faster on DuckDB
-            index = index.cast("int16")
+        # a 16-bit key hashes a fifth faster on DuckDB (the keys run from -1 to ``bins``)
+        index = _position(column, lo, hi, bins).floor().cast("int16" if bins < 32767 else "int64")
         part = rows.table.filter(usable(column, rows.engine)).group_by(k=index).aggregate(c=column.count())
         parts.append(part.mutate(col=ibis.literal(i, "int64")))
     if not parts:
         return {}
     frame = rows.execute(ibis.union(*parts) if len(parts) > 1 else parts[0])
+    by_column = dict(iter(frame.groupby("col")))
     out = {}
     for i, (name, (lo, hi, bins)) in enumerate(grids.items()):
-        mine = frame[frame["col"] == i]
-        out[name] = FineHistogram(lo, hi, bins, dict(zip(mine["k"].tolist(), mine["c"].tolist(), strict=True)))
+        mine = by_column.get(i, frame.iloc[:0])
+        counts = dict(zip(mine["k"].tolist(), mine["c"].tolist(), strict=True))
+        for k in [k for k in counts if not 0 <= k < bins]:
+            end = min(max(k, 0), bins - 1)
+            counts[end] = counts.get(end, 0) + counts.pop(k)
+        out[name] = FineHistogram(lo, hi, bins, counts)
     return out
 
 
