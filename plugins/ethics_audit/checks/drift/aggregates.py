@@ -328,8 +328,12 @@ def fine_histograms(rows: Rows, grids: dict[str, tuple[float, float, int]]) -> d
     for i, (name, (lo, hi, bins)) in enumerate(grids.items()):
         column = rows.table[name]
         # a 16-bit key hashes a fifth faster on DuckDB (the keys run from -1 to ``bins``)
-        index = _position(column, lo, hi, bins).floor().cast("int16" if bins < 32767 else "int64")
-        part = rows.table.filter(usable(column, rows.engine)).group_by(k=index).aggregate(c=column.count())
+        kind = "int16" if bins < 32767 else "int64"
+        index = _position(column, lo, hi, bins).floor().cast(kind)
+        # the unusable values' key is missing (left out below): no filter of the table per column,
+        # which took Ibis three times as long to build and twice as long to compile, for the same scan
+        index = ibis.ifelse(usable(column, rows.engine), index, ibis.null(kind))
+        part = rows.table.group_by(k=index).aggregate(c=column.count())
         parts.append(part.mutate(col=ibis.literal(i, "int64")))
     if not parts:
         return {}
@@ -338,7 +342,8 @@ def fine_histograms(rows: Rows, grids: dict[str, tuple[float, float, int]]) -> d
     out = {}
     for i, (name, (lo, hi, bins)) in enumerate(grids.items()):
         mine = by_column.get(i, frame.iloc[:0])
-        counts = dict(zip(mine["k"].tolist(), mine["c"].tolist(), strict=True))
+        mine = mine[mine["k"].notna()]
+        counts = dict(zip(mine["k"].astype("int64").tolist(), mine["c"].tolist(), strict=True))
         for k in [k for k in counts if not 0 <= k < bins]:
             end = min(max(k, 0), bins - 1)
             counts[end] = counts.get(end, 0) + counts.pop(k)
