@@ -80,6 +80,10 @@ def duckdb_backend(*, limit: str | None = None, threads: int | None = None) -> A
     backend = ibis.duckdb.connect(**config)
     # DuckDB follows the host's zone once ICU is loaded (it cannot be set before connecting)
     backend.raw_sql("SET TimeZone = 'UTC'")
+    # the prefetch reads a whole row group's columns into fresh buffers: a 1M-row file of one row
+    # group cost every query about 100 MB of new pages (1M cold audit: 2.25 s against 2.43 s, peak
+    # 0.67 GB against 0.85); GLOBAL: for the connections the families and the fingerprint open too
+    backend.raw_sql("SET GLOBAL disable_parquet_prefetching = true")
     return backend
 
 
