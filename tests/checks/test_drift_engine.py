@@ -172,6 +172,37 @@ def test_profiles_count_few_values_and_distinct_counts_are_exact(monkeypatch) ->
     assert agg.profiles(rows, ["few"])["few"].counts is None and agg.profiles(rows, ["few"])["few"].nunique == 7
 
 
+def test_the_windows_floats_are_counted_only_where_the_references_values_are_few(monkeypatch) -> None:
+    """The window's float columns are profiled without a distinct count; it is taken afterwards
+    only for those whose reference has at most EXACT_VALUES values (where a test reads it), and
+    the results are those of the window's columns all counted."""
+    rng = np.random.default_rng(8)
+
+    def side(n: int, shift: float) -> pd.DataFrame:
+        values = {"f_many": rng.normal(shift, 1, n), "f_three": rng.choice([1.0, 2.0, 3.0], n)}
+        return pd.DataFrame({**values, "i_nine": rng.integers(0, 9, n)})
+
+    reference, current = engine.from_frame(side(3000, 0.0)), engine.from_frame(side(2000, 0.4))
+    names = ["f_many", "f_three", "i_nine"]
+    monkeypatch.setattr(engine_path, "EXACT_VALUES", 1000)
+    spec = {"columns": {"features": names}, "reference": {"previous_windows": 1}, "checks": {"drift": {}}}
+    config = make_spec(spec).checks.drift
+    columns = [engine_path.DriftColumn(n, "feature", "numerical") for n in names[:2]]
+    results = []
+    for all_counted in (False, True):
+        sides = engine_path.window_profile(current, names)
+        if all_counted:
+            sides.cur = agg.profiles(current, names, spread=False)
+        else:
+            assert [sides.cur[n].nunique for n in names] == [None, None, 9]
+        sides.with_reference(reference)
+        assert sides.cur["f_three"].nunique == 3
+        assert sides.cur["f_many"].nunique == (2000 if all_counted else None)
+        results.append([(r.value, r.details) for r in engine_path.column_results(config, sides, columns, None)])
+    assert results[0] == results[1]
+    assert [details["method"] for _, details in results[0]] == ["wasserstein", "jensenshannon"]
+
+
 def test_a_window_that_lives_on_the_engine(tmp_path, monkeypatch) -> None:
     """``data.current`` None and the rows in parquet files: the same results as from the frames."""
     reference, current = frames(3000, 2500, seed=21, shift=0.3)
