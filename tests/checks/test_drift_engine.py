@@ -15,7 +15,7 @@ from test_drift_evidently import COLUMNS, evidently_value_drift, frames
 from ethics_audit import engine
 from ethics_audit.checks import drift
 from ethics_audit.checks.drift import aggregates as agg
-from ethics_audit.checks.drift import engine_path
+from ethics_audit.checks.drift import engine_path, histograms
 from ethics_audit.checks.drift import from_counts as fc
 from ethics_audit.evaluate import judge
 from ethics_audit.spec import EVIDENTLY_STATTESTS, STATTEST_TYPES
@@ -119,8 +119,10 @@ def test_partial_aggregates_merge_to_the_whole() -> None:
         assert merged[0][name].merge(merged[1][name]) == full
         assert np.array_equal(full.histogram(), np.histogram(current[name][np.isfinite(current[name])], edges[name])[0])
     grid = {"f_normal": (-4.0, 4.0, 64)}
-    fine = [agg.fine_histograms(h, grid)["f_normal"] for h in halves]
-    assert fine[0].merge(fine[1]).dense().tolist() == agg.fine_histograms(whole, grid)["f_normal"].dense().tolist()
+    fine = [histograms.fine_histograms(h, grid)["f_normal"] for h in halves]
+    assert (
+        fine[0].merge(fine[1]).dense().tolist() == histograms.fine_histograms(whole, grid)["f_normal"].dense().tolist()
+    )
     for name, points in (("f_normal", [-1.5, -0.25, 0.0, 0.5, 2.0]), ("i_wide", [3.0, 4.0, 10.0, 11.0, 50.0])):
         counted = [agg.counts_on_values(h, name, points) for h in halves]
         assert counted[0].merge(counted[1]) == agg.counts_on_values(whole, name, points)
@@ -136,11 +138,34 @@ def test_fine_histograms_count_the_values_at_and_just_past_the_ends_in_the_end_b
     """The engine groups unclipped bin keys: ``hi`` itself, and values rounding puts a bin past
     either end, land in the end bins, as clipping each key put them."""
     values = np.array([-4.0 - 1e-12, -4.0, -3.9999, 0.0, 3.9999, 4.0, 4.0 + 1e-12, np.nan, np.inf, -np.inf])
-    got = agg.fine_histograms(engine.from_frame(pd.DataFrame({"x": values})), {"x": (-4.0, 4.0, bins)})["x"]
+    got = histograms.fine_histograms(engine.from_frame(pd.DataFrame({"x": values})), {"x": (-4.0, 4.0, bins)})["x"]
     finite = values[np.isfinite(values)]
     expected = np.bincount(np.clip(np.floor((finite + 4.0) * bins / 8.0).astype(np.int64), 0, bins - 1), minlength=bins)
     assert got.dense().tolist() == expected.tolist()
     assert (got.counts[0], got.counts[bins - 1], sum(got.counts.values())) == (3, 3, 7)
+
+
+def test_the_references_standard_deviation_from_its_histograms_moments_equals_numpys() -> None:
+    """The binned normed Wasserstein divides by the reference's ``np.std``, taken from its fine
+    histogram's moments (merged by Chan's formula) or, counted exactly, from its value counts:
+    equal to numpy's to 1e-12, a far outlier and values far from zero included."""
+    rng = np.random.default_rng(5)
+    for values in (
+        rng.normal(3.0, 2.0, 20_000),
+        np.concatenate([rng.normal(1e6, 1.0, 20_000), [1e12]]),  # one bin holds nearly every value
+        rng.integers(0, 5, 20_000).astype(float),
+    ):
+        values = np.concatenate([values, [np.nan, np.inf]])
+        finite = values[np.isfinite(values)]
+        grid = {"x": (float(finite.min()), float(finite.max()), 8192)}
+        halves = [engine.from_frame(pd.DataFrame({"x": part})) for part in (values[:7000], values[7000:])]
+        parts = [histograms.fine_histograms(h, grid, moments=True)["x"] for h in halves]
+        assert math.isclose(parts[0].merge(parts[1]).std, np.std(finite), rel_tol=1e-12)
+        whole = histograms.fine_histograms(engine.from_frame(pd.DataFrame({"x": values})), grid, moments=True)["x"]
+        assert whole.moments[0] == finite.size and math.isclose(whole.std, np.std(finite), rel_tol=1e-12)
+        assert math.isclose(whole.moments[1], np.mean(finite), rel_tol=1e-12)
+    counts = agg.ValueCounts({1.0: 5, 2.5: 3, 7.0: 2})
+    assert math.isclose(fc.std_of(counts), np.std([1.0] * 5 + [2.5] * 3 + [7.0] * 2), rel_tol=1e-12)
 
 
 def test_profiles_count_few_values_and_distinct_counts_are_exact(monkeypatch) -> None:
@@ -192,7 +217,7 @@ def test_the_windows_floats_are_counted_only_where_the_references_values_are_few
     for all_counted in (False, True):
         sides = engine_path.window_profile(current, names)
         if all_counted:
-            sides.cur = agg.profiles(current, names, spread=False)
+            sides.cur = agg.profiles(current, names)
         else:
             assert [sides.cur[n].nunique for n in names] == [None, None, 9]
         sides.with_reference(reference)

@@ -51,7 +51,8 @@ def cleaned(table: Any, names: list[str], engine: str = "duckdb") -> Any:
 @dataclass
 class ColumnProfile:
     """Per column and side: rows, usable values, distinct usable values, and for numbers their
-    range and population standard deviation (``np.std``'s ddof=0, which normed Wasserstein divides by)."""
+    range. (The reference's standard deviation, which normed Wasserstein divides by, comes from
+    its value counts or its fine histogram's moments: ``engine_path``.)"""
 
     dtype: str  # "float" | "int" | "bool" | "string" | other Ibis type name
     rows: int
@@ -59,7 +60,6 @@ class ColumnProfile:
     nunique: int | None  # None: not counted (``profiles``' ``estimated``)
     minimum: float | None = None
     maximum: float | None = None
-    std: float | None = None
     counts: ValueCounts | None = None  # its values counted, when it has few (see ``profiles``)
 
     @property
@@ -104,16 +104,13 @@ def _distinct_estimate(column: Any, engine: str) -> tuple[Any, bool]:
     return column.nunique(), True  # booleans and the rest: counted exactly (no hash in Ibis there)
 
 
-def profiles(
-    rows: Rows, names: list[str], spread: bool = True, estimated: list[str] | None = None
-) -> dict[str, ColumnProfile]:
+def profiles(rows: Rows, names: list[str], estimated: list[str] | None = None) -> dict[str, ColumnProfile]:
     """``ColumnProfile`` of each of ``names``: one pass, then exact distinct counts where a decision
     rests on them (below ``EXACT_DISTINCT_BELOW``: those of a million distinct floats would cost
     more than all the tests, which never need them): the values counted where estimated at most
     ``COUNTED_BELOW`` (``counts``, which the tests of few values read), else a COUNT(DISTINCT).
-    ``spread=False`` leaves out the standard deviations (``std`` None): only the reference's
-    divides a normed Wasserstein distance, and on DuckDB they were two thirds of the window's
-    pass (10M rows, 14 float columns: 2.75 s with them, 0.97 s without). Only the columns
+    No standard deviation: on DuckDB those were two thirds of the window's pass (10M rows, 14
+    float columns: 2.75 s with them, 0.97 s without). Only the columns
     ``estimated`` lists (default: all) have their distinct values counted; the others' ``nunique``
     is None."""
     table = cleaned(rows.table, names, rows.engine)
@@ -129,8 +126,6 @@ def profiles(
         if dtype.is_numeric() and not dtype.is_boolean():
             metrics[f"lo{i}"] = column.min()
             metrics[f"hi{i}"] = column.max()
-            if spread:
-                metrics[f"sd{i}"] = column.cast("float64").std(how="pop")
     row = rows.execute(table.aggregate(**metrics)).iloc[0].copy()  # (updated below)
 
     def few(i: int, u: int) -> bool:  # a decision rests on the exact count
@@ -159,7 +154,7 @@ def profiles(
             int(row["__rows"]),
             int(row[f"n{i}"]),
             int(row[f"u{i}"]) if f"u{i}" in row else None,
-            *(number(row.get(f"{k}{i}")) for k in ("lo", "hi", "sd")),
+            *(number(row.get(f"{k}{i}")) for k in ("lo", "hi")),
             counts=values.get(name),
         )
         for i, name in enumerate(names)
@@ -275,99 +270,6 @@ def cumulative_counts(rows: Rows, edges: dict[str, np.ndarray]) -> dict[str, Cum
         )
         for i, (name, points) in enumerate(edges.items())
     }
-
-
-@dataclass
-class FineHistogram:
-    """Usable values in ``bins`` equal bins of [lo, hi] by ``floor((x - lo) * bins / (hi - lo))``
-    (clipped to the last bin); ``counts`` maps bin -> rows. Parts on the same grid merge by adding."""
-
-    lo: float
-    hi: float
-    bins: int
-    counts: dict[int, int]
-
-    def merge(self, other: FineHistogram) -> FineHistogram:
-        assert (self.lo, self.hi, self.bins) == (other.lo, other.hi, other.bins), "histograms on different grids"
-        merged = dict(self.counts)
-        for k, c in other.counts.items():
-            merged[k] = merged.get(k, 0) + c
-        return FineHistogram(self.lo, self.hi, self.bins, merged)
-
-    def placed(self, lo: float, hi: float, bins: int, offset: int) -> FineHistogram:
-        """The same counts on a grid of the same bins with ``offset`` more of them below."""
-        return FineHistogram(lo, hi, bins, {k + offset: c for k, c in self.counts.items()})
-
-    def dense(self) -> np.ndarray:
-        import numpy as np
-
-        out = np.zeros(self.bins, dtype=np.int64)
-        if self.counts:
-            np.add.at(out, np.fromiter(self.counts, np.int64), np.fromiter(self.counts.values(), np.int64))
-        return out
-
-
-def _position(column: Any, lo: float, hi: float, bins: int) -> Any:
-    """``(x - lo) * bins / (hi - lo)``: the bin is its floor, the sub-bin its fraction's."""
-    scale = bins / (hi - lo) if hi > lo else 0.0
-    return (column.cast("float64") - lo) * scale
-
-
-def _clip(index: Any, top: int) -> Any:
-    import ibis
-
-    return ibis.greatest(ibis.least(index, top), 0)
-
-
-def fine_histograms(rows: Rows, grids: dict[str, tuple[float, float, int]]) -> dict[str, FineHistogram]:
-    """Each column's ``FineHistogram`` on its grid (lo, hi, bins), all in one query (on PostgreSQL
-    a union of one GROUP BY per column: a sixth less CPU there than GROUPING SETS in one scan).
-
-    A grid spans its column's usable values (``lo`` at most their minimum, ``hi`` at least their
-    maximum), as ``engine_path``'s grids do: the engine groups by the bin keys unclipped (clipping
-    them took a third of the pass: 15 columns of 1M rows, 0.25 s against 0.18 s), and the values
-    that rounding (or ``hi`` itself) puts just past an end are counted in its end bin here."""
-    import ibis
-
-    parts = []
-    for i, (name, (lo, hi, bins)) in enumerate(grids.items()):
-        column = rows.table[name]
-        # a 16-bit key hashes a fifth faster on DuckDB (the keys run from -1 to ``bins``)
-        kind = "int16" if bins < 32767 else "int64"
-        index = _position(column, lo, hi, bins).floor().cast(kind)
-        # the unusable values' key is missing (left out below): no filter of the table per column,
-        # which took Ibis three times as long to build and twice as long to compile, for the same scan
-        index = ibis.ifelse(usable(column, rows.engine), index, ibis.null(kind))
-        part = rows.table.group_by(k=index).aggregate(c=column.count())
-        parts.append(part.mutate(col=ibis.literal(i, "int64")))
-    if not parts:
-        return {}
-    frame = rows.execute(ibis.union(*parts) if len(parts) > 1 else parts[0])
-    by_column = dict(iter(frame.groupby("col")))
-    out = {}
-    for i, (name, (lo, hi, bins)) in enumerate(grids.items()):
-        mine = by_column.get(i, frame.iloc[:0])
-        mine = mine[mine["k"].notna()]
-        counts = dict(zip(mine["k"].astype("int64").tolist(), mine["c"].tolist(), strict=True))
-        for k in [k for k in counts if not 0 <= k < bins]:
-            end = min(max(k, 0), bins - 1)
-            counts[end] = counts.get(end, 0) + counts.pop(k)
-        out[name] = FineHistogram(lo, hi, bins, counts)
-    return out
-
-
-def refined_histogram(grid: FineHistogram, rows: Rows, name: str, chosen: list[int], sub: int) -> FineHistogram:
-    """The values of the ``chosen`` bins of ``grid`` counted again in ``sub`` equal parts of each:
-    a histogram on the grid of ``grid.bins * sub`` bins whose other bins are left out (zero)."""
-    column = rows.table[name]
-    position = _position(column, grid.lo, grid.hi, grid.bins)
-    index = _clip(position.floor().cast("int64"), grid.bins - 1)
-    part = _clip(((position - index) * sub).floor().cast("int64"), sub - 1)
-    keep = usable(column, rows.engine) & index.isin(chosen)
-    query = rows.table.filter(keep).group_by(k=index * sub + part).aggregate(c=column.count())
-    frame = rows.execute(query)
-    counts = {int(k): int(c) for k, c in zip(frame["k"], frame["c"], strict=True)}
-    return FineHistogram(grid.lo, grid.hi, grid.bins * sub, counts)
 
 
 @dataclass

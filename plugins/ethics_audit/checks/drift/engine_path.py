@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ethics_audit.checks.drift import aggregates as agg
 from ethics_audit.checks.drift import from_counts as fc
+from ethics_audit.checks.drift import histograms
 from ethics_audit.checks.drift.columns import INTEGER_CARDINALITY_LIMIT, OUTPUT_ROLES, DriftColumn
 from ethics_audit.checks.drift.stattests import DRIFTED_WHEN, drift_threshold, resolve
 from ethics_audit.errors import DataError, columns_withheld
@@ -89,15 +90,15 @@ class _Sides:
 
     def __init__(self, current: Rows, names: list[str]) -> None:
         self.current, self.names = current, names
-        # only the reference's std is used; the window's floats have their values counted only
+        # the window's floats have their values counted only
         # where the reference's are few enough for that to decide a test (``with_reference``):
         # on floats of a million values each, that estimate was a third of the window's pass
         floats = [n for n in names if current.table[n].type().is_floating()]
-        self.cur = agg.profiles(current, names, spread=False, estimated=[n for n in names if n not in floats])
+        self.cur = agg.profiles(current, names, estimated=[n for n in names if n not in floats])
         self.reference: Rows = current  # set by with_reference
         self.ref: dict[str, agg.ColumnProfile] = {}
         self._counts: dict[tuple[str, str], agg.ValueCounts] = {}
-        self._histograms: dict[tuple[str, str], agg.FineHistogram] = {}
+        self._histograms: dict[tuple[str, str], histograms.FineHistogram] = {}
         self.binned: list[str] = []  # the columns whose normed Wasserstein is binned (see ``plan``)
 
     def with_reference(self, reference: Rows) -> _Sides:
@@ -105,7 +106,7 @@ class _Sides:
         self.ref = agg.profiles(reference, [n for n in self.names if n in reference])
         # past EXACT_VALUES of the reference's, no test reads the window's number of values
         uncounted = [n for n in self.ref if self.cur[n].nunique is None and self.ref[n].nunique <= EXACT_VALUES]
-        self.cur.update(agg.profiles(self.current, uncounted, spread=False) if uncounted else {})
+        self.cur.update(agg.profiles(self.current, uncounted) if uncounted else {})
         # the columns with few values on both sides: their value counts in one query per side and type
         few = [n for n in self.ref if self.ref[n].nunique <= PREFETCH_VALUES and self.cur[n].nunique <= PREFETCH_VALUES]
         for side, rows, profiled in (("cur", self.current, self.cur), ("ref", self.reference, self.ref)):
@@ -141,30 +142,35 @@ class _Sides:
             return joint, joint, 0
         return (lo, hi, FINE_BINS), (lo - below * width, hi + above * width, FINE_BINS + below + above), below
 
-    def histogram(self, side: str, name: str) -> agg.FineHistogram:
+    def histogram(self, side: str, name: str) -> histograms.FineHistogram:
         """The column's fine histogram on the compared grid, computed with those of every column
         ``binned`` lists, in one query per side (the reference's on its own grid, then placed)."""
         if (side, name) not in self._histograms:
             names = dict.fromkeys([*self.binned, name])
             grids = {n: self.grid(n) for n in names if (side, n) not in self._histograms}
             if side == "cur":
-                for n, histogram in agg.fine_histograms(self.current, {n: g[1] for n, g in grids.items()}).items():
+                for n, histogram in histograms.fine_histograms(
+                    self.current, {n: g[1] for n, g in grids.items()}
+                ).items():
                     self._histograms[side, n] = histogram
             else:
-                for n, histogram in agg.fine_histograms(self.reference, {n: g[0] for n, g in grids.items()}).items():
+                own = histograms.fine_histograms(self.reference, {n: g[0] for n, g in grids.items()}, moments=True)
+                for n, histogram in own.items():
                     self._histograms["own", n] = histogram
                     self._histograms[side, n] = histogram.placed(*grids[n][1], grids[n][2])
         return self._histograms[side, name]
 
-    def refined(self, name: str, chosen: list[int], parts: int) -> tuple[agg.FineHistogram, agg.FineHistogram]:
+    def refined(
+        self, name: str, chosen: list[int], parts: int
+    ) -> tuple[histograms.FineHistogram, histograms.FineHistogram]:
         """Both sides' ``chosen`` bins of the compared grid counted again in ``parts``: each side
         on the grid its first count used, so every value stays in the bin it was counted in."""
         own, compared, offset = self.grid(name)
         ref_grid, cur_grid = self._histograms["own", name], self._histograms["cur", name]
         mine = [k - offset for k in chosen if 0 <= k - offset < own[2]]
-        ref_fine = agg.refined_histogram(ref_grid, self.reference, name, mine, parts)
+        ref_fine = histograms.refined_histogram(ref_grid, self.reference, name, mine, parts)
         ref_fine = ref_fine.placed(compared[0], compared[1], compared[2] * parts, offset * parts)
-        return ref_fine, agg.refined_histogram(cur_grid, self.current, name, chosen, parts)
+        return ref_fine, histograms.refined_histogram(cur_grid, self.current, name, chosen, parts)
 
     def union_above(self, name: str, limit: int) -> bool:
         """More than ``limit`` distinct values in both sides together (``_nunique_above(both)``)."""
@@ -236,15 +242,16 @@ def score(sides: _Sides, column: DriftColumn, method: str, threshold: float, fie
     if method == "t_test" and column.kind == "numerical":
         return fc.t_test(agg.moments(sides.reference, name), agg.moments(sides.current, name), threshold)
     if method == "wasserstein" and small:
-        return fc.wasserstein_exact(sides.counts("ref", name), sides.counts("cur", name), ref.std or 0.0, threshold)
+        reference = sides.counts("ref", name)
+        return fc.wasserstein_exact(reference, sides.counts("cur", name), fc.std_of(reference), threshold)
     if method == "wasserstein":
         r, c = sides.histogram("ref", name), sides.histogram("cur", name)
-        first = fc.wasserstein_binned(r, c, ref.std or 0.0, threshold)
+        first = fc.wasserstein_binned(r, c, r.std, threshold)  # (the reference's values' std: its moments)
         if first.error_bound <= REFINE_BELOW * threshold:
             return first
         chosen = fc.refine_bins(r, c, REFINED_BINS)
         r_fine, c_fine = sides.refined(name, chosen, REFINED_PARTS)
-        return fc.wasserstein_binned(r, c, ref.std or 0.0, threshold, (chosen, REFINED_PARTS, r_fine, c_fine))
+        return fc.wasserstein_binned(r, c, r.std, threshold, (chosen, REFINED_PARTS, r_fine, c_fine))
     if ref.n + cur.n > ROW_TEST_VALUES:
         raise DataError(
             f"{field}: Evidently's {method!r} needs the rows of column {name!r} ({ref.n + cur.n:,} values, more than "

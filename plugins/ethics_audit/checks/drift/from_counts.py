@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-    from ethics_audit.checks.drift.aggregates import CountsOnValues, CumulativeCounts, FineHistogram, ValueCounts
+    from ethics_audit.checks.drift.aggregates import CountsOnValues, CumulativeCounts, ValueCounts
+    from ethics_audit.checks.drift.histograms import FineHistogram
 
 # tests that compare value counts (Evidently's categorical branch, or numbers with few values)
 CATEGORICAL_TESTS = frozenset({"chisquare", "z", "jensenshannon", "psi", "kl_div", "hellinger"})
@@ -196,6 +197,16 @@ def t_test(reference: tuple[int, float, float], current: tuple[int, float, float
 
 def _norm(std: float) -> float:
     return max(float(std), 0.001)
+
+
+def std_of(counts: ValueCounts) -> float:
+    """``np.std`` (ddof=0) of the values ``counts`` counts."""
+    import numpy as np
+
+    values = np.fromiter((float(v) for v in counts.counts), np.float64, len(counts.counts))
+    weights = np.fromiter(counts.counts.values(), np.float64, len(counts.counts))
+    mean = float(np.dot(weights, values) / weights.sum())
+    return float(np.sqrt(np.dot(weights, (values - mean) ** 2) / weights.sum()))
 
 
 def wasserstein_exact(reference: ValueCounts, current: ValueCounts, std: float, threshold: float) -> Score:
