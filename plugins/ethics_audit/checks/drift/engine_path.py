@@ -90,9 +90,9 @@ class _Sides:
 
     def __init__(self, current: Rows, names: list[str]) -> None:
         self.current, self.names = current, names
-        # the window's floats have their values counted only
-        # where the reference's are few enough for that to decide a test (``with_reference``):
-        # on floats of a million values each, that estimate was a third of the window's pass
+        # the window's floats have their values counted only where the reference's are few
+        # enough for the count to decide a test (``with_reference``): on floats of a million
+        # values each, that estimate was a third of the window's pass
         floats = [n for n in names if current.table[n].type().is_floating()]
         self.cur = agg.profiles(current, names, estimated=[n for n in names if n not in floats])
         self.reference: Rows = current  # set by with_reference
