@@ -94,7 +94,7 @@ class _Sides:
         # enough for the count to decide a test (``with_reference``): on floats of a million
         # values each, that estimate was a third of the window's pass
         floats = [n for n in names if current.table[n].type().is_floating()]
-        self.cur = agg.profiles(current, names, estimated=[n for n in names if n not in floats])
+        self.cur = agg.profiles(current, names, distinct=[n for n in names if n not in floats])
         self.reference: Rows = current  # set by with_reference
         self.ref: dict[str, agg.ColumnProfile] = {}
         self._counts: dict[tuple[str, str], agg.ValueCounts] = {}
