@@ -295,3 +295,33 @@ def test_the_fingerprint_taken_on_a_second_connection_equals_the_audits_own(tmp_
             assert taken is None
             continue
         assert taken == of_tables(data) and taken["current"]["rows"] == 28 and taken["reference"]["rows"] == 30
+
+
+@pytest.mark.parametrize("zone", ["UTC", None])
+def test_the_utc_timestamps_are_a_view_of_their_own_with_the_projections_values(
+    tmp_path: Path, zone: str | None
+) -> None:
+    """The window's timestamps made UTC live in a DuckDB view of their own (every query names it
+    instead of repeating a projection of every column): the same type and the same values as the
+    projection Ibis would inline, and a second connection sees it."""
+    import ibis.expr.datatypes as dt
+    import ibis.expr.operations as ops
+
+    from ethics_audit.engine import duckdb_backend
+    from ethics_audit.engine.files import in_utc, scan
+
+    frame = predictions()
+    frame["ts"] = frame["ts"] if zone else frame["ts"].dt.tz_localize(None)
+    frame.to_parquet(tmp_path / "p.parquet")
+    spec = make_spec({"source": {"path": "p.parquet"}, "engine": {"kind": "duckdb"}}, path=tmp_path / "spec.yaml")
+    backend = duckdb_backend()
+    raw, _ = scan(spec.source, spec, "source", backend)
+    table = in_utc(raw, "ts", "source", backend)
+    assert isinstance(table.op(), ops.DatabaseTable) and table.op().name.endswith("_utc")
+    inline = raw.mutate(ts=raw.ts.cast(dt.Timestamp(timezone="UTC", scale=raw.ts.type().scale)))
+    assert table.schema() == inline.schema() and table.ts.type().timezone == "UTC"
+    assert backend.to_pyarrow(table.order_by("prediction_id")).equals(
+        backend.to_pyarrow(inline.order_by("prediction_id"))
+    )
+    cursor = backend.con.cursor()
+    assert cursor.execute(f'SELECT count(*) FROM "{table.op().name}"').fetchall() == [(len(frame),)]
