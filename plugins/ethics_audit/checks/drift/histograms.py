@@ -99,14 +99,13 @@ def fine_histograms(
         column = rows.table[name]
         # a 16-bit key hashes a fifth faster on DuckDB (the keys run from -1 to ``bins``)
         kind = "int16" if bins < 32767 else "int64"
-        index = _position(column, lo, hi, bins).floor().cast(kind)
+        position = _position(column, lo, hi, bins)
         # the unusable values' key is missing (left out below): no filter of the table per column,
         # which took Ibis three times as long to build and twice as long to compile, for the same scan
         keep = usable(column, rows.engine)
-        index = ibis.ifelse(keep, index, ibis.null(kind))
+        index = ibis.ifelse(keep, position.floor().cast(kind), ibis.null(kind))
         metrics = {"c": column.count()}
         if moments:
-            position = _position(column, lo, hi, bins)
             inside = ibis.ifelse(keep, position - position.floor(), ibis.null("float64"))
             metrics |= {"s1": inside.sum(), "s2": (inside * inside).sum()}
         part = rows.table.group_by(k=index).aggregate(**metrics)
